@@ -1,0 +1,53 @@
+"""The `kiosk` command. Each sub-command lives in `kiosk/commands/<name>.py` and exposes
+`register(subparsers)`; this module only wires them together and turns a `KioskError`
+into one clear line and exit code 2 instead of a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from kiosk.errors import KioskError
+
+# Imported lazily per run so `kiosk --help` stays fast; add a module here to add commands.
+COMMAND_MODULES = (
+    "kiosk.commands.config_cmd",
+    "kiosk.commands.models_cmd",
+    "kiosk.commands.vision_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Exam-door biometric check-in kiosk")
+    parser.add_argument("--config", help="TOML config file (default: KIOSK_CONFIG or <data_dir>/kiosk.toml)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.handler(args) or 0)
+    except KioskError as exc:
+        print(f"error [{exc.code}]: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

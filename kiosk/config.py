@@ -1,0 +1,313 @@
+"""One TOML configuration with defaults that work offline.
+
+Precedence, lowest first: the defaults below, the TOML file (``--config``, ``KIOSK_CONFIG``
+or ``<data_dir>/kiosk.toml``), then ``KIOSK_<SECTION>_<KEY>`` environment variables,
+e.g. ``KIOSK_RUNTIME_PROVIDER=cpu`` or ``KIOSK_SYNC_CENTRE_URL=http://127.0.0.1:8800``.
+Unknown sections or keys and values of the wrong type are refused with a message that
+names them, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kiosk.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_MODELS = REPO_ROOT / "models"
+BUNDLED_ASSETS = REPO_ROOT / "assets"
+
+
+def _default_data_dir() -> str:
+    # platformdirs is a dependency, but config must stay stdlib-cheap to import.
+    from platformdirs import user_data_dir
+
+    return user_data_dir("exam-door-kiosk", appauthor=False)
+
+
+@dataclass
+class PathsConfig:
+    data_dir: str = ""  # empty: the platform's user data dir
+    models_dir: str = str(BUNDLED_MODELS)
+    assets_dir: str = str(BUNDLED_ASSETS)
+
+    def resolved_data_dir(self) -> Path:
+        return Path(self.data_dir or _default_data_dir()).expanduser()
+
+
+@dataclass
+class RuntimeConfig:
+    provider: str = "auto"  # auto | cpu | cuda
+    intra_op_threads: int = 2
+    inter_op_threads: int = 1
+    graph_optimization: str = "all"  # disable | basic | extended | all
+    log_level: str = "warning"
+
+
+@dataclass
+class VisionConfig:
+    pack: str = "default"  # "default" = models_dir; else an installed pack's name
+    detector_long_side: int = 320  # frames are resized so their long side is this
+    det_score_threshold: float = 0.6
+    nms_iou_threshold: float = 0.3
+    max_faces: int = 10
+
+
+@dataclass
+class QualityConfig:
+    min_inter_eye_px: float = 28.0
+    min_face_height_frac: float = 0.15
+    max_yaw_deg: float = 25.0
+    max_pitch_deg: float = 25.0
+    max_roll_deg: float = 20.0
+    min_sharpness: float = 40.0  # variance of Laplacian on the aligned face
+    min_luminance: float = 60.0
+    max_luminance: float = 200.0
+    max_underexposed_frac: float = 0.25
+    max_overexposed_frac: float = 0.15
+    min_illumination_uniformity: float = 0.55
+    min_det_score: float = 0.75
+
+
+@dataclass
+class MatchConfig:
+    # Thresholds come from the calibration file; empty means the pack's bundled one.
+    calibration_file: str = ""
+    target_fmr: float = 1e-3
+    frames_to_fuse: int = 3
+    # A stand-in who scores this close to another booked applicant is sent to a proctor.
+    identification_margin: float = 0.05
+
+
+@dataclass
+class CheckinConfig:
+    claim_timeout_s: float = 60.0
+    capture_timeout_s: float = 12.0
+    liveness_timeout_s: float = 15.0
+    max_attempts: int = 3
+    early_window_min: float = 45.0
+    late_window_min: float = 15.0
+
+
+@dataclass
+class LivenessConfig:
+    mode: str = "active+passive"  # active+passive | passive | active | off-requires-proctor
+    challenge_steps: int = 2
+    step_timeout_s: float = 4.0
+    turn_deg: float = 15.0
+    passive_threshold: float = 0.5
+
+
+@dataclass
+class LedgerConfig:
+    db_file: str = ""  # empty: <data_dir>/ledger.sqlite
+    retention_days: int = 30
+
+
+@dataclass
+class SyncConfig:
+    centre_url: str = ""  # empty: offline; records wait in the outbox
+    batch_size: int = 500
+    interval_s: float = 10.0
+    timeout_s: float = 10.0
+    max_backoff_s: float = 300.0
+
+
+@dataclass
+class CentreConfig:
+    db_url: str = ""  # empty: sqlite file under the data dir; KIOSK_CENTRE_DB overrides
+    host: str = "127.0.0.1"
+    port: int = 8800
+    max_batch: int = 2000
+    override_rate_alert: float = 0.05
+
+
+@dataclass
+class CameraConfig:
+    source: str = "0"  # device index, video file, or image folder
+    width: int = 1280
+    height: int = 720
+    fps: int = 30
+
+
+@dataclass
+class UiConfig:
+    language: str = "en"  # en | ru | kk
+    fullscreen: bool = True
+
+
+@dataclass
+class KioskConfig:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    match: MatchConfig = field(default_factory=MatchConfig)
+    checkin: CheckinConfig = field(default_factory=CheckinConfig)
+    liveness: LivenessConfig = field(default_factory=LivenessConfig)
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    centre: CentreConfig = field(default_factory=CentreConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.paths.resolved_data_dir()
+
+    @property
+    def ledger_path(self) -> Path:
+        return Path(self.ledger.db_file) if self.ledger.db_file else self.data_dir / "ledger.sqlite"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("runtime", "provider"): ("auto", "cpu", "cuda"),
+    ("runtime", "graph_optimization"): ("disable", "basic", "extended", "all"),
+    ("runtime", "log_level"): ("verbose", "info", "warning", "error", "fatal"),
+    ("liveness", "mode"): ("active+passive", "passive", "active", "off-requires-proctor"),
+    ("ui", "language"): ("en", "ru", "kk"),
+}
+
+
+def _coerce(section: str, key: str, value: Any, target: Any, origin: str) -> Any:
+    where = f"{origin}: [{section}] {key}"
+    if target is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ConfigError(f"{where} must be a {target.__name__}, got {value!r}")
+    if target is str:
+        return str(value)
+    try:
+        if target is int and isinstance(value, float):
+            raise ValueError
+        return target(value)
+    except ValueError:
+        kind = "an integer" if target is int else "a number"
+        raise ConfigError(f"{where} must be {kind}, got {value!r}") from None
+
+
+def _apply(cfg: KioskConfig, data: dict[str, Any], origin: str) -> None:
+    sections = {f.name: f for f in dataclasses.fields(cfg)}
+    for section, values in data.items():
+        if section not in sections:
+            raise ConfigError(f"{origin}: unknown section [{section}]; known: {', '.join(sections)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: [{section}] must be a table")
+        obj = getattr(cfg, section)
+        hints = typing.get_type_hints(type(obj))
+        for key, value in values.items():
+            if key not in hints:
+                known = ", ".join(hints)
+                raise ConfigError(f"{origin}: unknown key [{section}] {key}; known: {known}")
+            setattr(obj, key, _coerce(section, key, value, hints[key], origin))
+
+
+def validate(cfg: KioskConfig) -> None:
+    """Refuse values that parse but make no sense, naming the key."""
+    for (section, key), allowed in CHOICES.items():
+        value = getattr(getattr(cfg, section), key)
+        if value not in allowed:
+            raise ConfigError(f"[{section}] {key} = {value!r}; expected one of {', '.join(allowed)}")
+    positive = [
+        ("runtime", "intra_op_threads"), ("runtime", "inter_op_threads"),
+        ("vision", "detector_long_side"), ("vision", "max_faces"),
+        ("match", "frames_to_fuse"), ("checkin", "max_attempts"),
+        ("checkin", "capture_timeout_s"), ("sync", "batch_size"), ("sync", "timeout_s"),
+        ("centre", "max_batch"), ("camera", "width"), ("camera", "height"),
+        ("ledger", "retention_days"), ("liveness", "challenge_steps"),
+    ]
+    for section, key in positive:
+        if getattr(getattr(cfg, section), key) <= 0:
+            raise ConfigError(f"[{section}] {key} must be greater than 0")
+    if cfg.vision.detector_long_side % 32:
+        raise ConfigError("[vision] detector_long_side must be a multiple of 32")
+    for section, key in [("vision", "det_score_threshold"), ("vision", "nms_iou_threshold"),
+                         ("quality", "min_det_score"), ("liveness", "passive_threshold")]:
+        value = getattr(getattr(cfg, section), key)
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"[{section}] {key} must be between 0 and 1, got {value}")
+    if not 0.0 < cfg.match.target_fmr < 1.0:
+        raise ConfigError("[match] target_fmr must be between 0 and 1")
+    if not 1 <= cfg.centre.port <= 65535:
+        raise ConfigError("[centre] port must be 1..65535")
+
+
+def _env_overrides(environ: typing.Mapping[str, str]) -> dict[str, dict[str, str]]:
+    cfg = KioskConfig()
+    out: dict[str, dict[str, str]] = {}
+    sections = [f.name for f in dataclasses.fields(cfg)]
+    for name, value in environ.items():
+        if not name.startswith("KIOSK_") or name in {"KIOSK_CONFIG", "KIOSK_CENTRE_DB"}:
+            continue
+        rest = name[len("KIOSK_"):].lower()
+        for section in sections:
+            if rest.startswith(section + "_"):
+                out.setdefault(section, {})[rest[len(section) + 1:]] = value
+                break
+    if "KIOSK_CENTRE_DB" in environ:
+        out.setdefault("centre", {})["db_url"] = environ["KIOSK_CENTRE_DB"]
+    return out
+
+
+def default_config_path(environ: typing.Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    if environ.get("KIOSK_CONFIG"):
+        return Path(environ["KIOSK_CONFIG"])
+    data_dir = environ.get("KIOSK_PATHS_DATA_DIR") or _default_data_dir()
+    return Path(data_dir) / "kiosk.toml"
+
+
+def load_config(path: Path | str | None = None, *,
+                environ: typing.Mapping[str, str] | None = None) -> KioskConfig:
+    """Build the configuration: defaults, then the TOML file if it exists, then env vars.
+
+    An explicitly given path that does not exist is an error; the default path may be absent.
+    """
+    environ = os.environ if environ is None else environ
+    cfg = KioskConfig()
+    explicit = path is not None or bool(environ.get("KIOSK_CONFIG"))
+    file = Path(path) if path is not None else default_config_path(environ)
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+        _apply(cfg, data, str(file))
+    elif explicit:
+        raise ConfigError(f"config file {file} does not exist")
+    _apply(cfg, _env_overrides(environ), "environment")
+    validate(cfg)
+    return cfg
+
+
+def dump_toml(cfg: KioskConfig) -> str:
+    import tomli_w
+
+    return tomli_w.dumps(cfg.to_dict())
+
+
+__all__ = [
+    "BUNDLED_ASSETS",
+    "BUNDLED_MODELS",
+    "REPO_ROOT",
+    "KioskConfig",
+    "dump_toml",
+    "load_config",
+    "validate",
+]

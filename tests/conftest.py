@@ -1,0 +1,36 @@
+"""Shared test set-up: no screen, no user data touched, real models and real images."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Qt must pick its platform before any test imports PySide6.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+DATA_DIR = TESTS_DIR / "data"
+REPO_ROOT = TESTS_DIR.parent
+MODELS_DIR = REPO_ROOT / "models"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_kiosk_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own data dir and no inherited KIOSK_* settings."""
+    for name in list(os.environ):
+        if name.startswith("KIOSK_") and name != "KIOSK_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("KIOSK_PATHS_DATA_DIR", str(tmp_path_factory.mktemp("kiosk-data")))
+    monkeypatch.setenv("KIOSK_RUNTIME_PROVIDER", "cpu")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    return MODELS_DIR

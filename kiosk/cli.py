@@ -22,7 +22,9 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="Exam-door biometric check-in kiosk")
-    parser.add_argument("--config", help="TOML config file (default: KIOSK_CONFIG or <data_dir>/kiosk.toml)")
+    parser.add_argument(
+        "--config", help="TOML config file (default: KIOSK_CONFIG or <data_dir>/kiosk.toml)"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:

@@ -206,7 +206,9 @@ def _apply(cfg: KioskConfig, data: dict[str, Any], origin: str) -> None:
     sections = {f.name: f for f in dataclasses.fields(cfg)}
     for section, values in data.items():
         if section not in sections:
-            raise ConfigError(f"{origin}: unknown section [{section}]; known: {', '.join(sections)}")
+            raise ConfigError(
+                f"{origin}: unknown section [{section}]; known: {', '.join(sections)}"
+            )
         if not isinstance(values, dict):
             raise ConfigError(f"{origin}: [{section}] must be a table")
         obj = getattr(cfg, section)
@@ -223,22 +225,36 @@ def validate(cfg: KioskConfig) -> None:
     for (section, key), allowed in CHOICES.items():
         value = getattr(getattr(cfg, section), key)
         if value not in allowed:
-            raise ConfigError(f"[{section}] {key} = {value!r}; expected one of {', '.join(allowed)}")
+            raise ConfigError(
+                f"[{section}] {key} = {value!r}; expected one of {', '.join(allowed)}"
+            )
     positive = [
-        ("runtime", "intra_op_threads"), ("runtime", "inter_op_threads"),
-        ("vision", "detector_long_side"), ("vision", "max_faces"),
-        ("match", "frames_to_fuse"), ("checkin", "max_attempts"),
-        ("checkin", "capture_timeout_s"), ("sync", "batch_size"), ("sync", "timeout_s"),
-        ("centre", "max_batch"), ("camera", "width"), ("camera", "height"),
-        ("ledger", "retention_days"), ("liveness", "challenge_steps"),
+        ("runtime", "intra_op_threads"),
+        ("runtime", "inter_op_threads"),
+        ("vision", "detector_long_side"),
+        ("vision", "max_faces"),
+        ("match", "frames_to_fuse"),
+        ("checkin", "max_attempts"),
+        ("checkin", "capture_timeout_s"),
+        ("sync", "batch_size"),
+        ("sync", "timeout_s"),
+        ("centre", "max_batch"),
+        ("camera", "width"),
+        ("camera", "height"),
+        ("ledger", "retention_days"),
+        ("liveness", "challenge_steps"),
     ]
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             raise ConfigError(f"[{section}] {key} must be greater than 0")
     if cfg.vision.detector_long_side % 32:
         raise ConfigError("[vision] detector_long_side must be a multiple of 32")
-    for section, key in [("vision", "det_score_threshold"), ("vision", "nms_iou_threshold"),
-                         ("quality", "min_det_score"), ("liveness", "passive_threshold")]:
+    for section, key in [
+        ("vision", "det_score_threshold"),
+        ("vision", "nms_iou_threshold"),
+        ("quality", "min_det_score"),
+        ("liveness", "passive_threshold"),
+    ]:
         value = getattr(getattr(cfg, section), key)
         if not 0.0 <= value <= 1.0:
             raise ConfigError(f"[{section}] {key} must be between 0 and 1, got {value}")
@@ -255,10 +271,10 @@ def _env_overrides(environ: typing.Mapping[str, str]) -> dict[str, dict[str, str
     for name, value in environ.items():
         if not name.startswith("KIOSK_") or name in {"KIOSK_CONFIG", "KIOSK_CENTRE_DB"}:
             continue
-        rest = name[len("KIOSK_"):].lower()
+        rest = name[len("KIOSK_") :].lower()
         for section in sections:
             if rest.startswith(section + "_"):
-                out.setdefault(section, {})[rest[len(section) + 1:]] = value
+                out.setdefault(section, {})[rest[len(section) + 1 :]] = value
                 break
     if "KIOSK_CENTRE_DB" in environ:
         out.setdefault("centre", {})["db_url"] = environ["KIOSK_CENTRE_DB"]
@@ -273,8 +289,9 @@ def default_config_path(environ: typing.Mapping[str, str] | None = None) -> Path
     return Path(data_dir) / "kiosk.toml"
 
 
-def load_config(path: Path | str | None = None, *,
-                environ: typing.Mapping[str, str] | None = None) -> KioskConfig:
+def load_config(
+    path: Path | str | None = None, *, environ: typing.Mapping[str, str] | None = None
+) -> KioskConfig:
     """Build the configuration: defaults, then the TOML file if it exists, then env vars.
 
     An explicitly given path that does not exist is an error; the default path may be absent.

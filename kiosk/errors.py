@@ -62,6 +62,13 @@ class LedgerTampered(LedgerError):
     code = "ledger_tampered"
 
 
+class RecordFormatError(LedgerError):
+    """A ledger record or envelope does not match record format v1 (missing, extra or
+    wrongly typed field, unknown type, bad id or timestamp)."""
+
+    code = "record_format"
+
+
 class SignatureInvalid(KioskError):
     code = "signature_invalid"
 
@@ -102,6 +109,12 @@ class PolicyViolation(KioskError):
 
 class KeyStoreError(KioskError):
     code = "key_store"
+
+
+class TemplateVaultError(KioskError):
+    """Encrypted templates cannot be read: wrong template key, or a row was edited or swapped."""
+
+    code = "template_vault"
 
 
 class CentreUnavailable(KioskError):

@@ -28,15 +28,24 @@ log = logging.getLogger(__name__)
 TARGET_IR_VERSION = 10
 
 
-def dequantize(q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | None,
-               axis: int = 1, block_size: int = 0) -> np.ndarray:
+def dequantize(
+    q: np.ndarray,
+    scale: np.ndarray,
+    zero_point: np.ndarray | None,
+    axis: int = 1,
+    block_size: int = 0,
+) -> np.ndarray:
     """Return `(q - zero_point) * scale` as float32 with ONNX DequantizeLinear semantics.
 
     Handles per-tensor (scalar scale), per-axis (1-D scale along `axis`) and blocked
     (scale repeated `block_size` times along `axis`, last block possibly short).
     """
     q = q.astype(np.float32)
-    zp = np.zeros_like(scale, dtype=np.float32) if zero_point is None else zero_point.astype(np.float32)
+    zp = (
+        np.zeros_like(scale, dtype=np.float32)
+        if zero_point is None
+        else zero_point.astype(np.float32)
+    )
     scale = scale.astype(np.float32)
     if scale.size == 1 and block_size == 0:
         return ((q - zp.reshape(())) * scale.reshape(())).astype(np.float32)
@@ -72,8 +81,13 @@ def fold_constant_weights(model: onnx.ModelProto) -> dict[str, int]:
             continue
         arrays = [numpy_helper.to_array(inits[x]) for x in inputs]
         if node.op_type == "DequantizeLinear":
-            value = dequantize(arrays[0], arrays[1], arrays[2] if len(arrays) > 2 else None,
-                               axis=_attr(node, "axis", 1), block_size=_attr(node, "block_size", 0))
+            value = dequantize(
+                arrays[0],
+                arrays[1],
+                arrays[2] if len(arrays) > 2 else None,
+                axis=_attr(node, "axis", 1),
+                block_size=_attr(node, "block_size", 0),
+            )
             counts["dequantize"] += 1
         elif node.op_type == "Reshape":
             value = arrays[0].reshape(arrays[1])
@@ -97,8 +111,11 @@ def prune(model: onnx.ModelProto, keep_inputs: set[str]) -> None:
     del graph.initializer[:]
     graph.initializer.extend(live)
     init_names = {i.name for i in live}
-    inputs = [i for i in graph.input
-              if i.name in keep_inputs or (i.name in used and i.name not in init_names)]
+    inputs = [
+        i
+        for i in graph.input
+        if i.name in keep_inputs or (i.name in used and i.name not in init_names)
+    ]
     del graph.input[:]
     graph.input.extend(inputs)
 
@@ -124,19 +141,38 @@ def prelu_as_depthwise_conv(model: onnx.ModelProto) -> int:
         slope = numpy_helper.to_array(inits[slope_name]).reshape(-1).astype(np.float32)
         channels = slope.size
         w_neg = numpy_helper.from_array(slope.reshape(channels, 1, 1, 1), f"{slope_name}__dw_a")
-        w_pos = numpy_helper.from_array((1.0 - slope).reshape(channels, 1, 1, 1), f"{slope_name}__dw_1ma")
+        w_pos = numpy_helper.from_array(
+            (1.0 - slope).reshape(channels, 1, 1, 1), f"{slope_name}__dw_1ma"
+        )
         graph.initializer.extend([w_neg, w_pos])
         rewritten += [
-            helper.make_node("Conv", [z, w_neg.name], [f"{y}__az"], group=channels, kernel_shape=[1, 1]),
+            helper.make_node(
+                "Conv", [z, w_neg.name], [f"{y}__az"], group=channels, kernel_shape=[1, 1]
+            ),
             helper.make_node("Relu", [z], [f"{y}__relu"]),
-            helper.make_node("Conv", [f"{y}__relu", w_pos.name], [f"{y}__pos"], group=channels,
-                             kernel_shape=[1, 1]),
+            helper.make_node(
+                "Conv",
+                [f"{y}__relu", w_pos.name],
+                [f"{y}__pos"],
+                group=channels,
+                kernel_shape=[1, 1],
+            ),
             helper.make_node("Add", [f"{y}__pos", f"{y}__az"], [y]),
         ]
         count += 1
     del graph.node[:]
     graph.node.extend(rewritten)
     return count
+
+
+def make_batch_dim_symbolic(model: onnx.ModelProto) -> None:
+    """Let the recogniser take a batch (face + its mirror image in one run)."""
+    graph = model.graph
+    for value in (graph.input[0], *graph.output):
+        dim = value.type.tensor_type.shape.dim[0]
+        dim.ClearField("dim_value")
+        dim.dim_param = "batch"
+    del graph.value_info[:]
 
 
 def make_spatial_dims_symbolic(model: onnx.ModelProto) -> None:
@@ -155,8 +191,14 @@ def make_spatial_dims_symbolic(model: onnx.ModelProto) -> None:
     del graph.value_info[:]
 
 
-def convert(source: Path, target: Path, *, symbolic_input: bool = False,
-            prelu_rewrite: bool = True) -> dict[str, int]:
+def convert(
+    source: Path,
+    target: Path,
+    *,
+    symbolic_input: bool = False,
+    symbolic_batch: bool = False,
+    prelu_rewrite: bool = True,
+) -> dict[str, int]:
     """Convert one int8bq ONNX file to a float32 graph onnxruntime runs; returns pass counts."""
     model = onnx.load(str(source))
     data_input = model.graph.input[0].name
@@ -166,9 +208,13 @@ def convert(source: Path, target: Path, *, symbolic_input: bool = False,
     prune(model, keep_inputs={data_input})
     if symbolic_input:
         make_spatial_dims_symbolic(model)
+    if symbolic_batch:
+        make_batch_dim_symbolic(model)
     remaining = [n.op_type for n in model.graph.node if n.op_type == "DequantizeLinear"]
     if remaining:
-        raise ValueError(f"{source.name}: {len(remaining)} DequantizeLinear nodes are fed at run time")
+        raise ValueError(
+            f"{source.name}: {len(remaining)} DequantizeLinear nodes are fed at run time"
+        )
     model.ir_version = TARGET_IR_VERSION
     model.producer_name = "kiosk.vision.convert"
     del model.metadata_props[:]

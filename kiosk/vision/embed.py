@@ -1,0 +1,71 @@
+"""Face embedding from a 112×112 aligned crop: pre-processing exactly as the pack's
+manifest declares, optional mirror averaging, L2 normalisation; cosine comparison."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from kiosk.vision.packs import ModelSpec
+from kiosk.vision.runtime import LoadedSession
+
+
+class FaceEmbedder(Protocol):
+    provider: str
+    dim: int
+
+    def embed(self, aligned_bgr: np.ndarray) -> np.ndarray: ...
+
+
+def l2_normalise(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    return (v / norm).astype(np.float32) if norm > 0 else v.astype(np.float32)
+
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine of two embeddings (inputs need not be normalised)."""
+    return float(np.dot(l2_normalise(a), l2_normalise(b)))
+
+
+class OnnxEmbedder:
+    """Runs a recogniser (SFace or ArcFace) with the manifest's colour order, mean and std.
+
+    With `flip_average` the face and its mirror image go through the network in one
+    batch and their embeddings are averaged: it lowers EER for SFace at ~1.9× the cost.
+    """
+
+    def __init__(
+        self, spec: ModelSpec, loaded: LoadedSession, *, flip_average: bool | None = None
+    ) -> None:
+        self.spec = spec
+        self.session = loaded.session
+        self.input_name = loaded.input_name
+        self.provider = loaded.provider
+        self.flip_average = spec.flip_average if flip_average is None else flip_average
+        self.size = spec.input_size if spec.input_size != (0, 0) else (112, 112)
+        self._mean = np.asarray(spec.mean, np.float32).reshape(1, 3, 1, 1)
+        self._inv_std = (1.0 / np.asarray(spec.std, np.float32)).reshape(1, 3, 1, 1)
+        shape = self.session.get_inputs()[0].shape
+        self._batchable = not isinstance(shape[0], int) or shape[0] != 1
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+
+    def _blob(self, faces_bgr: list[np.ndarray]) -> np.ndarray:
+        batch = np.stack(faces_bgr).astype(np.float32)
+        if self.spec.colour_order == "RGB":
+            batch = batch[..., ::-1]
+        blob = batch.transpose(0, 3, 1, 2)
+        return np.ascontiguousarray((blob - self._mean) * self._inv_std)
+
+    def embed(self, aligned_bgr: np.ndarray) -> np.ndarray:
+        if aligned_bgr.shape[:2] != tuple(self.size):
+            raise ValueError(f"aligned face must be {self.size}, got {aligned_bgr.shape[:2]}")
+        faces = [aligned_bgr, aligned_bgr[:, ::-1]] if self.flip_average else [aligned_bgr]
+        if self._batchable:
+            out = self.session.run(None, {self.input_name: self._blob(faces)})[0]
+        else:
+            out = np.concatenate(
+                [self.session.run(None, {self.input_name: self._blob([f])})[0] for f in faces]
+            )
+        vectors = np.asarray(out, np.float32).reshape(len(faces), -1)
+        return l2_normalise(sum(l2_normalise(v) for v in vectors))

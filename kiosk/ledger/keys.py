@@ -1,0 +1,340 @@
+"""The device key store: Ed25519 signing key, template-encryption key, pinned centre key.
+
+Layout under ``<data_dir>/keys/`` (directory 0700)::
+
+    device_key.pem        current Ed25519 private key, PKCS#8 PEM, 0600
+    device_key.next.pem   a staged key during rotation (exists only mid-rotation), 0600
+    device.json           device id and key history [{public_key, from_seq}, ...]
+    template.key          32 random bytes for AES-GCM template encryption, 0600
+    centre_key.pub        the centre's Ed25519 public key (raw, base64), pinned once
+
+The device id is fixed at creation ("kiosk-" + 12 hex of sha256(first public key)) and
+survives rotation, because ``seq`` is gap-free per device across keys. Rotation is
+driven by `LedgerStore.rotate_key`, which writes the hand-over record signed by the old
+key; this module only stages, commits or discards the new key so a crash at any step
+leaves a state the store can reconcile. (A later issue moves the private key behind the
+OS keyring; the file format is deliberately plain PKCS#8 so that move is a copy.)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+    load_pem_private_key,
+)
+
+from kiosk.errors import KeyStoreError
+from kiosk.ledger.records import public_key_b64 as public_key_to_b64
+
+log = logging.getLogger(__name__)
+
+KEYS_DIRNAME = "keys"
+_PRIVATE = "device_key.pem"
+_STAGED = "device_key.next.pem"
+_DEVICE = "device.json"
+_TEMPLATE = "template.key"
+_CENTRE = "centre_key.pub"
+TEMPLATE_KEY_BYTES = 32
+
+
+def raw_public_bytes(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def load_public_key_b64(s: str) -> Ed25519PublicKey:
+    """Parse a base64 raw Ed25519 public key; KeyStoreError if it is not one."""
+    try:
+        raw = base64.b64decode(s.strip(), validate=True)
+    except (binascii.Error, ValueError, AttributeError):
+        raise KeyStoreError("public key is not valid base64") from None
+    if len(raw) != 32:
+        raise KeyStoreError(f"public key must be 32 raw bytes, got {len(raw)}")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """Short key fingerprint: hex sha256(raw public key)[:16]; names keys in rosters and logs."""
+    return hashlib.sha256(raw_public_bytes(public_key)).hexdigest()[:16]
+
+
+def keys_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / KEYS_DIRNAME
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_tmp(path: Path, data: bytes, mode: int) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, mode)  # the umask may have narrowed or (never) widened it
+    return tmp
+
+
+def _atomic_write(path: Path, data: bytes, mode: int) -> None:
+    """Replace `path` with `data` so readers see the old or the new file, never half of one."""
+    tmp = _write_tmp(path, data, mode)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _create_once(path: Path, data: bytes, mode: int) -> bool:
+    """Create `path` only if absent (race-safe across processes); True if we created it."""
+    tmp = _write_tmp(path, data, mode)
+    try:
+        os.link(tmp, path)
+        created = True
+    except FileExistsError:
+        created = False
+    finally:
+        tmp.unlink()
+    _fsync_dir(path.parent)
+    return created
+
+
+def _read_private(path: Path) -> Ed25519PrivateKey:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("key file %s had mode %o; tightening to 0600", path, mode)
+        os.chmod(path, 0o600)
+    try:
+        key = load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise KeyStoreError(f"{path}: not a readable private key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyStoreError(f"{path}: not an Ed25519 private key")
+    return key
+
+
+def _pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+
+
+@dataclass(frozen=True)
+class KeyEpoch:
+    """A device public key and the first seq it signs (1 for the first key)."""
+
+    public_key_b64: str
+    from_seq: int
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return load_public_key_b64(self.public_key_b64)
+
+
+class DeviceKeys:
+    """The kiosk's identity: signing key, key history, and the template-encryption key."""
+
+    def __init__(
+        self,
+        directory: Path,
+        device_id: str,
+        private_key: Ed25519PrivateKey,
+        history: list[KeyEpoch],
+    ) -> None:
+        self.directory = directory
+        self.device_id = device_id
+        self.private_key = private_key
+        self.public_key = private_key.public_key()
+        self.history = history
+
+    # -- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path) -> DeviceKeys:
+        """Load the device keys under `data_dir`, creating them on first use."""
+        directory = keys_dir(data_dir)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if _create_once(directory / _PRIVATE, _pem(Ed25519PrivateKey.generate()), 0o600):
+            log.info("created device key in %s", directory)
+        _create_once(directory / _TEMPLATE, os.urandom(TEMPLATE_KEY_BYTES), 0o600)
+        if not (directory / _DEVICE).exists():
+            first = _read_private(directory / _PRIVATE).public_key()
+            device_id = "kiosk-" + hashlib.sha256(raw_public_bytes(first)).hexdigest()[:12]
+            doc = {
+                "device_id": device_id,
+                "keys": [_epoch_json(KeyEpoch(public_key_to_b64(first), 1))],
+            }
+            _create_once(directory / _DEVICE, _json_bytes(doc), 0o644)
+        return cls.load(data_dir)
+
+    @classmethod
+    def load(cls, data_dir: Path) -> DeviceKeys:
+        """Load existing keys; KeyStoreError if the device has none (run `kiosk keys init`)."""
+        directory = keys_dir(data_dir)
+        if not (directory / _PRIVATE).exists() or not (directory / _DEVICE).exists():
+            raise KeyStoreError(f"no device key in {directory}; run `kiosk keys init`")
+        device_id, history = _read_device_doc(directory / _DEVICE)
+        staged = directory / _STAGED
+        if staged.exists():
+            staged_pub = public_key_to_b64(_read_private(staged).public_key())
+            if staged_pub == history[-1].public_key_b64:
+                # Crashed after recording the rotation but before swapping files: finish it.
+                os.replace(staged, directory / _PRIVATE)
+                _fsync_dir(directory)
+                log.info("completed an interrupted key rotation")
+        private_key = _read_private(directory / _PRIVATE)
+        keys = cls(directory, device_id, private_key, history)
+        if keys.public_key_b64() != history[-1].public_key_b64:
+            raise KeyStoreError(
+                f"{directory / _PRIVATE} does not match the current key in {_DEVICE}"
+            )
+        return keys
+
+    def reload(self) -> None:
+        """Re-read the files (another process may have rotated the key)."""
+        fresh = DeviceKeys.load(self.directory.parent)
+        self.device_id = fresh.device_id
+        self.private_key = fresh.private_key
+        self.public_key = fresh.public_key
+        self.history = fresh.history
+
+    # -- accessors -------------------------------------------------------------------------
+
+    def public_key_b64(self) -> str:
+        return public_key_to_b64(self.public_key)
+
+    def key_id(self) -> str:
+        return key_id(self.public_key)
+
+    def template_key(self) -> bytes:
+        """The 32-byte AES-GCM key for templates at rest (kept apart from the signing key)."""
+        path = self.directory / _TEMPLATE
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise KeyStoreError(f"template key {path} is missing") from None
+        if len(data) != TEMPLATE_KEY_BYTES:
+            raise KeyStoreError(f"template key {path} is corrupt ({len(data)} bytes)")
+        return data
+
+    # -- rotation (driven by LedgerStore.rotate_key) ---------------------------------------
+
+    def staged_key(self) -> Ed25519PrivateKey | None:
+        path = self.directory / _STAGED
+        return _read_private(path) if path.exists() else None
+
+    def stage_rotation(self) -> Ed25519PrivateKey:
+        """Write a new key beside the current one; nothing signs with it until committed."""
+        key = Ed25519PrivateKey.generate()
+        _atomic_write(self.directory / _STAGED, _pem(key), 0o600)
+        return key
+
+    def commit_rotation(self, from_seq: int, public_key_b64: str) -> None:
+        """Make the staged key `public_key_b64` current from `from_seq`; keep the old one in
+        the history.
+
+        Called after the hand-over record is durable in the ledger. The history is
+        written first, so a crash before the file swap is finished by the next `load`.
+        Idempotent: if another process already finished this rotation, just reload.
+        """
+        staged = self.staged_key()
+        if staged is None or public_key_to_b64(staged.public_key()) != public_key_b64:
+            self.reload()
+            if self.public_key_b64() != public_key_b64:
+                raise KeyStoreError(f"the staged key for seq {from_seq} is missing")
+            return
+        epoch = KeyEpoch(public_key_to_b64(staged.public_key()), from_seq)
+        if self.history[-1] != epoch:
+            history = [*self.history, epoch]
+            doc = {"device_id": self.device_id, "keys": [_epoch_json(e) for e in history]}
+            _atomic_write(self.directory / _DEVICE, _json_bytes(doc), 0o644)
+            self.history = history
+        os.replace(self.directory / _STAGED, self.directory / _PRIVATE)
+        _fsync_dir(self.directory)
+        self.private_key = staged
+        self.public_key = staged.public_key()
+        log.info("device key rotated to %s from seq %d", self.key_id(), from_seq)
+
+    def discard_staged(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.directory / _STAGED).unlink()
+
+
+def _epoch_json(e: KeyEpoch) -> dict[str, object]:
+    return {"public_key": e.public_key_b64, "from_seq": e.from_seq}
+
+
+def _json_bytes(doc: object) -> bytes:
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _read_device_doc(path: Path) -> tuple[str, list[KeyEpoch]]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        device_id = doc["device_id"]
+        history = [KeyEpoch(str(e["public_key"]), int(e["from_seq"])) for e in doc["keys"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise KeyStoreError(f"{path}: unreadable device file ({exc})") from None
+    if not isinstance(device_id, str) or not history or history[0].from_seq != 1:
+        raise KeyStoreError(f"{path}: device id or key history is malformed")
+    return device_id, history
+
+
+def pin_centre_key(data_dir: Path, public_key_b64: str) -> None:
+    """Pin the centre's roster-signing key. Re-pinning a different key is refused: changing
+    the trust anchor must be a deliberate act (delete the file), never a side effect."""
+    key = load_public_key_b64(public_key_b64)
+    directory = keys_dir(data_dir)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    text = public_key_to_b64(key) + "\n"
+    path = directory / _CENTRE
+    if not _create_once(path, text.encode("ascii"), 0o644):
+        current = path.read_text(encoding="ascii").strip()
+        if current != text.strip():
+            raise KeyStoreError(
+                f"a different centre key is already pinned in {path} (key id "
+                f"{key_id(load_public_key_b64(current))}); remove it first to re-pin"
+            )
+
+
+def load_centre_key(data_dir: Path) -> Ed25519PublicKey:
+    """The pinned centre key; KeyStoreError if none is pinned yet."""
+    path = keys_dir(data_dir) / _CENTRE
+    try:
+        text = path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise KeyStoreError(
+            f"no centre key pinned ({path}); run `kiosk keys pin-centre KEY`"
+        ) from None
+    return load_public_key_b64(text)
+
+
+__all__ = [
+    "DeviceKeys",
+    "KeyEpoch",
+    "key_id",
+    "keys_dir",
+    "load_centre_key",
+    "load_public_key_b64",
+    "pin_centre_key",
+    "public_key_to_b64",
+]

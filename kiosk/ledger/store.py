@@ -1,0 +1,376 @@
+"""The ledger on the kiosk: a signed, hash-chained, crash-safe SQLite outbox.
+
+Why SQLite in WAL mode with ``synchronous=FULL``: once `append` returns, the record has
+been fsync'd to the WAL and survives power loss or SIGKILL; the whole append (read the
+tail, build, sign, insert) is one ``BEGIN IMMEDIATE`` transaction, so several processes
+(UI worker, CLI, sync client) can append to the same file and ``seq`` stays gap-free.
+Each record carries an outbox state (pending → sent → acked) for the sync client.
+
+The stored blob is the envelope's canonical bytes: `verify` re-parses and re-hashes
+exactly what is on disk, so an edited byte anywhere is caught.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from kiosk.errors import KeyStoreError, KioskError, LedgerError, LedgerTampered, StorageFull
+from kiosk.ledger.keys import DeviceKeys, load_public_key_b64
+from kiosk.ledger.records import (
+    ChainVerifier,
+    Envelope,
+    key_rotation_body,
+    new_record,
+    sign_record,
+)
+
+log = logging.getLogger(__name__)
+
+STATES = ("pending", "sent", "acked")
+SCHEMA_VERSION = "1"
+BUSY_TIMEOUT_MS = 10_000
+_CHUNK = 500
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    envelope BLOB NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'acked'))
+);
+CREATE INDEX IF NOT EXISTS records_state_seq ON records(state, seq);
+"""
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc)
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
+
+
+class LedgerStore:
+    """Append-only signed ledger with an outbox, in one SQLite file.
+
+    Example::
+
+        keys = DeviceKeys.load_or_create(cfg.data_dir)
+        with LedgerStore(cfg.ledger_path, keys) as store:
+            env = store.append("session_open", {"session_id": "S-1"})
+            assert store.verify() == env.record.seq
+
+    `max_size_bytes` caps the database (SQLite ``max_page_count``) so a runaway ledger
+    cannot fill the disk the OS needs; hitting the cap behaves like a full disk.
+    """
+
+    def __init__(self, path: Path, keys: DeviceKeys, *, max_size_bytes: int | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._keys = keys
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
+            check_same_thread=False,
+        )
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise LedgerError(f"{self.path}: cannot switch the ledger to WAL mode ({mode})")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            if max_size_bytes is not None:
+                page = self._conn.execute("PRAGMA page_size").fetchone()[0]
+                self._conn.execute(f"PRAGMA max_page_count={max(1, max_size_bytes // page)}")
+            with self._write_txn():
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._init_meta()
+                self._reconcile_keys()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise LedgerError(f"{self.path}: cannot open ledger ({exc})") from None
+        except KioskError:
+            self._conn.close()
+            raise
+
+    # -- context management ----------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> LedgerStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def device_id(self) -> str:
+        return self._keys.device_id
+
+    # -- transactions ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write_txn(self) -> Iterator[sqlite3.Connection]:
+        """One BEGIN IMMEDIATE … COMMIT; on any failure roll back so nothing is half-written."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if _is_full(exc):
+                    raise StorageFull(
+                        f"ledger {self.path}: storage full; the record was not written"
+                    ) from None
+                if _is_busy(exc):
+                    raise LedgerError(f"ledger {self.path} is busy ({exc}); try again") from None
+                raise LedgerError(f"ledger {self.path}: {exc}") from None
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def _init_meta(self) -> None:
+        device = self._meta("device_id")
+        if device is None:
+            self._set_meta("schema_version", SCHEMA_VERSION)
+            self._set_meta("device_id", self._keys.device_id)
+            self._set_meta("genesis_public_key", self._keys.public_key_b64())
+            self._set_meta("active_public_key", self._keys.public_key_b64())
+            self._set_meta("active_from_seq", "1")
+            log.info("created ledger %s for %s", self.path, self._keys.device_id)
+        elif device != self._keys.device_id:
+            raise KeyStoreError(
+                f"ledger {self.path} belongs to device {device}, not {self._keys.device_id}"
+            )
+
+    def _reconcile_keys(self) -> None:
+        """Inside the write lock: make the in-memory key the ledger's active key.
+
+        Handles another process having rotated since we loaded, and a rotation that
+        crashed before or after its ledger record was committed.
+        """
+        active = self._meta("active_public_key")
+        if active == self._keys.public_key_b64():
+            if self._keys.staged_key() is not None:
+                # Staged but never recorded (rotation crashed before its commit): drop it.
+                log.warning("discarding a key staged by an unfinished rotation")
+                self._keys.discard_staged()
+            return
+        self._keys.reload()
+        staged = self._keys.staged_key()
+        if active != self._keys.public_key_b64() and staged is not None:
+            self._keys.commit_rotation(int(self._meta("active_from_seq") or 1), str(active))
+        if active != self._keys.public_key_b64():
+            raise KeyStoreError(
+                f"device key {self._keys.key_id()} is not the ledger's active signing key"
+            )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _tail(self) -> tuple[int, str | None]:
+        row = self._conn.execute(
+            "SELECT seq, envelope FROM records ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return 0, None
+        return row[0], hashlib.sha256(row[1]).hexdigest()
+
+    def _insert(self, env: Envelope) -> None:
+        r = env.record
+        self._conn.execute(
+            "INSERT INTO records(seq, id, type, ts, envelope) VALUES (?, ?, ?, ?, ?)",
+            (r.seq, r.id, r.type, r.ts, env.canonical()),
+        )
+
+    def append(self, type: str, body: dict[str, Any]) -> Envelope:
+        """Sign and durably store one record; return its envelope once it is on disk.
+
+        Raises StorageFull (nothing written) when the disk or the size cap is reached.
+        """
+        with self._write_txn():
+            if self._meta("active_public_key") != self._keys.public_key_b64():
+                self._reconcile_keys()
+            last_seq, prev = self._tail()
+            record = new_record(
+                type, body, device=self._keys.device_id, seq=last_seq + 1, prev=prev
+            )
+            env = sign_record(record, self._keys.private_key)
+            self._insert(env)
+        return env
+
+    def rotate_key(self) -> Envelope:
+        """Hand signing over to a fresh device key, keeping every old record verifiable.
+
+        Writes a ``device_event`` (event ``key_rotated``) signed by the OLD key that names
+        the new public key and the seq it signs from; `verify_chain` follows it.
+        """
+        with self._write_txn():
+            self._reconcile_keys()
+            last_seq, prev = self._tail()
+            new_key = self._keys.stage_rotation()
+            body = key_rotation_body(self._keys.public_key, new_key.public_key(), last_seq + 2)
+            record = new_record(
+                "device_event", body, device=self._keys.device_id, seq=last_seq + 1, prev=prev
+            )
+            env = sign_record(record, self._keys.private_key)
+            self._insert(env)
+            self._set_meta("active_public_key", body["new_public_key"])
+            self._set_meta("active_from_seq", str(last_seq + 2))
+        self._keys.commit_rotation(last_seq + 2, body["new_public_key"])
+        return env
+
+    # -- outbox ----------------------------------------------------------------------------
+
+    def pending(self, limit: int) -> list[Envelope]:
+        """Up to `limit` records not yet handed to the sync client, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, envelope FROM records WHERE state = 'pending' ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [_parse_row(seq, blob) for seq, blob in rows]
+
+    def _set_state(self, ids: Iterable[str], state: str, from_states: tuple[str, ...]) -> int:
+        ids = list(ids)
+        changed = 0
+        marks = ",".join("?" * len(from_states))
+        with self._write_txn():
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                cur = self._conn.execute(
+                    f"UPDATE records SET state = ? WHERE state IN ({marks}) "
+                    f"AND id IN ({','.join('?' * len(chunk))})",
+                    (state, *from_states, *chunk),
+                )
+                changed += cur.rowcount
+        return changed
+
+    def mark_sent(self, ids: Iterable[str]) -> int:
+        """pending → sent; returns how many changed (unknown or already-acked ids are ignored)."""
+        return self._set_state(ids, "sent", ("pending",))
+
+    def mark_acked(self, ids: Iterable[str]) -> int:
+        """pending/sent → acked (the centre has stored them); returns how many changed."""
+        return self._set_state(ids, "acked", ("pending", "sent"))
+
+    def requeue_sent(self) -> int:
+        """sent → pending, for a sync client resuming after a crash mid-push."""
+        with self._write_txn():
+            return self._conn.execute(
+                "UPDATE records SET state = 'pending' WHERE state = 'sent'"
+            ).rowcount
+
+    def counts(self) -> dict[str, int]:
+        """Number of records per outbox state; every state is present."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT state, COUNT(*) FROM records GROUP BY state"
+            ).fetchall()
+        out = dict.fromkeys(STATES, 0)
+        out.update({state: n for state, n in rows})
+        return out
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def iter_envelopes(self) -> Iterator[Envelope]:
+        """Every record in seq order, parsed strictly; an unreadable row is LedgerTampered."""
+        after = 0
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT seq, envelope FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (after, _CHUNK),
+                ).fetchall()
+            if not rows:
+                return
+            for seq, blob in rows:
+                yield _parse_row(seq, blob)
+            after = rows[-1][0]
+
+    def last(self) -> Envelope | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT seq, envelope FROM records ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else _parse_row(*row)
+
+    def verify(self) -> int:
+        """Verify the whole ledger against the device's key history; return the count.
+
+        The anchor is the key history in the key store (not this file, which an
+        attacker could rewrite wholesale); rotations in the chain must match it, and the
+        chain must end signed by the current key, so a cut-off tail that removed a
+        rotation is also caught.
+        """
+        with self._lock:
+            genesis = self._meta("genesis_public_key")
+        history = {e.public_key_b64: e.from_seq for e in self._keys.history}
+        if genesis is None or genesis not in history:
+            raise LedgerTampered(f"ledger {self.path} was started by a key this device never had")
+        verifier = ChainVerifier(load_public_key_b64(genesis), device=self._keys.device_id)
+        count = verifier.verify(self.iter_envelopes())
+        for rot in verifier.rotations:
+            if history.get(rot.public_key_b64) != rot.from_seq:
+                raise LedgerTampered(
+                    f"record id {rot.record_id}: key rotation at seq {rot.from_seq - 1} "
+                    "is not in this device's key history"
+                )
+        if count and verifier.public_key != self._keys.public_key:
+            raise LedgerTampered(
+                f"ledger ends at seq {verifier.next_seq - 1} before the rotation to the "
+                f"current key (from seq {self._keys.history[-1].from_seq}): records were "
+                "removed from the end"
+            )
+        return count
+
+    def export_jsonl(self, fp: IO[str]) -> int:
+        """Write every envelope as one canonical JSON line; return how many."""
+        n = 0
+        for env in self.iter_envelopes():
+            fp.write(env.canonical().decode("utf-8"))
+            fp.write("\n")
+            n += 1
+        return n
+
+
+def _parse_row(seq: int, blob: bytes) -> Envelope:
+    try:
+        return Envelope.from_dict(json.loads(blob))
+    except (ValueError, UnicodeDecodeError, KioskError) as exc:
+        raise LedgerTampered(f"record seq {seq}: unreadable stored record ({exc})") from None
+
+
+__all__ = ["STATES", "LedgerStore"]

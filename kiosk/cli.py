@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "kiosk.commands.config_cmd",
     "kiosk.commands.models_cmd",
     "kiosk.commands.vision_cmd",
+    "kiosk.commands.ledger_cmd",
+    "kiosk.commands.keys_cmd",
 )
 
 

@@ -1,0 +1,76 @@
+"""`kiosk ledger verify|export|status` and `kiosk purge`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from kiosk.config import KioskConfig, load_config
+from kiosk.errors import LedgerError
+from kiosk.ledger.keys import DeviceKeys
+from kiosk.ledger.store import LedgerStore
+from kiosk.ledger.vault import TemplateVault, default_vault_path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ledger", help="verify, export or inspect the signed ledger")
+    lsub = p.add_subparsers(dest="ledger_command", required=True)
+    verify = lsub.add_parser("verify", help="check signatures, seq gaps and the hash chain")
+    verify.set_defaults(handler=_verify)
+    export = lsub.add_parser("export", help="write every record as JSON lines")
+    export.add_argument("--out", help="output file (default: standard output)")
+    export.set_defaults(handler=_export)
+    status = lsub.add_parser("status", help="record counts by outbox state")
+    status.set_defaults(handler=_status)
+    purge = sub.add_parser("purge", help="delete templates whose retention period has ended")
+    purge.set_defaults(handler=_purge)
+
+
+def _open(cfg: KioskConfig) -> LedgerStore:
+    if not cfg.ledger_path.exists():
+        raise LedgerError(f"no ledger at {cfg.ledger_path}")
+    return LedgerStore(cfg.ledger_path, DeviceKeys.load(cfg.data_dir))
+
+
+def _verify(args: argparse.Namespace) -> int:
+    with _open(load_config(args.config)) as store:
+        n = store.verify()
+        print(f"ledger OK: {n} records verified for {store.device_id} ({store.path})")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    with _open(load_config(args.config)) as store:
+        if args.out:
+            with open(args.out, "w", encoding="utf-8", newline="\n") as fp:
+                n = store.export_jsonl(fp)
+            print(f"exported {n} records to {args.out}", file=sys.stderr)
+        else:
+            store.export_jsonl(sys.stdout)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    with _open(load_config(args.config)) as store:
+        counts = store.counts()
+        last = store.last()
+    print(f"device   {store.device_id}")
+    print(f"ledger   {store.path}")
+    print(f"last seq {last.record.seq if last else 0}")
+    for state, n in counts.items():
+        print(f"{state:<8} {n}")
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    path = default_vault_path(cfg.data_dir)
+    if not path.exists():
+        print("no template vault; nothing to purge")
+        return 0
+    with TemplateVault(path, DeviceKeys.load(cfg.data_dir).template_key()) as vault:
+        n = vault.purge(datetime.now(UTC))
+        left = vault.count()
+    print(f"purged {n} expired template rows; {left} remain")
+    return 0

@@ -73,6 +73,9 @@ class QualityConfig:
     max_overexposed_frac: float = 0.15
     min_illumination_uniformity: float = 0.55
     min_det_score: float = 0.75
+    # Another face counts as a second person in view when at least this large relative
+    # to the main face (someone at the applicant's shoulder, not a poster far behind).
+    second_face_area_ratio: float = 0.2
 
 
 @dataclass
@@ -102,6 +105,36 @@ class LivenessConfig:
     step_timeout_s: float = 4.0
     turn_deg: float = 15.0
     passive_threshold: float = 0.5
+    # --- appended by the liveness work (kiosk/vision/liveness.py, docs/LIVENESS.md) ---
+    pitch_deg: float = 10.0  # "look_up" needs this much pitch above the baseline
+    baseline_frames: int = 3  # frontal frames that set the yaw/pitch baseline
+    baseline_timeout_s: float = 6.0
+    hold_frames: int = 2  # consecutive frames a turn must be held to count
+    max_wrong_moves: int = 1  # clear turns the wrong way tolerated per session
+    identity_min_cosine: float = 0.5  # every frame's embedding vs the first frame's
+    max_face_gap_s: float = 1.0  # face not seen this long = face lost, session fails
+    min_frames: int = 8  # fewer analysed frames than this: cannot decide
+    passive_duration_s: float = 2.5  # mode "passive": how long to watch a still face
+    # Cues that must be computable; one that is not sends the applicant to a proctor.
+    required_cues: str = "parallax,moire"
+    # Weighted mean of per-cue live-likelihoods; "name=weight" comma-separated.
+    cue_weights: str = (
+        "parallax=0.30,moire=0.25,border=0.20,micro_motion=0.10,glare=0.10,gamut=0.05,pad_model=0.50"
+    )
+    cue_veto: float = 0.1  # any cue with live-likelihood below this fails the session
+    # Ramp ends per cue: live-likelihood is 0 at *_attack and 1 at *_live.
+    parallax_attack: float = 0.010
+    parallax_live: float = 0.030
+    moire_attack: float = 3.6
+    moire_live: float = 2.6
+    border_attack: float = 1.0
+    border_live: float = 0.5
+    micro_motion_attack: float = 0.001
+    micro_motion_live: float = 0.004
+    glare_attack: float = 0.08
+    glare_live: float = 0.02
+    gamut_attack: float = 0.15
+    gamut_live: float = 0.30
 
 
 @dataclass

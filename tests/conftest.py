@@ -34,3 +34,25 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     return MODELS_DIR
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """One face engine on the bundled pack, CPU, shared by the whole session (loading is
+    the slow part; the engine keeps no per-frame state)."""
+    from kiosk.config import load_config
+    from kiosk.vision.pipeline import FaceEngine
+
+    cfg = load_config(environ={"KIOSK_RUNTIME_PROVIDER": "cpu"})
+    return FaceEngine.from_config(cfg)
+
+
+@pytest.fixture(scope="session")
+def insightface_group_photo() -> Path:
+    """t1.jpg, the six-person photo the insightface package ships."""
+    import insightface
+
+    path = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
+    if not path.is_file():
+        pytest.skip("insightface sample image not installed")
+    return path

@@ -67,10 +67,10 @@ def nms(
     if len(scores) == 0:
         return np.zeros((0,), np.int64)
     xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
-    keep = cv2.dnn.NMSBoxes(
-        xywh.tolist(), scores.tolist(), score_threshold, iou_threshold, top_k=max_faces
-    )
-    return np.asarray(keep, dtype=np.int64).reshape(-1)
+    # NMSBoxes' own top_k cuts candidates *before* suppression, which lets the many
+    # anchors of one or two large faces crowd out everyone else: cap after NMS instead.
+    keep = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), score_threshold, iou_threshold)
+    return np.asarray(keep, dtype=np.int64).reshape(-1)[:max_faces]
 
 
 def resize_for_detector(

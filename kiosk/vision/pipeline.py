@@ -120,7 +120,13 @@ class FaceEngine:
         t0 = time.perf_counter()
         dets: Detections = self.detector.detect(frame_bgr, long_side=long_side)
         timings["detect"] = (time.perf_counter() - t0) * 1000
-        order = np.argsort(-dets.areas, kind="stable")
+        areas = dets.areas
+        order = np.argsort(-areas, kind="stable")
+        in_view = (
+            int((areas >= areas.max() * self.cfg.quality.second_face_area_ratio).sum())
+            if len(dets)
+            else 0
+        )
         faces: list[FaceObservation] = []
         for rank, i in enumerate(order):
             t = time.perf_counter()
@@ -133,7 +139,7 @@ class FaceEngine:
                 dets.landmarks[i],
                 float(dets.scores[i]),
                 aligned,
-                faces_in_view=len(dets),
+                faces_in_view=in_view,
                 cfg=self.cfg.quality,
             )
             t_quality = (time.perf_counter() - t) * 1000

@@ -1,0 +1,108 @@
+"""`kiosk bench`: per-stage latency of the face pipeline on door-camera-like frames.
+
+Frames are made from real portraits placed in 640×480 and 1280×720 canvases the way a
+door camera sees an applicant (face about 40% of the frame height) and JPEG-encoded,
+because webcams deliver MJPEG and decoding is part of the frame's cost.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from kiosk.config import KioskConfig
+from kiosk.vision.imageio import decode_image, read_image
+from kiosk.vision.pipeline import STAGES, FaceEngine
+
+SIZES = ((640, 480), (1280, 720))
+
+
+def make_door_frame(portrait: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Fit a portrait into a frame of `size` (w, h) with a blurred copy as background."""
+    w, h = size
+    ph, pw = portrait.shape[:2]
+    scale = h / ph
+    fg = cv2.resize(portrait, (max(1, int(pw * scale)), h), interpolation=cv2.INTER_AREA)
+    bg = cv2.GaussianBlur(cv2.resize(portrait, (w, h), interpolation=cv2.INTER_AREA), (0, 0), 15)
+    fw = min(fg.shape[1], w)
+    x0 = (w - fw) // 2
+    bg[:, x0 : x0 + fw] = fg[:, (fg.shape[1] - fw) // 2 : (fg.shape[1] - fw) // 2 + fw]
+    return bg
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values, dtype=np.float64)
+    return {
+        "median": float(np.median(a)),
+        "p95": float(np.percentile(a, 95)),
+        "mean": float(a.mean()),
+        "min": float(a.min()),
+    }
+
+
+def run_bench(
+    cfg: KioskConfig, portraits: list[Path], frames: int = 200, warmup: int = 10
+) -> dict[str, object]:
+    """Benchmark every available provider; returns a JSON-ready dict."""
+    from kiosk.vision.runtime import available_providers
+
+    providers = ["cpu"] + (["cuda"] if "CUDAExecutionProvider" in available_providers() else [])
+    images = [read_image(p) for p in portraits]
+    result: dict[str, object] = {
+        "machine": {
+            "cpu_count": __import__("os").cpu_count(),
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+        },
+        "threads": cfg.runtime.intra_op_threads,
+        "detector_long_side": cfg.vision.detector_long_side,
+        "frames": frames,
+        "runs": [],
+    }
+    for provider in providers:
+        run_cfg = replace(cfg, runtime=replace(cfg.runtime, provider=provider))
+        t0 = time.perf_counter()
+        engine = FaceEngine.from_config(run_cfg)
+        load_total = (time.perf_counter() - t0) * 1000
+        for size in SIZES:
+            encoded = [
+                cv2.imencode(".jpg", make_door_frame(im, size), [cv2.IMWRITE_JPEG_QUALITY, 90])[
+                    1
+                ].tobytes()
+                for im in images
+            ]
+            per_stage: dict[str, list[float]] = {s: [] for s in ("decode", *STAGES, "total")}
+            misses = 0
+            for n in range(warmup + frames):
+                t = time.perf_counter()
+                frame = decode_image(encoded[n % len(encoded)], "frame")
+                decode_ms = (time.perf_counter() - t) * 1000
+                analysis = engine.analyze(frame, embed="primary")
+                total = (time.perf_counter() - t) * 1000
+                if n < warmup:
+                    continue
+                if analysis.primary is None:
+                    misses += 1
+                per_stage["decode"].append(decode_ms)
+                for s in STAGES:
+                    per_stage[s].append(analysis.timings_ms[s])
+                per_stage["total"].append(total)
+            stats = {s: _stats(v) for s, v in per_stage.items()}
+            result["runs"].append(
+                {
+                    "provider": engine.provider,
+                    "frame": f"{size[0]}x{size[1]}",
+                    "stages_ms": stats,
+                    "fps": 1000.0 / stats["total"]["median"],
+                    "frames_without_face": misses,
+                    "load_ms": {**engine.load_ms, "total": load_total},
+                }
+            )
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result

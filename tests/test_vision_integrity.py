@@ -32,20 +32,20 @@ def test_flipped_byte_is_refused_naming_the_file(pack_copy: Path) -> None:
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0x01
     model.write_bytes(bytes(data))
-    with pytest.raises(ModelIntegrityError, match="sface_2021dec_fp32.onnx.*modified or truncated"):
+    with pytest.raises(ModelIntegrityError, match=r"sface_2021dec_fp32\.onnx.*modified"):
         _engine(pack_copy)
 
 
 def test_truncated_model_is_refused(pack_copy: Path) -> None:
     model = pack_copy / "yunet_2023mar_fp32.onnx"
     model.write_bytes(model.read_bytes()[:1000])
-    with pytest.raises(ModelIntegrityError, match="yunet_2023mar_fp32.onnx"):
+    with pytest.raises(ModelIntegrityError, match=r"yunet_2023mar_fp32\.onnx"):
         _engine(pack_copy)
 
 
 def test_missing_model_is_refused(pack_copy: Path) -> None:
     (pack_copy / "yunet_2023mar_fp32.onnx").unlink()
-    with pytest.raises(ModelIntegrityError, match="yunet_2023mar_fp32.onnx is missing"):
+    with pytest.raises(ModelIntegrityError, match=r"yunet_2023mar_fp32\.onnx is missing"):
         _engine(pack_copy)
 
 

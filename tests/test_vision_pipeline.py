@@ -172,7 +172,7 @@ class TestBadImages:
             decode_image(data[: len(data) // 2])
 
     def test_too_small(self) -> None:
-        ok, png = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
+        _ok, png = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
         with pytest.raises(ImageDecodeError, match="too small"):
             decode_image(png.tobytes())
 

@@ -153,7 +153,7 @@ def fnmr_at_fmr(
     genuine: np.ndarray, impostor: np.ndarray, target_fmr: float
 ) -> tuple[float, float]:
     t = threshold_for_fmr(impostor, target_fmr)
-    fmr, fnmr = error_rates(genuine, impostor, np.array([t]))
+    _fmr, fnmr = error_rates(genuine, impostor, np.array([t]))
     return float(fnmr[0]), t
 
 

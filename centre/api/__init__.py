@@ -1,0 +1,1 @@
+"""HTTP layer: dependencies (auth, DB sessions) and thin routes over `centre.crud`."""

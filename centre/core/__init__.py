@@ -1,0 +1,1 @@
+"""Settings, keys and security primitives shared by the centre's routes and CRUD."""

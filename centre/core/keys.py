@@ -1,0 +1,73 @@
+"""The centre's Ed25519 signing key: it signs rosters, and kiosks pin its public half.
+
+The key lives in the centre's data dir as PKCS#8 PEM, mode 0600, created on first use.
+Losing it means re-pinning every kiosk, so it is never regenerated over an existing file
+that fails to parse: that is an error for an operator, not something to paper over.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from kiosk.errors import KeyStoreError
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "centre_signing_key.pem"
+
+
+@dataclass(frozen=True)
+class CentreKey:
+    private_key: Ed25519PrivateKey
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.private_key.public_key()
+
+    def public_key_raw(self) -> bytes:
+        return self.public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    def public_key_b64(self) -> str:
+        return base64.b64encode(self.public_key_raw()).decode("ascii")
+
+    @property
+    def key_id(self) -> str:
+        """Short fingerprint an operator can read aloud when pinning a kiosk."""
+        return hashlib.sha256(self.public_key_raw()).hexdigest()[:16]
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path) -> CentreKey:
+        path = Path(data_dir) / KEY_FILE
+        if path.exists():
+            try:
+                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            except (ValueError, TypeError) as exc:
+                raise KeyStoreError(f"centre key {path} is unreadable: {exc}") from None
+            if not isinstance(key, Ed25519PrivateKey):
+                raise KeyStoreError(f"centre key {path} is not an Ed25519 key")
+            return cls(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
+        created = cls(key)
+        log.info("created centre signing key %s (key id %s)", path, created.key_id)
+        return created

@@ -1,0 +1,1 @@
+"""Database operations, one module per concern; routes stay thin and call these."""

@@ -1,0 +1,413 @@
+"""The kiosk's sync client: pushes the ledger outbox to the centre, pulls signed rosters.
+
+Guarantees, and how they are kept:
+
+* **nothing lost** — a record leaves the outbox (state ``acked``) only after the centre
+  has answered *for that record* with ``accepted`` or ``duplicate``; any other outcome
+  (timeout, dropped connection, 5xx, a garbled answer) puts the batch back to pending;
+* **nothing doubled** — the centre stores by record id, so re-sending a batch whose answer
+  was lost is acknowledged as ``duplicate`` and stored once;
+* **resumes after a crash** — all state lives in the SQLite outbox; records caught in
+  ``sent`` when the process died are re-queued when the client starts;
+* **never blocks the door** — `start()` runs the loop in a daemon thread; the check-in flow
+  only appends to the ledger, which works offline for as long as the disk lasts;
+* **polite when the centre is down** — exponential backoff with full jitter, capped.
+
+Records the centre *rejects* (bad signature, fork, …) stay in ``sent``: they are evidence
+a person must look at (the centre raises an incident), and retrying them every few seconds
+would change nothing. They are re-queued on the next start and every
+`requeue_rejected_s`, so a transient cause (a centre clock that was wrong) heals itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kiosk.errors import CentreProtocolError, CentreUnavailable, KioskError
+from kiosk.ledger.keys import DeviceKeys, load_centre_key, pin_centre_key
+from kiosk.ledger.store import LedgerStore
+from kiosk.sync.backoff import Backoff
+from kiosk.sync.signing import sign_request
+
+log = logging.getLogger(__name__)
+
+API = "/api/v1"
+ACK_STATUSES = frozenset({"accepted", "duplicate"})
+
+
+@dataclass
+class PushResult:
+    """What one push (or a drain of several) achieved."""
+
+    sent: int = 0
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    batches: int = 0
+    head_seq: int | None = None
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def acked(self) -> int:
+        return self.accepted + self.duplicate
+
+    def add(self, other: PushResult) -> None:
+        self.sent += other.sent
+        self.accepted += other.accepted
+        self.duplicate += other.duplicate
+        self.rejected += other.rejected
+        self.batches += other.batches
+        self.head_seq = other.head_seq if other.head_seq is not None else self.head_seq
+        self.rejections.extend(other.rejections)
+
+
+class SyncClient:
+    """Push/pull against one centre for one device.
+
+    Example::
+
+        client = SyncClient(store, keys, cfg.sync.centre_url, batch_size=cfg.sync.batch_size)
+        client.start()          # background; returns at once
+        ...
+        client.stop()
+    """
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        keys: DeviceKeys,
+        base_url: str,
+        *,
+        batch_size: int = 500,
+        timeout_s: float = 10.0,
+        interval_s: float = 10.0,
+        max_backoff_s: float = 300.0,
+        base_backoff_s: float = 1.0,
+        requeue_rejected_s: float = 900.0,
+        data_dir: Path | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not base_url:
+            raise CentreUnavailable("no centre URL configured ([sync] centre_url); working offline")
+        self.store = store
+        self.keys = keys
+        self.base_url = base_url.rstrip("/")
+        self.batch_size = batch_size
+        self.interval_s = interval_s
+        self.requeue_rejected_s = requeue_rejected_s
+        self.data_dir = Path(data_dir) if data_dir is not None else keys.directory.parent
+        self.backoff = Backoff(base_backoff_s, max_backoff_s)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout_s,
+            transport=transport,
+            headers={"User-Agent": "exam-door-kiosk-sync/1"},
+        )
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+        self.last_success_at: float | None = None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.stop()
+        self._http.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, body: bytes = b"") -> httpx.Response:
+        """A signed request; transport failures become `CentreUnavailable`."""
+        request = self._http.build_request(
+            method, API + path, content=body or None, headers={"Content-Type": "application/json"}
+        )
+        signed_path = request.url.raw_path.decode("ascii")
+        request.headers.update(
+            sign_request(self.keys.private_key, self.keys.device_id, method, signed_path, body)
+        )
+        try:
+            return self._http.send(request)
+        except httpx.TimeoutException as exc:
+            raise CentreUnavailable(
+                f"the centre did not answer in time ({exc.__class__.__name__})",
+                code="centre_timeout",
+            ) from None
+        except httpx.TransportError as exc:
+            raise CentreUnavailable(f"cannot reach the centre at {self.base_url}: {exc}") from None
+
+    @staticmethod
+    def _json(resp: httpx.Response) -> Any:
+        try:
+            return resp.json()
+        except ValueError:
+            raise CentreProtocolError(
+                f"the centre answered HTTP {resp.status_code} with something that is not JSON"
+            ) from None
+
+    def _raise_for_status(self, resp: httpx.Response, what: str) -> None:
+        if resp.status_code < 400:
+            return
+        try:
+            doc = resp.json()
+            code, detail = doc.get("error", "http_error"), doc.get("detail", "")
+        except (ValueError, AttributeError):
+            code, detail = "http_error", resp.text[:200]
+        if resp.status_code >= 500 or resp.status_code in (408, 429):
+            raise CentreUnavailable(
+                f"{what}: the centre is unwell (HTTP {resp.status_code} {code})"
+            )
+        raise CentreProtocolError(
+            f"{what}: refused by the centre (HTTP {resp.status_code} {code}: {detail})",
+            code=f"centre_{code}",
+        )
+
+    # -- push ------------------------------------------------------------------------------
+
+    def push_once(self) -> PushResult:
+        """Send one batch of pending records; ack exactly those the centre confirms."""
+        envs = self.store.pending(self.batch_size)
+        if not envs:
+            return PushResult()
+        ids = [e.record.id for e in envs]
+        self.store.mark_sent(ids)
+        try:
+            body = json.dumps(
+                {"records": [e.to_dict() for e in envs]}, ensure_ascii=False, separators=(",", ":")
+            ).encode("utf-8")
+            resp = self._request("POST", f"/devices/{self.keys.device_id}/records", body)
+            self._raise_for_status(resp, "push")
+            acked, result = self._read_results(resp, envs)
+        except BaseException:
+            # Whatever happened, the centre did not confirm: everything goes back to pending.
+            self.store.requeue_sent()
+            raise
+        self.store.mark_acked(acked)
+        self.last_success_at = time.time()
+        if result.rejected:
+            log.warning(
+                "centre rejected %d record(s): %s",
+                result.rejected,
+                "; ".join(f"seq {r.get('seq')}: {r.get('reason')}" for r in result.rejections[:5]),
+            )
+        log.info(
+            "pushed %d: %d accepted, %d duplicate, %d rejected (centre head %s)",
+            result.sent,
+            result.accepted,
+            result.duplicate,
+            result.rejected,
+            result.head_seq,
+        )
+        return result
+
+    def _read_results(self, resp: httpx.Response, envs: list[Any]) -> tuple[list[str], PushResult]:
+        doc = self._json(resp)
+        results = doc.get("results") if isinstance(doc, dict) else None
+        if not isinstance(results, list) or len(results) != len(envs):
+            raise CentreProtocolError("the centre's answer does not list one result per record")
+        out = PushResult(sent=len(envs), batches=1, head_seq=doc.get("head_seq"))
+        acked: list[str] = []
+        for i, (env, res) in enumerate(zip(envs, results, strict=True)):
+            if (
+                not isinstance(res, dict)
+                or res.get("index", i) != i
+                or res.get("id") not in (env.record.id, None)
+            ):
+                raise CentreProtocolError(f"the centre's result {i} does not match the record sent")
+            status = res.get("status")
+            if status in ACK_STATUSES and res.get("id") == env.record.id:
+                acked.append(env.record.id)
+                if status == "accepted":
+                    out.accepted += 1
+                else:
+                    out.duplicate += 1
+            else:
+                out.rejected += 1
+                out.rejections.append(
+                    {
+                        "id": env.record.id,
+                        "seq": env.record.seq,
+                        "reason": res.get("reason"),
+                        "detail": res.get("detail"),
+                    }
+                )
+        return acked, out
+
+    def push_all(self, *, max_batches: int | None = None) -> PushResult:
+        """Push until nothing is pending or a batch makes no progress; errors propagate."""
+        total = PushResult()
+        while max_batches is None or total.batches < max_batches:
+            r = self.push_once()
+            total.add(r)
+            if r.sent == 0 or r.acked == 0:
+                break
+        return total
+
+    # -- background runner -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the push loop in a daemon thread; returns immediately."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="kiosk-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the loop to stop; waits at most `timeout` s (a request in flight is bounded
+        by the HTTP timeout)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if not self._thread.is_alive():
+                self._thread = None
+
+    def notify(self) -> None:
+        """A record was appended: push soon instead of at the next interval."""
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _sleep(self, seconds: float) -> None:
+        self._wake.wait(seconds)
+        self._wake.clear()
+
+    def _run(self) -> None:
+        last_requeue = time.monotonic()
+        try:
+            requeued = self.store.requeue_sent()
+            if requeued:
+                log.info("resuming: %d record(s) caught mid-push were re-queued", requeued)
+        except KioskError as exc:
+            log.error("sync cannot read the outbox: %s", exc)
+        while not self._stop.is_set():
+            if time.monotonic() - last_requeue > self.requeue_rejected_s:
+                last_requeue = time.monotonic()
+                try:
+                    self.store.requeue_sent()
+                except KioskError as exc:
+                    log.warning("could not re-queue rejected records: %s", exc)
+            try:
+                r = self.push_once()
+            except KioskError as exc:
+                self.last_error = f"[{exc.code}] {exc}"
+                delay = self.backoff.next_delay()
+                log.warning("sync failed (%s); retrying in %.1f s", self.last_error, delay)
+                self._sleep(delay)
+                continue
+            except Exception as exc:  # a bug must not kill the thread and silently stop sync
+                self.last_error = f"unexpected: {exc!r}"
+                log.exception("sync loop error")
+                self._sleep(self.backoff.next_delay())
+                continue
+            self.backoff.reset()
+            self.last_error = None
+            if r.sent == self.batch_size and r.acked > 0:
+                continue  # more waiting: keep going without a pause
+            self._sleep(self.interval_s)
+
+    # -- enrolment, status, rosters --------------------------------------------------------
+
+    def enroll(self, token: str, *, label: str | None = None) -> dict[str, Any]:
+        """Register this device's key with a one-time token and pin the centre's key."""
+        body = {
+            "token": token,
+            "device_id": self.keys.device_id,
+            "public_key": self.keys.public_key_b64(),
+            "key_history": [
+                {"public_key": e.public_key_b64, "from_seq": e.from_seq} for e in self.keys.history
+            ],
+        }
+        if label:
+            body["label"] = label
+        resp = self._request("POST", "/devices/enroll", json.dumps(body).encode("utf-8"))
+        self._raise_for_status(resp, "enrolment")
+        doc = self._json(resp)
+        if not isinstance(doc, dict) or not isinstance(doc.get("centre_public_key"), str):
+            raise CentreProtocolError("the enrolment answer carries no centre key")
+        pin_centre_key(self.data_dir, doc["centre_public_key"])
+        log.info(
+            "enrolled %s at %s; centre key %s pinned",
+            self.keys.device_id,
+            self.base_url,
+            doc.get("centre_key_id"),
+        )
+        return doc
+
+    def centre_status(self) -> dict[str, Any]:
+        """What the centre holds for this device (head of its verified chain, …)."""
+        resp = self._request("GET", f"/devices/{self.keys.device_id}/status")
+        self._raise_for_status(resp, "status")
+        doc = self._json(resp)
+        if not isinstance(doc, dict):
+            raise CentreProtocolError("the status answer is not a JSON object")
+        return doc
+
+    def roster_path(self, room: str) -> Path:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in room)
+        return self.data_dir / "rosters" / f"{safe}.signed.json"
+
+    def pull_roster(self, room: str, *, now: datetime | None = None) -> Any:
+        """Fetch the newest roster for `room`, verify it with the pinned centre key, store it.
+
+        Returns the parsed `Roster`. A roster older than the one already stored is refused
+        (rollback), as is one not signed by the pinned key; the stored file is replaced
+        atomically, so a crash never leaves half a roster.
+        """
+        from kiosk.checkin.roster import parse_signed_roster
+
+        resp = self._request("GET", f"/rosters/{room}/latest")
+        self._raise_for_status(resp, f"roster for {room}")
+        doc = self._json(resp)
+        centre_key = load_centre_key(self.data_dir)
+        now = now or datetime.now(UTC)
+        path = self.roster_path(room)
+        min_version = 0
+        if path.exists():
+            try:
+                current = parse_signed_roster(
+                    json.loads(path.read_text(encoding="utf-8")), centre_key, now=now
+                )
+                min_version = int(getattr(current, "version", 0))
+            except (KioskError, ValueError) as exc:
+                log.warning("stored roster %s is unusable (%s); replacing it", path, exc)
+        roster = parse_signed_roster(doc, centre_key, now=now, min_version=min_version)
+        _atomic_write_json(path, doc)
+        log.info(
+            "roster for room %s version %s stored at %s",
+            room,
+            getattr(roster, "version", "?"),
+            path,
+        )
+        return roster
+
+
+def _atomic_write_json(path: Path, doc: Any) -> None:
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, ensure_ascii=False, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+__all__ = ["PushResult", "SyncClient"]

@@ -1,0 +1,38 @@
+"""House rules that keep the layout honest: Qt only in kiosk/ui, the core never imports
+the UI or CLI (the import-linter contracts in pyproject.toml)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QT = ("PySide6", "PyQt5", "PyQt6", "shiboken6")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_no_qt_outside_kiosk_ui() -> None:
+    offenders = []
+    for folder in ("kiosk", "centre"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if (ROOT / "kiosk" / "ui") in path.parents:
+                continue
+            if any(name.split(".")[0] in QT for name in _imports(path)):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_import_linter_contracts_hold() -> None:
+    from importlinter.cli import lint_imports
+
+    assert lint_imports(config_filename=str(ROOT / "pyproject.toml")) == 0

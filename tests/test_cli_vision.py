@@ -1,0 +1,92 @@
+"""`kiosk compare`, `kiosk eval`, `kiosk bench` end to end through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from kiosk.cli import main
+
+
+def test_compare_same_and_different(data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["compare", str(data_dir / "img1.jpg"), str(data_dir / "img2.jpg"), "--json"]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert same["match"] is True and same["similarity"] > same["threshold"]
+    assert main(["compare", str(data_dir / "img1.jpg"), str(data_dir / "img12.jpg"), "--json"]) == 1
+    diff = json.loads(capsys.readouterr().out)
+    assert diff["match"] is False and diff["similarity"] < diff["threshold"]
+
+
+def test_compare_corrupt_input_is_a_clear_error(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0garbage")
+    assert main(["compare", str(bad), str(data_dir / "img1.jpg")]) == 2
+    err = capsys.readouterr().err
+    assert "image_decode" in err and "bad.jpg" in err and "Traceback" not in err
+
+
+def test_compare_refuses_without_calibration_for_the_pack(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cal = tmp_path / "other.toml"
+    cal.write_text('[calibration]\npack_id = "someone-else"\nthreshold = 0.1\n')
+    monkeypatch.setenv("KIOSK_MATCH_CALIBRATION_FILE", str(cal))
+    assert main(["compare", str(data_dir / "img1.jpg"), str(data_dir / "img2.jpg")]) == 2
+    assert "calibrated for pack 'someone-else'" in capsys.readouterr().err
+
+
+def test_eval_writes_curves_scores_and_calibration(tmp_path: Path, data_dir: Path) -> None:
+    src = data_dir / "pairs"
+    rows = (src / "pairs.csv").read_text().splitlines()
+    subset = [
+        rows[0],
+        *[r for r in rows[1:] if r.endswith(",1")][:12],
+        *[r for r in rows[1:] if r.endswith(",0")][:30],
+    ]
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("\n".join(subset) + "\n")
+    out = tmp_path / "eval"
+    assert main(["eval", str(pairs), "--images", str(src), "--out", str(out), "--calibrate"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["genuine_pairs"] == 12 and summary["impostor_pairs"] == 30
+    assert summary["auc"] > 0.95
+    assert (out / "roc_det.png").stat().st_size > 10_000
+    scored = (out / "pairs_scored.csv").read_text().splitlines()
+    assert len(scored) == 43 and scored[0].startswith("image_a,image_b,same_person,score")
+    cal = tomllib.loads((out / "calibration.toml").read_text())["calibration"]
+    assert cal["pack_id"] == summary["pack_id"]
+    assert cal["target_demonstrable"] is False  # 30 impostors cannot show FMR 1e-3
+
+
+def test_eval_counts_failure_to_acquire(tmp_path: Path, data_dir: Path) -> None:
+    images = tmp_path / "imgs"
+    images.mkdir()
+    for name in ("img1.jpg", "img2.jpg", "img12.jpg"):
+        shutil.copy(data_dir / name, images / name)
+    (images / "broken.jpg").write_bytes(b"not a jpeg")
+    pairs = tmp_path / "p.csv"
+    pairs.write_text("img1.jpg,img2.jpg,1\nimg1.jpg,img12.jpg,0\nbroken.jpg,img2.jpg,1\n")
+    out = tmp_path / "o"
+    assert main(["eval", str(pairs), "--images", str(images), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fta_images"] == ["broken.jpg"]
+    assert summary["fta_rate"] == pytest.approx(0.25)
+    assert summary["gfnmr_at_fmr_0.001"] == pytest.approx(0.5)  # 1 of 2 genuine pairs lost to FTA
+
+
+def test_bench_writes_per_stage_json(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--frames", "5", "--images", str(data_dir), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    frames = {run["frame"] for run in result["runs"]}
+    assert {"640x480", "1280x720"} <= frames
+    for run in result["runs"]:
+        assert set(run["stages_ms"]) == {"decode", "detect", "align", "quality", "embed", "total"}
+        assert run["frames_without_face"] == 0
+        assert run["load_ms"]["recognizer"] > 0

@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "kiosk.commands.vision_cmd",
     "kiosk.commands.ledger_cmd",
     "kiosk.commands.keys_cmd",
+    "kiosk.commands.centre_cmd",
+    "kiosk.commands.sync_cmd",
 )
 
 

@@ -363,39 +363,55 @@ class SyncClient:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in room)
         return self.data_dir / "rosters" / f"{safe}.signed.json"
 
-    def pull_roster(self, room: str, *, now: datetime | None = None) -> Any:
-        """Fetch the newest roster for `room`, verify it with the pinned centre key, store it.
+    def pull_roster(self, room: str, *, roster_store: Any = None,
+                    now: datetime | None = None) -> tuple[str, Any]:
+        """Fetch the newest roster for `room`, verify it with the pinned centre key, keep it.
 
-        Returns the parsed `Roster`. A roster older than the one already stored is refused
-        (rollback), as is one not signed by the pinned key; the stored file is replaced
-        atomically, so a crash never leaves half a roster.
+        Returns (outcome, `Roster`) with outcome "updated" or "up to date". With a
+        `RosterStore` the roster goes through `RosterStore.accept` (anti-rollback version
+        kept across restarts, templates into the encrypted vault); without one, the signed
+        document is written atomically to `roster_path(room)`. A roster older than the one
+        already accepted is refused (`RosterRollback`), as is one not signed by the pinned key.
         """
         from kiosk.checkin.roster import parse_signed_roster
+        from kiosk.errors import RosterRollback
 
         resp = self._request("GET", f"/rosters/{room}/latest")
         self._raise_for_status(resp, f"roster for {room}")
         doc = self._json(resp)
         centre_key = load_centre_key(self.data_dir)
         now = now or datetime.now(UTC)
+        roster = parse_signed_roster(doc, centre_key, now=now)
+        s = roster.session
+        if roster_store is not None:
+            current = roster_store.version(s.centre, s.room)
+        else:
+            current = self._file_roster_version(room, centre_key, now)
+        if roster.version < current:
+            raise RosterRollback(f"the centre served roster version {roster.version} for "
+                                 f"{room}, older than the accepted version {current}")
+        if roster.version == current:
+            return "up to date", roster
+        if roster_store is not None:
+            roster = roster_store.accept(doc, centre_key, now=now)
+        else:
+            _atomic_write_json(self.roster_path(room), doc)
+        log.info("roster %s version %d for room %s accepted", roster.roster_id, roster.version,
+                 room)
+        return "updated", roster
+
+    def _file_roster_version(self, room: str, centre_key: Any, now: datetime) -> int:
+        from kiosk.checkin.roster import parse_signed_roster
+
         path = self.roster_path(room)
-        min_version = 0
-        if path.exists():
-            try:
-                current = parse_signed_roster(
-                    json.loads(path.read_text(encoding="utf-8")), centre_key, now=now
-                )
-                min_version = int(getattr(current, "version", 0))
-            except (KioskError, ValueError) as exc:
-                log.warning("stored roster %s is unusable (%s); replacing it", path, exc)
-        roster = parse_signed_roster(doc, centre_key, now=now, min_version=min_version)
-        _atomic_write_json(path, doc)
-        log.info(
-            "roster for room %s version %s stored at %s",
-            room,
-            getattr(roster, "version", "?"),
-            path,
-        )
-        return roster
+        if not path.exists():
+            return 0
+        try:
+            stored = parse_signed_roster(path.read_text(encoding="utf-8"), centre_key, now=now)
+        except KioskError as exc:
+            log.warning("stored roster %s is unusable (%s); replacing it", path, exc)
+            return 0
+        return stored.version
 
 
 def _atomic_write_json(path: Path, doc: Any) -> None:

@@ -23,17 +23,23 @@ from kiosk.vision.pipeline import STAGES, FaceEngine
 SIZES = ((640, 480), (1280, 720))
 
 
-def make_door_frame(portrait: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Fit a portrait into a frame of `size` (w, h) with a blurred copy as background."""
+def make_door_frame(portrait: np.ndarray, size: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """Fit a portrait into a frame of `size` (w, h) against a plain wall with sensor noise.
+
+    The wall must hold no face: a blurred, enlarged copy of the portrait as background
+    gets detected as a second, bigger face at low detector resolutions.
+    """
     w, h = size
     ph, pw = portrait.shape[:2]
     scale = h / ph
     fg = cv2.resize(portrait, (max(1, int(pw * scale)), h), interpolation=cv2.INTER_AREA)
-    bg = cv2.GaussianBlur(cv2.resize(portrait, (w, h), interpolation=cv2.INTER_AREA), (0, 0), 15)
+    ramp = np.linspace(150, 110, w, dtype=np.float32)[None, :, None]
+    noise = np.random.default_rng(seed).normal(0, 3, (h, w, 3)).astype(np.float32)
+    frame = np.clip(np.broadcast_to(ramp, (h, w, 3)) + noise, 0, 255).astype(np.uint8)
     fw = min(fg.shape[1], w)
-    x0 = (w - fw) // 2
-    bg[:, x0 : x0 + fw] = fg[:, (fg.shape[1] - fw) // 2 : (fg.shape[1] - fw) // 2 + fw]
-    return bg
+    x0, fx0 = (w - fw) // 2, (fg.shape[1] - fw) // 2
+    frame[:, x0 : x0 + fw] = fg[:, fx0 : fx0 + fw]
+    return frame
 
 
 def _stats(values: list[float]) -> dict[str, float]:

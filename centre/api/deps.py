@@ -124,7 +124,7 @@ def authenticate_device(
     keys = [k for _, k in reversed(key_history(db, device.id))] or [device.public_key]
 
     def attempt(candidates: list[str]) -> RequestAuthError | None:
-        error: RequestAuthError | None = None
+        error = RequestAuthError("no key to verify the request with", code="bad_signature")
         for key_b64 in candidates:
             try:
                 verify_request(
@@ -148,7 +148,9 @@ def authenticate_device(
 
     error = attempt(keys)
     if error is not None and error.code != "stale_request" and extra_keys is not None:
-        error = attempt([k for k in extra_keys(device) if k not in keys])
+        announced = [k for k in extra_keys(device) if k not in keys]
+        if announced:  # an empty list must never count as "verified"
+            error = attempt(announced)
     if error is not None:
         raise ApiError(401, error.code, str(error))
     if device.status != "active":

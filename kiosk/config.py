@@ -96,6 +96,8 @@ class CheckinConfig:
     max_attempts: int = 3
     early_window_min: float = 45.0
     late_window_min: float = 15.0
+    # How long the decision screen stays before the kiosk is ready for the next person.
+    decision_display_s: float = 6.0
 
 
 @dataclass

@@ -1,0 +1,476 @@
+"""The door's check-in state machine, with no Qt in it (the UI only shows `FlowState`).
+
+    IDLE ─claim─► CLAIMED ─face seen─► CAPTURE ─N good frames─► LIVENESS ─verdict─►
+         MATCH ─► DECISION ─shown─► IDLE
+
+Every waiting state has a deadline on an injectable monotonic clock and leaves with a
+reason code, so tests are deterministic and the UI can show a countdown. Every decision,
+including refusals at the claim, is a signed ``checkin`` record written *before* the door
+opens: no record, no entry. The record carries scores, quality and timings, never the
+image or an embedding.
+
+Refusal policy (fail closed): anything the kiosk cannot settle by itself (unknown
+booking, wrong room, outside the session window, already checked in, attempts used up,
+no liveness verdict, an ambiguous 1:N result) goes to a proctor; a clear non-match, a
+stand-in who matches another booked applicant, failed liveness or a capture time-out is
+rejected and uses one of the applicant's `max_attempts`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import cv2
+import numpy as np
+
+from kiosk.checkin.attempt import CaptureAttempt, decide, evidence
+from kiosk.checkin.claims import claim_refusal, lookup, one_claim
+from kiosk.checkin.decision import CheckinDecision, Decision, Reason
+from kiosk.checkin.desk import ProctorDesk
+from kiosk.checkin.door import DoorController
+from kiosk.checkin.liveness_gate import (
+    FailClosedLiveness,
+    LivenessCheckerLike,
+)
+from kiosk.checkin.matcher import Matcher, MatchResult, TemplatePackMismatch
+from kiosk.checkin.proctor import (
+    OverrideRequest,
+    ProctorAccount,
+    ProctorDirectory,
+)
+from kiosk.checkin.roster import BookedApplicant, Roster
+from kiosk.checkin.session_book import SessionBook
+from kiosk.checkin.states import ApplicantView, FlowState, StateName, applicant_view
+from kiosk.config import KioskConfig
+from kiosk.errors import PolicyViolation, UnknownApplicant
+from kiosk.ledger.records import Envelope, format_ts
+from kiosk.ledger.store import LedgerStore
+from kiosk.vision.pipeline import FaceEngine, FaceObservation, FrameAnalysis
+
+log = logging.getLogger(__name__)
+
+
+class CheckinFlow:
+    """Drives one kiosk door for one roster's session. Call from one worker thread; the
+    public methods are also guarded by a lock so a UI timer may call `tick` safely."""
+
+    def __init__(
+        self,
+        engine: FaceEngine,
+        roster: Roster,
+        ledger: LedgerStore,
+        matcher: Matcher,
+        liveness: LivenessCheckerLike | None,
+        cfg: KioskConfig,
+        *,
+        room: str,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] | datetime | None = None,
+        door: DoorController | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if matcher.pack_id != engine.pack_id:
+            raise TemplatePackMismatch(
+                f"matcher is for pack {matcher.pack_id}, engine runs {engine.pack_id}"
+            )
+        self.engine, self.roster, self.ledger, self.matcher = engine, roster, ledger, matcher
+        self.liveness = liveness if liveness is not None else FailClosedLiveness()
+        self.cfg, self.room, self._clock = cfg, room, clock
+        if isinstance(now, datetime):
+            fixed = now
+            self._now: Callable[[], datetime] = lambda: fixed
+        else:
+            self._now = now or (lambda: datetime.now(UTC))
+        self.door = door or DoorController(ledger)
+        self._rng = rng or random.Random()
+        self._lock = threading.RLock()
+        self._subscribers: list[Callable[[FlowState], None]] = []
+        self._qr = cv2.QRCodeDetector()
+        self._attempt: CaptureAttempt | None = None
+        self.book = SessionBook.from_ledger(ledger, roster.session.session_id)
+        settings = {
+            "pack_id": matcher.pack_id,
+            "threshold": matcher.threshold,
+            "liveness_mode": cfg.liveness.mode,
+        }
+        self.desk = ProctorDesk(
+            ledger, roster, self.book, room=room, now=self._now, settings=settings
+        )
+        self._state = FlowState(StateName.IDLE)
+        self._warn_foreign_templates()
+
+    # -- observing ---------------------------------------------------------------------
+
+    @property
+    def state(self) -> FlowState:
+        return self._state
+
+    def subscribe(self, callback: Callable[[FlowState], None]) -> Callable[[], None]:
+        """Call `callback(state)` on every change; returns a function that unsubscribes."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def _set(self, state: FlowState) -> FlowState:
+        prev, self._state = self._state, state
+        if prev.name != state.name:
+            log.info("flow %s -> %s (%s)", prev.name, state.name, state.reason)
+        for callback in list(self._subscribers):
+            try:
+                callback(state)
+            except Exception:  # a broken screen must not break the door
+                log.exception("flow subscriber failed")
+        return state
+
+    # -- claims -------------------------------------------------------------------------
+
+    def claim(
+        self,
+        *,
+        booking_code: str | None = None,
+        iin: str | None = None,
+        qr_payload: str | None = None,
+        applicant_id: str | None = None,
+    ) -> FlowState:
+        """Start a check-in for whoever the booking code / IIN / QR names (exactly one)."""
+        method, value = one_claim(
+            booking_code=booking_code, iin=iin, qr=qr_payload, applicant_id=applicant_id
+        )
+        with self._lock:
+            if self._state.name == StateName.DECISION:
+                self._set(FlowState(StateName.IDLE, Reason.DECISION_SHOWN))
+            if self._state.name != StateName.IDLE:
+                raise PolicyViolation(f"a check-in is already in progress ({self._state.name})")
+            try:
+                applicant = lookup(self.roster, method, value)
+            except UnknownApplicant as exc:
+                log.info("claim refused: %s", exc)
+                return self._refuse_claim(None, method, Reason.UNKNOWN_BOOKING)
+            refusal = claim_refusal(
+                applicant, self.roster, self.book, self.cfg.checkin, room=self.room, now=self._now()
+            )
+            if refusal is not None:
+                return self._refuse_claim(applicant, method, refusal)
+            used = self.book.attempts_used(applicant.applicant_id)
+            self._attempt = CaptureAttempt(applicant, method, used + 1, self._clock())
+            return self._set(
+                FlowState(
+                    StateName.CLAIMED,
+                    Reason.CLAIMED,
+                    "look_at_camera",
+                    applicant_view(applicant),
+                    0.0,
+                    self._clock() + self.cfg.checkin.claim_timeout_s,
+                    attempt=used + 1,
+                )
+            )
+
+    def claim_from_frame(self, frame_bgr: np.ndarray) -> FlowState | None:
+        """Read a booking QR from a camera frame and claim with it; None if no QR is read."""
+        try:
+            text, _points, _ = self._qr.detectAndDecode(frame_bgr)
+        except cv2.error as exc:
+            log.debug("QR detector failed: %s", exc)
+            return None
+        if not text:
+            return None
+        return self.claim(qr_payload=text)
+
+    def _refuse_claim(
+        self, applicant: BookedApplicant | None, method: str, reason: Reason
+    ) -> FlowState:
+        used = self.book.attempts_used(applicant.applicant_id) if applicant else 0
+        body = self._body(applicant, method, Decision.NEEDS_PROCTOR, reason, attempt=used)
+        return self._finish(applicant, body, Decision.NEEDS_PROCTOR, reason, used)
+
+    # -- frames -------------------------------------------------------------------------
+
+    def on_frame(self, frame_bgr: np.ndarray, analysis: FrameAnalysis | None = None) -> FlowState:
+        """Feed one camera frame (and, if the caller already ran it, its analysis)."""
+        with self._lock:
+            self._check_deadline()
+            name = self._state.name
+            if name not in (StateName.CLAIMED, StateName.CAPTURE, StateName.LIVENESS):
+                return self._state
+            if analysis is None:
+                analysis = self.engine.analyze(frame_bgr)
+            att = self._attempt
+            if att is None:  # cannot happen: every capturing state sets it
+                return self._set(FlowState(StateName.IDLE, Reason.CANCELLED))
+            att.frames_seen += 1
+            att.engine_ms.append(sum(analysis.timings_ms.values()))
+            obs = analysis.primary
+            if name == StateName.CLAIMED:
+                if obs is None:
+                    return self._state
+                att.t_capture = self._clock()
+                self._set(
+                    replace(
+                        self._state,
+                        name=StateName.CAPTURE,
+                        reason=Reason.FACE_SEEN,
+                        deadline=att.t_capture + self.cfg.checkin.capture_timeout_s,
+                    )
+                )
+            if self._state.name == StateName.CAPTURE:
+                return self._capture(att, obs)
+            return self._liveness(att, obs, frame_bgr)
+
+    def _capture(self, att: CaptureAttempt, obs: FaceObservation | None) -> FlowState:
+        prompt = "no_face" if obs is None else obs.quality.prompt
+        if obs is not None and obs.quality.ok and obs.embedding is not None:
+            att.good.append(obs)
+        else:
+            att.last_reason = prompt
+            att.reasons[prompt or "no_embedding"] += 1
+        need = self.matcher.frames_to_fuse
+        if len(att.good) < need:
+            return self._set(replace(self._state, prompt=prompt, progress=len(att.good) / need))
+        att.probe = self.matcher.fuse(att.good)
+        att.t_liveness = self._clock()
+        if not self.liveness.available or self.cfg.liveness.mode == "off-requires-proctor":
+            return self._decide(att)
+        att.liveness = self.liveness.start(self._rng)
+        return self._set(
+            replace(
+                self._state,
+                name=StateName.LIVENESS,
+                reason=Reason.FRAMES_COLLECTED,
+                prompt=None,
+                progress=0.0,
+                deadline=att.t_liveness + self.cfg.checkin.liveness_timeout_s,
+            )
+        )
+
+    def _liveness(
+        self, att: CaptureAttempt, obs: FaceObservation | None, frame: np.ndarray
+    ) -> FlowState:
+        if obs is None or att.liveness is None:
+            return self._set(replace(self._state, prompt="no_face"))
+        if obs.embedding is not None and abs(obs.quality.pose.yaw) <= self.cfg.quality.max_yaw_deg:
+            # The face doing the challenge must be the face that was captured, or a photo
+            # could be captured and a live accomplice do the head turns.
+            c = float(np.dot(obs.embedding, att.probe)) if att.probe is not None else 1.0
+            att.continuity = c if att.continuity is None else min(att.continuity, c)
+        step = att.liveness.feed(obs, frame, self._clock())
+        if step.verdict is None:
+            return self._set(replace(self._state, prompt=step.prompt, progress=step.progress))
+        att.verdict = step.verdict
+        return self._decide(att)
+
+    # -- deadlines ----------------------------------------------------------------------
+
+    def tick(self) -> FlowState:
+        """Apply any expired deadline; call from a UI timer so time-outs happen without frames."""
+        with self._lock:
+            self._check_deadline()
+            return self._state
+
+    def _check_deadline(self) -> None:
+        s = self._state
+        if s.deadline is None or self._clock() < s.deadline:
+            return
+        att = self._attempt
+        if s.name == StateName.CLAIMED:
+            self._attempt = None
+            self._set(FlowState(StateName.IDLE, Reason.CLAIM_TIMEOUT))
+        elif s.name == StateName.CAPTURE and att is not None:
+            self._decide(att, timeout=Reason.CAPTURE_TIMEOUT)
+        elif s.name == StateName.LIVENESS and att is not None:
+            self._decide(att, timeout=Reason.LIVENESS_TIMEOUT)
+        elif s.name == StateName.DECISION:
+            self._set(FlowState(StateName.IDLE, Reason.DECISION_SHOWN))
+
+    def cancel(self) -> FlowState:
+        """The applicant (or proctor) aborts. After a face was seen it uses an attempt and is
+        recorded, so cancelling cannot be used to probe the matcher for free."""
+        with self._lock:
+            s, att = self._state, self._attempt
+            if s.name in (StateName.CAPTURE, StateName.LIVENESS) and att is not None:
+                return self._decide(att, timeout=Reason.CANCELLED)
+            if s.name in (StateName.CLAIMED, StateName.DECISION):
+                self._attempt = None
+                return self._set(FlowState(StateName.IDLE, Reason.CANCELLED))
+            return s
+
+    # -- decision -----------------------------------------------------------------------
+
+    def _decide(self, att: CaptureAttempt, timeout: Reason | None = None) -> FlowState:
+        self._set(replace(self._state, name=StateName.MATCH, prompt=None, deadline=None))
+        t0 = time.perf_counter()
+        match: MatchResult | None = None
+        detail = ""
+        if att.probe is not None:
+            try:
+                match = self.matcher.verify(att.good, att.applicant, self.roster)
+            except TemplatePackMismatch as exc:
+                detail = str(exc)
+        match_ms = (time.perf_counter() - t0) * 1000
+        thr = self.matcher.threshold
+        decision, reason = decide(
+            att, match, threshold=thr, timeout=timeout, no_template=bool(detail)
+        )
+        if reason == Reason.CAPTURE_TIMEOUT:
+            detail = att.last_reason or "no_face"
+        body = self._body(att.applicant, att.method, decision, reason, attempt=att.number)
+        body.update(
+            evidence(
+                att,
+                match,
+                self.matcher,
+                now=self._clock(),
+                match_ms=match_ms,
+                liveness_mode=self.cfg.liveness.mode,
+                liveness_unavailable=None
+                if self.liveness.available
+                else self.liveness.unavailable_reason,
+                timeout=timeout,
+            ),
+            detail=detail,
+        )
+        self._attempt = None
+        return self._finish(att.applicant, body, decision, reason, att.number)
+
+    def _body(
+        self,
+        applicant: BookedApplicant | None,
+        method: str,
+        decision: Decision,
+        reason: Reason,
+        *,
+        attempt: int,
+    ) -> dict[str, Any]:
+        s = self.roster.session
+        return {
+            "applicant_id": applicant.applicant_id if applicant else None,
+            "session_id": s.session_id,
+            "roster_id": self.roster.roster_id,
+            "roster_version": self.roster.version,
+            "room": self.room,
+            "claim": method,
+            "decision": decision.value,
+            "reason": reason.value,
+            "attempt": attempt,
+            "max_attempts": self.cfg.checkin.max_attempts,
+            "pack_id": self.matcher.pack_id,
+            "threshold": self.matcher.threshold,
+            "score": None,
+            "at": format_ts(self._now()),
+        }
+
+    def _finish(
+        self,
+        applicant: BookedApplicant | None,
+        body: dict[str, Any],
+        decision: Decision,
+        reason: Reason,
+        attempt: int,
+    ) -> FlowState:
+        """Sign and store the record first; only then show the decision or open the door."""
+        try:
+            env = self.ledger.append("checkin", body)
+        except Exception:
+            self._attempt = None
+            self._set(FlowState(StateName.IDLE, reason))
+            raise
+        self.book.apply(env)
+        result = CheckinDecision(
+            decision,
+            reason,
+            applicant.applicant_id if applicant else None,
+            env.record.id,
+            attempt,
+            body.get("score"),
+            self.matcher.threshold,
+            str(body.get("detail", "")),
+            body,
+        )
+        log.info(
+            "checkin %s/%s applicant=%s attempt=%d record=%s",
+            decision.value,
+            reason.value,
+            result.applicant_id,
+            attempt,
+            env.record.id,
+        )
+        if result.admits and applicant is not None:
+            self.door.release_for(applicant.applicant_id, env.record.id)
+        return self._set(
+            FlowState(
+                StateName.DECISION,
+                reason,
+                None,
+                applicant_view(applicant) if applicant else None,
+                1.0,
+                self._clock() + self.cfg.checkin.decision_display_s,
+                result,
+                attempt,
+            )
+        )
+
+    # -- proctor actions ----------------------------------------------------------------
+
+    def authenticate(
+        self, directory: ProctorDirectory, proctor_id: str, pin: str
+    ) -> ProctorAccount:
+        """Check a proctor's PIN; a lockout is recorded in the ledger (see `ProctorDesk`)."""
+        with self._lock:
+            return self.desk.authenticate(directory, proctor_id, pin)
+
+    def open_session(self, account: ProctorAccount) -> Envelope:
+        with self._lock:
+            return self.desk.open_session(account)
+
+    def close_session(self, account: ProctorAccount) -> Envelope:
+        """Close the session (an attempt in progress is cancelled and recorded first)."""
+        with self._lock:
+            if self._state.name not in (StateName.IDLE, StateName.DECISION):
+                self.cancel()
+            env = self.desk.close_session(account)
+            self._set(FlowState(StateName.IDLE, Reason.SESSION_NOT_OPEN))
+            return env
+
+    def override(self, account: ProctorAccount, request: OverrideRequest) -> Envelope:
+        """Admit an applicant the kiosk refused; writes a signed ``override`` record and
+        opens the door. The decision on screen, if it is that refusal, turns into
+        accepted-by-override."""
+        with self._lock:
+            env, refusal = self.desk.override(account, request)
+            if refusal.applicant_id:
+                self.door.release_for(refusal.applicant_id, env.record.id)
+            s = self._state
+            if s.decision is not None and s.decision.record_id == refusal.record_id:
+                turned = replace(
+                    s.decision, decision=Decision.ACCEPTED_BY_OVERRIDE, body=env.record.body
+                )
+                self._set(replace(s, reason=Reason.OVERRIDDEN, decision=turned))
+            return env
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _warn_foreign_templates(self) -> None:
+        missing = [
+            a.applicant_id for a in self.roster.applicants if self.matcher.templates_of(a) is None
+        ]
+        if missing:
+            log.warning(
+                "%d of %d applicants have no template for pack %s: they will go to a proctor",
+                len(missing),
+                len(self.roster.applicants),
+                self.matcher.pack_id,
+            )
+
+
+__all__ = [
+    "ApplicantView",
+    "CheckinFlow",
+    "FailClosedLiveness",
+    "FlowState",
+    "StateName",
+]

@@ -108,7 +108,7 @@ class LivenessConfig:
     turn_deg: float = 15.0
     passive_threshold: float = 0.5
     # --- appended by the liveness work (kiosk/vision/liveness.py, docs/LIVENESS.md) ---
-    pitch_deg: float = 10.0  # "look_up" needs this much pitch above the baseline
+    pitch_deg: float = 8.0  # "look_up" needs this much pitch above the baseline
     baseline_frames: int = 3  # frontal frames that set the yaw/pitch baseline
     baseline_timeout_s: float = 6.0
     hold_frames: int = 2  # consecutive frames a turn must be held to count
@@ -125,12 +125,12 @@ class LivenessConfig:
     )
     cue_veto: float = 0.1  # any cue with live-likelihood below this fails the session
     # Ramp ends per cue: live-likelihood is 0 at *_attack and 1 at *_live.
-    parallax_attack: float = 0.010
-    parallax_live: float = 0.030
+    parallax_attack: float = 0.02
+    parallax_live: float = 0.06
     moire_attack: float = 3.6
     moire_live: float = 2.6
-    border_attack: float = 1.0
-    border_live: float = 0.5
+    border_attack: float = 1.3
+    border_live: float = 0.8
     micro_motion_attack: float = 0.001
     micro_motion_live: float = 0.004
     glare_attack: float = 0.08

@@ -6,6 +6,7 @@ in its own schema (dropped afterwards) and is skipped when KIOSK_TEST_POSTGRES_U
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -223,3 +224,126 @@ class UvicornThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+class FaultProxy:
+    """A loopback HTTP/1.1 proxy in front of the centre that injects network faults.
+
+    Modes: ``pass``; ``down`` (listener closed: connection refused); ``error500`` (answers
+    500 itself, the centre never sees the request); ``slow`` (forwards, the centre commits,
+    the answer is held `delay_s`, past the client's timeout); ``drop`` (forwards, the
+    centre commits, then the connection is cut before the kiosk sees the answer).
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = free_port()
+        self.mode = "pass"
+        self.delay_s = 2.0
+        self.seen: dict[str, int] = {}
+        self.forwarded = threading.Event()  # set whenever the centre answered a request
+        self._listener: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._conns: set[socket.socket] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FaultProxy:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(64)
+        self._listener = sock
+        threading.Thread(target=self._accept, args=(sock,), daemon=True).start()
+        return self
+
+    def set_mode(self, mode: str) -> None:
+        if mode == "down":
+            self.mode = mode
+            self._close_all()
+            return
+        if self.mode == "down":
+            self.mode = mode
+            self.start()
+        self.mode = mode
+
+    def stop(self) -> None:
+        self.mode = "down"
+        self._close_all()
+
+    def _close_all(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            for c in list(self._conns):
+                with contextlib.suppress(OSError):
+                    c.shutdown(socket.SHUT_RDWR)
+                c.close()
+            self._conns.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self._conns.add(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _read_message(sock: socket.socket, buf: bytearray) -> bytes | None:
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return None
+            buf.extend(chunk)
+        head_end = buf.index(b"\r\n\r\n") + 4
+        length = 0
+        for line in bytes(buf[:head_end]).split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        while len(buf) < head_end + length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return None
+            buf.extend(chunk)
+        msg = bytes(buf[: head_end + length])
+        del buf[: head_end + length]
+        return msg
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = bytearray()
+        try:
+            while True:
+                request = self._read_message(conn, buf)
+                if request is None:
+                    return
+                mode = self.mode
+                self.seen[mode] = self.seen.get(mode, 0) + 1
+                if mode == "error500":
+                    body = b'{"error":"internal","detail":"injected"}'
+                    conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: "
+                                 b"application/json\r\nContent-Length: "
+                                 + str(len(body)).encode() + b"\r\n\r\n" + body)
+                    continue
+                if mode == "down":
+                    return
+                with socket.create_connection(("127.0.0.1", self.upstream_port)) as up:
+                    up.sendall(request)
+                    response = self._read_message(up, bytearray())
+                self.forwarded.set()
+                if response is None or mode == "drop":
+                    return
+                if mode == "slow":
+                    time.sleep(self.delay_s)
+                conn.sendall(response)
+        except OSError:
+            return
+        finally:
+            with self._lock:
+                self._conns.discard(conn)
+            conn.close()

@@ -75,7 +75,7 @@ def make_settings(tmp_path: Path, db_url: str, **kw: Any) -> CentreSettings:
 class Centre:
     """A centre app under test with a TestClient and helpers to make staff and devices."""
 
-    def __init__(self, settings: CentreSettings) -> None:
+    def __init__(self, settings: CentreSettings, admin_name: str = "admin") -> None:
         from fastapi.testclient import TestClient
 
         from centre.app import create_app
@@ -84,7 +84,7 @@ class Centre:
         self.app = create_app(settings)
         self.ctx = self.app.state.centre
         self.client = TestClient(self.app, raise_server_exceptions=False)
-        self.admin_token = self.add_user("admin", Role.admin)
+        self.admin_token = self.add_user(admin_name, Role.admin)
 
     def close(self) -> None:
         self.client.close()

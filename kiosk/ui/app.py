@@ -1,0 +1,176 @@
+"""The kiosk window: applicant screen and proctor panel in one locked-down window,
+wired to the camera grabber, the analysis worker and the check-in flow.
+
+Threads: the grabber reads the camera, the `AnalysisWorker` runs engine + flow, and the
+UI thread only paints. Flow state changes may be announced on the worker thread, so they
+cross into the UI thread through a queued Qt signal (`_FlowBridge`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QApplication, QStackedWidget
+
+from kiosk.camera import CameraStatus
+from kiosk.checkin.flow import FlowState
+from kiosk.errors import KioskError
+from kiosk.ui.applicant_screen import ApplicantScreen
+from kiosk.ui.door import Door
+from kiosk.ui.driver import DoorDriver, FrameResult
+from kiosk.ui.i18n import Translator
+from kiosk.ui.lockdown import LockdownWindow
+from kiosk.ui.proctor_panel import ProctorPanel
+from kiosk.ui.theme import STYLESHEET
+from kiosk.ui.worker import AnalysisWorker
+
+log = logging.getLogger(__name__)
+
+PROCTOR_KEY = "Ctrl+Shift+P"
+VIEW_INTERVAL_MS = 33  # the live picture repaints at ~30 Hz whatever the engine's speed
+TICK_INTERVAL_MS = 200  # flow deadlines and the countdown
+
+
+class _FlowBridge(QObject):
+    state_changed = Signal(object)
+    camera_changed = Signal(str)
+
+
+class KioskWindow(LockdownWindow):
+    """The door's one window. `start()` begins camera and analysis; `shutdown()` ends them."""
+
+    def __init__(
+        self,
+        door: Door,
+        tr: Translator,
+        *,
+        locked: bool = True,
+        demo: bool = False,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__(locked=locked)
+        self.door = door
+        self.tr_ = tr
+        self.setWindowTitle(tr.t("app.title"))
+        self.setStyleSheet(STYLESHEET)
+        flow = door.flow
+        self.applicant = ApplicantScreen(
+            tr, room=flow.room, clock=clock or flow_clock(flow), demo=demo
+        )
+        self.panel = ProctorPanel(tr, flow, door.proctors, centre_state=door.centre_state)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.applicant)
+        self.stack.addWidget(self.panel)
+        self.setCentralWidget(self.stack)
+
+        self.bridge = _FlowBridge()
+        self.bridge.state_changed.connect(self._on_state)
+        self.bridge.camera_changed.connect(self._on_camera)
+        self._unsubscribe = flow.subscribe(self.bridge.state_changed.emit)
+        door.grabber.add_status_listener(lambda s, _e: self.bridge.camera_changed.emit(str(s)))
+
+        self.applicant.claim_requested.connect(self._claim)
+        self.applicant.cancel_requested.connect(lambda: self._call(flow.cancel))
+        self.panel.closed.connect(self.show_applicant)
+        self.panel.exit_requested.connect(self.unlock_and_close)
+        shortcut = QShortcut(QKeySequence(PROCTOR_KEY), self)
+        shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
+        shortcut.activated.connect(self.show_proctor_panel)
+
+        self.driver = DoorDriver(door.engine, flow)
+        self.worker = AnalysisWorker(door.grabber, self.driver)
+        self.worker.analyzed.connect(self._on_analyzed)
+        self.last_result: FrameResult | None = None
+        self.results_seen = 0
+        self.view_timer = QTimer(self, interval=VIEW_INTERVAL_MS, timeout=self._paint_latest)
+        self.tick_timer = QTimer(self, interval=TICK_INTERVAL_MS, timeout=self._tick)
+        self._stopped = False
+        self.applicant.show_state(flow.state)
+
+    # --- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        self.door.grabber.start()
+        self.worker.start()
+        self.view_timer.start()
+        self.tick_timer.start()
+        self._on_camera(str(self.door.grabber.status))
+
+    def shutdown(self) -> None:
+        """Stop timers, analysis and camera; safe to call twice (close, then teardown)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.view_timer.stop()
+        self.tick_timer.stop()
+        self.worker.stop()
+        self.door.grabber.stop()
+        self._unsubscribe()
+
+    def closeEvent(self, event) -> None:
+        super().closeEvent(event)
+        if event.isAccepted():
+            self.shutdown()
+
+    # --- screens ---------------------------------------------------------------------
+    def show_proctor_panel(self) -> None:
+        log.info("proctor panel requested")
+        self.panel.start()
+        self.stack.setCurrentWidget(self.panel)
+
+    def show_applicant(self) -> None:
+        self.stack.setCurrentWidget(self.applicant)
+
+    # --- slots -----------------------------------------------------------------------
+    def _call(self, action: Callable[[], object]) -> None:
+        try:
+            action()
+        except KioskError as exc:  # e.g. a claim while another is in progress
+            log.warning("flow refused: %s", exc)
+
+    def _claim(self, kind: str, value: str) -> None:
+        flow = self.door.flow
+        if kind == "iin":
+            self._call(lambda: flow.claim(iin=value))
+        else:
+            self._call(lambda: flow.claim(booking_code=value))
+
+    def _on_state(self, state: FlowState) -> None:
+        self.applicant.show_state(state)
+        if self.stack.currentWidget() is self.panel and self.panel.account is not None:
+            self.panel.refresh()
+
+    def _on_camera(self, status: str) -> None:
+        self.applicant.set_camera_status(CameraStatus(status))
+
+    def _on_analyzed(self, result: FrameResult) -> None:
+        self.last_result = result
+        self.results_seen += 1
+        self.applicant.show_analysis(result)
+
+    def _paint_latest(self) -> None:
+        grabbed = self.door.grabber.latest()
+        if self.door.grabber.status == CameraStatus.LOST:
+            self.applicant.video.set_frame(None if grabbed is None else grabbed.image)
+        elif grabbed is not None:
+            self.applicant.video.set_frame(grabbed.image)
+
+    def _tick(self) -> None:
+        self._call(self.door.flow.tick)
+        self.applicant.update_countdown()
+
+
+def flow_clock(flow: object) -> Callable[[], float]:
+    """The clock the flow measures deadlines on (so the countdown agrees with it)."""
+    import time
+
+    return getattr(flow, "_clock", time.monotonic)
+
+
+def ensure_application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv or ["kiosk"])
+    return app  # type: ignore[return-value]

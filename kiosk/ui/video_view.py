@@ -1,0 +1,113 @@
+"""The live camera picture with the face-guide oval and optional technician overlays.
+
+Painted directly from the newest numpy frame (no QLabel pixmap churn): the view keeps a
+reference to the array it shows, so the QImage that wraps it stays valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QTransform
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from kiosk.ui.theme import ADJUST, GOOD, NEUTRAL
+
+# The oval's height as a share of the picture height, and its width/height ratio:
+# a face at the quality gate's preferred size fills it.
+OVAL_HEIGHT = 0.62
+OVAL_ASPECT = 0.75
+
+Overlay = Callable[[QPainter, QTransform], None]
+
+
+class GuideState:
+    NONE = "none"  # no face: white
+    ADJUST = "adjust"  # a face, but a quality reason fails: amber
+    GOOD = "good"  # quality ok: green
+
+
+class VideoView(QWidget):
+    def __init__(self, parent: QWidget | None = None, *, show_guide: bool = True) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(320, 240)
+        self._frame: np.ndarray | None = None
+        self._image: QImage | None = None
+        self.show_guide = show_guide
+        self.guide_state = GuideState.NONE
+        self.overlay: Overlay | None = None
+        self.message = ""  # drawn large over a dark picture, e.g. "camera unavailable"
+
+    def set_frame(self, frame_bgr: np.ndarray | None) -> None:
+        if frame_bgr is None:
+            self._frame, self._image = None, None
+        else:
+            frame = np.ascontiguousarray(frame_bgr)
+            h, w = frame.shape[:2]
+            self._frame = frame
+            self._image = QImage(frame.data, w, h, frame.strides[0], QImage.Format.Format_BGR888)
+        self.update()
+
+    def set_guide(self, state: str) -> None:
+        if state != self.guide_state:
+            self.guide_state = state
+            self.update()
+
+    def set_message(self, text: str) -> None:
+        if text != self.message:
+            self.message = text
+            self.update()
+
+    def frame_transform(self) -> QTransform:
+        """Frame pixels → widget pixels (aspect kept, letterboxed, centred)."""
+        if self._image is None:
+            return QTransform()
+        iw, ih = self._image.width(), self._image.height()
+        scale = min(self.width() / iw, self.height() / ih)
+        dx, dy = (self.width() - iw * scale) / 2, (self.height() - ih * scale) / 2
+        return QTransform(scale, 0, 0, scale, dx, dy)
+
+    def guide_rect(self) -> QRectF:
+        """The oval, in widget coordinates, centred on the picture."""
+        t = self.frame_transform()
+        picture = (
+            t.mapRect(QRectF(0, 0, self._image.width(), self._image.height()))
+            if self._image is not None
+            else QRectF(self.rect())
+        )
+        h = picture.height() * OVAL_HEIGHT
+        w = h * OVAL_ASPECT
+        c = picture.center()
+        return QRectF(c.x() - w / 2, c.y() - h / 2, w, h)
+
+    def paintEvent(self, _event: object) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), QColor(0, 0, 0))
+        if self._image is not None:
+            t = self.frame_transform()
+            p.setTransform(t)
+            p.drawImage(0, 0, self._image)
+            if self.overlay is not None:
+                self.overlay(p, t)
+            p.resetTransform()
+        if self.show_guide and self._image is not None:
+            colour = {GuideState.GOOD: GOOD, GuideState.ADJUST: ADJUST}.get(
+                self.guide_state, NEUTRAL
+            )
+            p.setPen(QPen(QColor(colour), 8))
+            p.drawEllipse(self.guide_rect())
+        if self.message:
+            p.fillRect(self.rect(), QColor(0, 0, 0, 170))
+            font = p.font()
+            font.setPixelSize(max(24, self.height() // 12))
+            font.setBold(True)
+            p.setFont(font)
+            p.setPen(QColor(ADJUST))
+            p.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message
+            )
+        p.end()

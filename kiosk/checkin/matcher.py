@@ -17,8 +17,8 @@ Why these choices:
   noise (blur, expression, a half blink) before comparison; a median only discards it.
   Per-frame scores are still reported so a reviewer sees how consistent the frames were.
 * **Frames must agree with each other.** Fusing two different people's faces (someone
-  swapped in mid-capture) gives a meaningless average, so a frame whose embedding is
-  below the threshold against the fused probe makes the result ``inconsistent``.
+  swapped in mid-capture) gives a meaningless average, so any pair of fused frames below
+  the threshold makes the result ``inconsistent``.
 * **1:N catches a stand-in.** If the probe matches another booked applicant as well as
   (within `identification_margin`) or better than the claimed one, the door does not
   open on its own: a clear stand-in is rejected, an ambiguous case goes to a proctor.
@@ -149,7 +149,7 @@ class MatchResult:
     second_best: float | None  # best other booked applicant
     second_best_applicant: str | None
     frame_scores: tuple[float, ...]  # each fused frame vs the claimed applicant
-    consistency: float  # lowest cosine of a fused frame against the fused probe
+    consistency: float  # lowest cosine between two fused frames (1.0 for one frame)
     frames_used: int
     gallery_size: int  # other applicants compared (1:N)
     gallery_skipped: int  # other applicants without a template of this pack
@@ -271,7 +271,12 @@ class Matcher:
             )
         score = float(np.max(own @ probe))
         frame_scores = tuple(float(np.max(own @ e)) for e in embeddings)
-        consistency = float(np.min(embeddings @ probe))
+        # Pairwise, not against the fused probe: the mean of two different people's unit
+        # vectors is still ~0.7 similar to each of them, so only pairs reveal a swap.
+        pairs = embeddings @ embeddings.T
+        consistency = (
+            float(pairs[np.triu_indices(len(frames), 1)].min()) if len(frames) > 1 else 1.0
+        )
 
         second, second_id, compared, skipped = None, None, 0, 0
         for other in roster.applicants:

@@ -142,7 +142,7 @@ class LedgerStore:
                         with contextlib.suppress(sqlite3.Error):
                             self._conn.execute("ROLLBACK")
                     raise
-            except sqlite3.OperationalError as exc:
+            except sqlite3.Error as exc:
                 if _is_full(exc):
                     raise StorageFull(
                         f"ledger {self.path}: storage full; the record was not written"

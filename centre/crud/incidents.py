@@ -24,6 +24,7 @@ KINDS = (
     "from_future",
     "malformed",
     "chain_broken",
+    "prev_mismatch",
 )
 
 

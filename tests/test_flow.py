@@ -598,3 +598,41 @@ def test_manual_door_unlock_is_a_signed_device_event(make) -> None:
     }
     with pytest.raises(PolicyViolation, match="why"):
         kit.flow.door.unlock_manually(PROCTOR, "")
+
+
+def test_face_leaving_during_liveness_is_fed_and_prompted(make) -> None:
+    seen: list[object] = []
+
+    class Recording(StubLivenessForMatchingTests):
+        def start(self, rng=None):
+            inner = super().start(rng)
+            original = inner.feed
+
+            def feed(obs, frame, t):
+                seen.append(obs)
+                return original(obs, frame, t)
+
+            inner.feed = feed
+            return inner
+
+    kit = make(liveness=Recording(frames=None))
+    kit.flow.claim(booking_code="BK-A08")
+    kit.feed(*GENUINE_A08)
+    state = kit.flow.on_frame(np.full((480, 640, 3), 90, np.uint8))
+    assert state.name is StateName.LIVENESS and state.prompt == "no_face"
+    assert seen == [None]  # the checker sees the gap (a photo swapped out is a cue)
+
+
+def test_real_liveness_checker_never_accepts_still_photos(make, engine, cfg) -> None:
+    liveness = pytest.importorskip("kiosk.vision.liveness")
+    kit = make(liveness=liveness.LivenessChecker.from_config(cfg, engine))
+    kit.flow.claim(booking_code="BK-A08")
+    state = kit.feed(*GENUINE_A08)
+    for _ in range(200):  # the same still photo, 10 frames a second
+        if state.name is not StateName.LIVENESS:
+            break
+        kit.clock.advance(0.1)
+        state = kit.feed("img42")
+    d = state.decision
+    assert d is not None and not d.admits, d
+    assert d.score > THRESHOLD  # the face matched; liveness is what stopped it

@@ -251,16 +251,21 @@ class CheckinFlow:
     def _liveness(
         self, att: CaptureAttempt, obs: FaceObservation | None, frame: np.ndarray
     ) -> FlowState:
-        if obs is None or att.liveness is None:
-            return self._set(replace(self._state, prompt="no_face"))
-        if obs.embedding is not None and abs(obs.quality.pose.yaw) <= self.cfg.quality.max_yaw_deg:
-            # The face doing the challenge must be the face that was captured, or a photo
-            # could be captured and a live accomplice do the head turns.
-            c = float(np.dot(obs.embedding, att.probe)) if att.probe is not None else 1.0
+        if att.liveness is None:  # cannot happen: LIVENESS always starts a session
+            return self._decide(att)
+        # The face doing the challenge must be the face that was captured, or a photo
+        # could be captured and a live accomplice do the head turns. Frontal-ish frames
+        # only: a turned head legitimately scores lower.
+        frontal = obs is not None and abs(obs.quality.pose.yaw) <= self.cfg.quality.max_yaw_deg
+        if frontal and obs.embedding is not None and att.probe is not None:
+            c = float(np.dot(obs.embedding, att.probe))
             att.continuity = c if att.continuity is None else min(att.continuity, c)
+        # Frames without a face are fed too: a face that leaves the view mid-challenge
+        # (a photo swapped out) is itself a liveness cue.
         step = att.liveness.feed(obs, frame, self._clock())
         if step.verdict is None:
-            return self._set(replace(self._state, prompt=step.prompt, progress=step.progress))
+            prompt = step.prompt if obs is not None else "no_face"
+            return self._set(replace(self._state, prompt=prompt, progress=step.progress))
         att.verdict = step.verdict
         return self._decide(att)
 

@@ -32,7 +32,7 @@ class Step(Protocol):
 
 
 class LivenessSessionLike(Protocol):
-    def feed(self, obs: FaceObservation, frame_bgr: np.ndarray, t: float) -> Step: ...
+    def feed(self, obs: FaceObservation | None, frame_bgr: np.ndarray, t: float) -> Step: ...
 
 
 class LivenessCheckerLike(Protocol):
@@ -58,7 +58,7 @@ class UndecidedStep:
 
 
 class _UndecidedSession:
-    def feed(self, obs: FaceObservation, frame_bgr: np.ndarray, t: float) -> Step:
+    def feed(self, obs: FaceObservation | None, frame_bgr: np.ndarray, t: float) -> Step:
         return UndecidedStep()
 
 

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "kiosk.commands.centre_cmd",
     "kiosk.commands.sync_cmd",
     "kiosk.commands.checkin_cmd",
+    "kiosk.commands.app_cmd",
 )
 
 

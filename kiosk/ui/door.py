@@ -7,11 +7,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from kiosk.camera import LatestFrameGrabber
+from kiosk.camera import FrameSource, LatestFrameGrabber, open_source
 from kiosk.checkin.flow import CheckinFlow
 from kiosk.checkin.proctor import ProctorDirectory
+from kiosk.config import KioskConfig
+from kiosk.errors import ConfigError, RosterError
 from kiosk.vision.pipeline import FaceEngine
 
 log = logging.getLogger(__name__)
@@ -54,3 +57,84 @@ class Door:
                 closer()
             except Exception:
                 log.exception("closing a door part failed")
+
+
+def proctor_directory_path(cfg: KioskConfig) -> Path:
+    return cfg.data_dir / "proctors.sqlite"
+
+
+def build_door(
+    cfg: KioskConfig,
+    *,
+    engine: FaceEngine | None = None,
+    source: FrameSource | None = None,
+) -> Door:
+    """The production door from the config: the roster accepted for ``[checkin] room``,
+    the device ledger, real liveness, the configured camera and (if set) the centre."""
+    from kiosk.checkin.matcher import Matcher
+    from kiosk.checkin.roster import RosterStore
+    from kiosk.ledger.keys import DeviceKeys
+    from kiosk.ledger.store import LedgerStore
+    from kiosk.ledger.vault import TemplateVault, default_vault_path
+    from kiosk.vision.liveness import LivenessChecker
+
+    room, centre = cfg.checkin.room, cfg.checkin.centre_id
+    if not room or not centre:
+        raise ConfigError(
+            "set [checkin] centre_id and room (or KIOSK_CHECKIN_CENTRE_ID / KIOSK_CHECKIN_ROOM) "
+            "so the kiosk knows which roster to load; try `kiosk demo` to see it without one"
+        )
+    engine = engine or FaceEngine.from_config(cfg)
+    closers: list[Callable[[], None]] = []
+    keys = DeviceKeys.load_or_create(cfg.data_dir)
+    vault = TemplateVault(default_vault_path(cfg.data_dir), keys.template_key())
+    closers.append(vault.close)
+    rosters = RosterStore(cfg.data_dir / "rosters.sqlite", vault)
+    closers.append(rosters.close)
+    roster = rosters.load(centre, room)
+    if roster is None:
+        for close in reversed(closers):
+            close()
+        raise RosterError(
+            f"no roster accepted for {centre}/{room}: run `kiosk sync pull` or "
+            "`kiosk roster import FILE` first"
+        )
+    ledger = LedgerStore(cfg.ledger_path, keys)
+    closers.append(ledger.close)
+    proctors = ProctorDirectory(proctor_directory_path(cfg))
+    closers.append(proctors.close)
+    if not proctors.list():
+        log.warning("no proctor accounts in %s: nobody can open the session", proctors)
+    flow = CheckinFlow(
+        engine,
+        roster,
+        ledger,
+        Matcher.from_config(cfg, engine.pack),
+        LivenessChecker.from_config(cfg, engine),
+        cfg,
+        room=room,
+    )
+    sync = None
+    if cfg.sync.centre_url:
+        from kiosk.sync.client import SyncClient
+
+        sync = SyncClient(
+            ledger,
+            keys,
+            cfg.sync.centre_url,
+            batch_size=cfg.sync.batch_size,
+            timeout_s=cfg.sync.timeout_s,
+            interval_s=cfg.sync.interval_s,
+            max_backoff_s=cfg.sync.max_backoff_s,
+            data_dir=cfg.data_dir,
+        )
+        sync.start()
+    source = source or camera_source(cfg)
+    door = Door(engine, flow, proctors, LatestFrameGrabber(source), sync=sync)
+    door.closers.extend(closers)
+    return door
+
+
+def camera_source(cfg: KioskConfig, *, loop: bool = False) -> FrameSource:
+    c = cfg.camera
+    return open_source(c.source, width=c.width, height=c.height, fps=c.fps, loop=loop)

@@ -1,0 +1,154 @@
+"""`kiosk run`, `kiosk demo` and `kiosk calibrate`: the Qt app's entry points.
+
+`kiosk demo` falls back to a headless run (state changes printed with rich) when there
+is no display, so the README's first command works on a server too. Qt is imported only
+once a window is really needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from kiosk.config import load_config
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="the kiosk door: full-screen applicant screen")
+    run.add_argument("--camera", help="camera source: device index, video file or image folder")
+    run.add_argument("--windowed", action="store_true", help="a normal window (development)")
+    run.add_argument(
+        "--no-lockdown", action="store_true", help="allow Esc/close without a PIN (development)"
+    )
+    run.add_argument("--language", choices=("kk", "ru", "en"), help="start language")
+    run.set_defaults(handler=_run)
+
+    demo = sub.add_parser(
+        "demo", help="the whole door on bundled demo photos: no camera, no centre needed"
+    )
+    demo.add_argument("--headless", action="store_true", help="print the flow, no window")
+    demo.add_argument("--loop", action="store_true", help="replay the demo camera endlessly")
+    demo.add_argument("--language", choices=("kk", "ru", "en"), help="start language")
+    demo.set_defaults(handler=_demo)
+
+    cal = sub.add_parser("calibrate", help="technician mode: overlays, latency, self-test")
+    cal.add_argument("--camera", help="camera source (default: [camera] source)")
+    cal.add_argument("--template", help="photo whose face is the similarity reference")
+    cal.add_argument("--self-test", action="store_true", help="run the self-test, print, exit")
+    cal.set_defaults(handler=_calibrate)
+
+
+def display_available(environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
+    """Whether a window can be shown: Linux needs X11 or Wayland; an offscreen Qt platform
+    (tests, CI) counts as no display."""
+    env = os.environ if environ is None else environ
+    if env.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal")):
+        return False
+    if sys.platform.startswith("linux"):
+        return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def _run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    if args.camera:
+        cfg.camera.source = args.camera
+    from kiosk.ui.door import build_door
+
+    door = build_door(cfg)
+    return _show_window(
+        door,
+        language=args.language or cfg.ui.language,
+        locked=not args.no_lockdown,
+        fullscreen=cfg.ui.fullscreen and not args.windowed,
+    )
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    cfg = load_config(args.config)
+    console = Console()
+    if args.headless or not display_available():
+        from kiosk.ui.demo import run_headless
+
+        if not args.headless:
+            console.print("[yellow]no display found: running the demo headless[/]")
+        return run_headless(cfg, console)
+    from kiosk.ui.demo import DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN, build_demo_door
+
+    demo = build_demo_door(cfg, loop=args.loop)
+    console.print(f"kiosk demo: room {demo.flow.room}; demo data in {demo.data_dir}")
+    console.print(
+        f"proctor panel: Ctrl+Shift+P, id [bold]{DEMO_PROCTOR_ID}[/], "
+        f"PIN [bold]{DEMO_PROCTOR_PIN}[/] (also the way out of the full-screen window)"
+    )
+    try:
+        return _show_window(
+            demo.door,
+            language=args.language or cfg.ui.language,
+            locked=True,
+            fullscreen=False,
+            demo=True,
+            close_door=False,
+        )
+    finally:
+        demo.close()
+
+
+def _show_window(
+    door: object,
+    *,
+    language: str,
+    locked: bool,
+    fullscreen: bool,
+    demo: bool = False,
+    close_door: bool = True,
+) -> int:
+    from kiosk.ui.app import KioskWindow, ensure_application
+    from kiosk.ui.i18n import Translator
+
+    app = ensure_application(sys.argv[:1])
+    window = KioskWindow(door, Translator(language), locked=locked, demo=demo)  # type: ignore[arg-type]
+    window.resize(1280, 800)
+    window.enter_kiosk_mode(fullscreen=fullscreen)
+    window.start()
+    try:
+        return int(app.exec())
+    finally:
+        window.shutdown()
+        if close_door:
+            door.close()  # type: ignore[attr-defined]
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    if args.camera:
+        cfg.camera.source = args.camera
+    if args.self_test or not display_available():
+        from rich.console import Console
+
+        from kiosk.ui.selftest import run_self_test
+
+        console = Console()
+        results = run_self_test(cfg)
+        for r in results:
+            colour = {"pass": "green", "fail": "red", "skip": "yellow"}[r.status]
+            console.print(f"[{colour}]{r.status.upper():4}[/] {r.name:8} {r.detail}")
+        return 0 if all(r.status != "fail" for r in results) else 1
+    from kiosk.ui.app import ensure_application
+    from kiosk.ui.calibration import CalibrationWindow
+
+    app = ensure_application(sys.argv[:1])
+    window = CalibrationWindow.from_config(cfg, template=args.template)
+    window.resize(1400, 860)
+    window.show()
+    window.start()
+    try:
+        return int(app.exec())
+    finally:
+        window.shutdown()

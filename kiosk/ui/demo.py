@@ -1,0 +1,328 @@
+"""`kiosk demo`: the whole door from bundled photos, with no camera and no centre.
+
+The demo roster is enrolled from ``assets/demo`` with the running model pack; the
+"camera" replays a scripted sequence: a booking QR held up to the camera, the booked
+applicant, an empty doorway, then an impostor with someone else's booking QR. All state
+(ledger, keys, proctor directory) lives in a fresh temporary folder, so a demo never
+touches a real kiosk's ledger.
+
+Liveness is switched to ``off-requires-proctor`` because recorded photos cannot turn
+their heads: a correct liveness check *must* refuse them. The door therefore does what it
+does on a real kiosk with liveness off: a good match goes to the proctor, who admits the
+applicant by a signed override with the demo PIN printed at start.
+
+No Qt here: the headless runner uses it directly and the windowed demo hands the same
+`Door` to the Qt window.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rich.console import Console
+
+from kiosk.camera import GrabbedFrame, ImageFolderSource, LatestFrameGrabber
+from kiosk.checkin.claims import QR_PREFIX
+from kiosk.checkin.decision import CheckinDecision, Decision
+from kiosk.checkin.flow import CheckinFlow, FlowState, StateName
+from kiosk.checkin.proctor import OverrideReason, OverrideRequest, ProctorDirectory
+from kiosk.config import KioskConfig
+from kiosk.ui.door import Door
+from kiosk.ui.driver import DoorDriver
+from kiosk.ui.i18n import Translator
+from kiosk.vision.pipeline import FaceEngine
+
+log = logging.getLogger(__name__)
+
+DEMO_PROCTOR_ID = "demo"
+DEMO_PROCTOR_PIN = "2468"
+DEMO_FPS = 5.0
+GENUINE_CODE = "DEMO-0001"  # frames/genuine show this applicant
+IMPOSTOR_CODE = "DEMO-0002"  # frames/impostor show someone else holding this booking
+
+
+class SimClock:
+    """Frame time for the headless demo: deadlines advance with frames, not wall time,
+    so the run is fast and the same on any machine."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def qr_card(payload: str, size: tuple[int, int] = (480, 640)) -> np.ndarray:
+    """A booking printout held up to the camera: a QR code on a light page."""
+    matrix = cv2.QRCodeEncoder.create().encode(payload)
+    scale = max(1, int(min(size) * 0.6) // matrix.shape[0])
+    code = cv2.resize(matrix, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    page = np.full((*size, 3), 235, np.uint8)
+    y, x = (size[0] - code.shape[0]) // 2, (size[1] - code.shape[1]) // 2
+    page[y : y + code.shape[0], x : x + code.shape[1]] = cv2.cvtColor(code, cv2.COLOR_GRAY2BGR)
+    return page
+
+
+def write_demo_sequence(demo_dir: Path, out: Path, *, decision_frames: int) -> Path:
+    """The scripted camera: QR → genuine applicant → empty → impostor's QR → impostor."""
+    frames_dir = demo_dir / "frames"
+
+    def photos(name: str, repeat: int) -> list[np.ndarray]:
+        src = ImageFolderSource(frames_dir / name)
+        src.open()
+        images = []
+        while (img := src.read()) is not None:
+            images += [img] * repeat
+        return images
+
+    empty = photos("empty", 1)
+    sequence: list[np.ndarray] = []
+    sequence += [empty[0]] * 3
+    sequence += [qr_card(QR_PREFIX + GENUINE_CODE)] * 4
+    sequence += photos("genuine", 3)
+    sequence += [empty[i % len(empty)] for i in range(decision_frames)]
+    sequence += [qr_card(QR_PREFIX + IMPOSTOR_CODE)] * 4
+    sequence += photos("impostor", 3)
+    sequence += [empty[i % len(empty)] for i in range(decision_frames)]
+    out.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(sequence):
+        cv2.imwrite(str(out / f"{i:04d}.jpg"), img)
+    return out
+
+
+@dataclass
+class DemoDoor:
+    door: Door
+    data_dir: Path
+    frames_dir: Path
+    clock: Callable[[], float]
+    decisions: list[CheckinDecision] = field(default_factory=list)
+    _tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def flow(self) -> CheckinFlow:
+        return self.door.flow
+
+    def close(self) -> None:
+        self.door.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+def demo_config(cfg: KioskConfig, data_dir: Path) -> KioskConfig:
+    demo = copy.deepcopy(cfg)
+    demo.paths.data_dir = str(data_dir)
+    demo.ledger.db_file = ""
+    demo.sync.centre_url = ""  # no centre in the demo
+    demo.liveness.mode = "off-requires-proctor"  # photos cannot do a head-turn challenge
+    demo.checkin.decision_display_s = 4.0
+    return demo
+
+
+def build_demo_door(
+    cfg: KioskConfig,
+    *,
+    engine: FaceEngine | None = None,
+    data_dir: Path | None = None,
+    clock: Callable[[], float] | None = None,
+    fps: float = DEMO_FPS,
+    loop: bool = False,
+) -> DemoDoor:
+    """A complete door on demo data; `data_dir` None means a temporary folder."""
+    from kiosk.checkin.demo import DEMO_DIR, make_demo_roster
+    from kiosk.checkin.matcher import Matcher, find_calibration
+    from kiosk.ledger.keys import DeviceKeys
+    from kiosk.ledger.store import LedgerStore
+    from kiosk.vision.liveness import LivenessChecker
+
+    tmp = None
+    if data_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="kiosk-demo-")
+        data_dir = Path(tmp.name)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cfg = demo_config(cfg, data_dir)
+    engine = engine or FaceEngine.from_config(cfg)
+    calibration = find_calibration(cfg, engine.pack)
+    now = datetime.now(UTC)
+    roster, _signed = make_demo_roster(engine, now=now, agreement_threshold=calibration.threshold)
+    keys = DeviceKeys.load_or_create(data_dir)
+    ledger = LedgerStore(cfg.ledger_path, keys)
+    proctors = ProctorDirectory(data_dir / "proctors.sqlite")
+    if not proctors.list():
+        proctors.add(DEMO_PROCTOR_ID, "Demo Proctor", "proctor", DEMO_PROCTOR_PIN)
+    flow = CheckinFlow(
+        engine,
+        roster,
+        ledger,
+        Matcher(
+            calibration,
+            pack_id=engine.pack_id,
+            frames_to_fuse=cfg.match.frames_to_fuse,
+            identification_margin=cfg.match.identification_margin,
+        ),
+        LivenessChecker.from_config(cfg, engine),
+        cfg,
+        room=roster.session.room,
+        **({"clock": clock} if clock is not None else {}),
+    )
+    flow.open_session(proctors.authenticate(DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN))
+    decision_frames = int(cfg.checkin.decision_display_s * fps) + 3
+    frames_dir = write_demo_sequence(DEMO_DIR, data_dir / "camera", decision_frames=decision_frames)
+    source = ImageFolderSource(frames_dir, fps=fps, loop=loop)
+    door = Door(engine, flow, proctors, LatestFrameGrabber(source))
+    door.closers += [ledger.close, proctors.close]
+    demo = DemoDoor(door, data_dir, frames_dir, clock or flow_clock_default(), _tmp=tmp)
+    flow.subscribe(lambda s: demo.decisions.append(s.decision) if _is_new_decision(s) else None)
+    return demo
+
+
+def flow_clock_default() -> Callable[[], float]:
+    import time
+
+    return time.monotonic
+
+
+def _is_new_decision(state: FlowState) -> bool:
+    return (
+        state.name == StateName.DECISION
+        and state.reason is not None
+        and (state.decision is not None and state.reason.value != "overridden")
+    )
+
+
+def override_for_demo(demo: DemoDoor, decision: CheckinDecision) -> CheckinDecision | None:
+    """What the demo proctor does at the door: admit a good match that liveness-off sent
+    to them, with a reason and a note, as a signed override."""
+    if decision.decision != Decision.NEEDS_PROCTOR or decision.applicant_id is None:
+        return None
+    flow = demo.flow
+    account = flow.authenticate(demo.door.proctors, DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN)
+    request = OverrideRequest(
+        account.proctor_id,
+        OverrideReason.DOCUMENT_CHECKED_MANUALLY,
+        "demo: identity card checked by the proctor at the door",
+        decision.record_id,
+    )
+    env = flow.override(account, request)
+    return CheckinDecision(
+        Decision.ACCEPTED_BY_OVERRIDE,
+        decision.reason,
+        decision.applicant_id,
+        env.record.id,
+        decision.attempt,
+        decision.score,
+        decision.threshold,
+    )
+
+
+def replay(demo: DemoDoor, clock: SimClock, fps: float = DEMO_FPS) -> None:
+    """Feed every demo frame through the same driver the window uses, on frame time,
+    then let the last decision screen time out."""
+    driver = DoorDriver(demo.door.engine, demo.flow)
+    source = ImageFolderSource(demo.frames_dir, fps=fps)
+    source.open()
+    seq = 0
+    while (image := source.read()) is not None:
+        seq += 1
+        clock.advance(1.0 / fps)
+        demo.flow.tick()
+        driver.process(GrabbedFrame(image, seq, clock()))
+    for _ in range(int(demo.flow.cfg.checkin.decision_display_s * fps) + 1):
+        clock.advance(1.0 / fps)
+        demo.flow.tick()
+
+
+def run_headless(cfg: KioskConfig, console: Console, *, engine: FaceEngine | None = None) -> int:
+    """The demo without a screen: every state change and each decision printed, then the
+    demo proctor's override of the refusal a good match got with liveness off."""
+    from rich.table import Table
+
+    clock = SimClock()
+    demo = build_demo_door(cfg, engine=engine, clock=clock)
+    tr = Translator("en")
+    try:
+        flow = demo.flow
+        console.print(
+            f"[bold]kiosk demo[/] (headless): room {flow.room}, "
+            f"{len(flow.roster.applicants)} booked applicants, pack {demo.door.engine.pack_id}"
+        )
+        console.print(f"demo data (temporary, never your real ledger): {demo.data_dir}")
+        console.print(
+            f"demo proctor: id [bold]{DEMO_PROCTOR_ID}[/], PIN [bold]{DEMO_PROCTOR_PIN}[/]"
+        )
+        console.print(
+            "liveness: off-requires-proctor (recorded photos cannot do a head-turn challenge)"
+        )
+        last: list[tuple[str, str | None]] = []
+
+        def show(state: FlowState) -> None:
+            key = (state.name.value, state.prompt)
+            if last and last[-1] == key and state.name != StateName.DECISION:
+                return
+            last.append(key)
+            line = f"[dim]{clock():6.1f}s[/] [cyan]{state.name.value:9}[/]"
+            if state.reason is not None:
+                line += f" reason={state.reason.value}"
+            if state.applicant is not None:
+                line += f" applicant={state.applicant.name}"
+            if state.prompt:
+                text = tr.t_opt(
+                    "liveness" if state.name == StateName.LIVENESS else "reason", state.prompt
+                )
+                line += f' prompt={state.prompt} "{text}"'
+            if state.name in (StateName.CAPTURE, StateName.LIVENESS):
+                line += f" progress={state.progress:.0%}"
+            console.print(line)
+            if state.name == StateName.DECISION and state.decision is not None:
+                d = state.decision
+                score = "-" if d.score is None else f"{d.score:.3f}"
+                console.print(
+                    f"          [bold]decision {d.decision.value}[/] ({d.reason.value}): "
+                    f"score {score} vs threshold {d.threshold:.3f}, record {d.record_id}\n"
+                    f'          screen: "{tr.t_opt("decision", d.reason.value)}"'
+                )
+
+        flow.subscribe(show)
+        replay(demo, clock)
+        final = list(demo.decisions)
+        for decision in demo.decisions:
+            admitted = override_for_demo(demo, decision)
+            if admitted is not None:
+                console.print(
+                    f"[bold]proctor {DEMO_PROCTOR_ID}[/] overrides record {decision.record_id} "
+                    f"({OverrideReason.DOCUMENT_CHECKED_MANUALLY.value}): "
+                    f"{admitted.decision.value}"
+                )
+                final = [admitted if d is decision else d for d in final]
+        table = Table(title="Demo decisions")
+        for col in ("applicant", "decision", "reason", "score", "threshold"):
+            table.add_column(col)
+        names = {a.applicant_id: a.name for a in flow.roster.applicants}
+        for d in final:
+            table.add_row(
+                names.get(d.applicant_id or "", d.applicant_id or "-"),
+                d.decision.value,
+                d.reason.value,
+                "-" if d.score is None else f"{d.score:.3f}",
+                f"{d.threshold:.3f}" if d.threshold is not None else "-",
+            )
+        console.print(table)
+        counts = flow.ledger.counts()
+        console.print(
+            f"ledger: {sum(counts.values())} signed records "
+            f"({counts.get('pending', 0)} pending sync; no centre in the demo)"
+        )
+        return 0 if final else 1
+    finally:
+        demo.close()

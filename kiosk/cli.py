@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "kiosk.commands.keys_cmd",
     "kiosk.commands.centre_cmd",
     "kiosk.commands.sync_cmd",
+    "kiosk.commands.liveness_cmd",
     "kiosk.commands.checkin_cmd",
     "kiosk.commands.app_cmd",
 )

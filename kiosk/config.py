@@ -116,7 +116,7 @@ class LivenessConfig:
     baseline_timeout_s: float = 6.0
     hold_frames: int = 2  # consecutive frames a turn must be held to count
     max_wrong_moves: int = 1  # clear turns the wrong way tolerated per session
-    identity_min_cosine: float = 0.5  # every frame's embedding vs the first frame's
+    identity_min_cosine: float = 0.4  # every frame's embedding vs the first frame's
     max_face_gap_s: float = 1.0  # face not seen this long = face lost, session fails
     min_frames: int = 8  # fewer analysed frames than this: cannot decide
     passive_duration_s: float = 2.5  # mode "passive": how long to watch a still face
@@ -130,16 +130,16 @@ class LivenessConfig:
     # Ramp ends per cue: live-likelihood is 0 at *_attack and 1 at *_live.
     parallax_attack: float = 0.02
     parallax_live: float = 0.06
-    moire_attack: float = 3.6
-    moire_live: float = 2.6
+    moire_attack: float = 3.4
+    moire_live: float = 2.4
     border_attack: float = 1.3
     border_live: float = 0.8
     micro_motion_attack: float = 0.001
     micro_motion_live: float = 0.004
     glare_attack: float = 0.08
     glare_live: float = 0.02
-    gamut_attack: float = 0.15
-    gamut_live: float = 0.30
+    gamut_attack: float = 0.20
+    gamut_live: float = 0.38
 
 
 @dataclass

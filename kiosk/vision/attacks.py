@@ -117,7 +117,7 @@ class HeadMotion:
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
-        self.turn_yaw = rng.uniform(22, 30)
+        self.turn_yaw = rng.uniform(25, 35)
         self.up_pitch = rng.uniform(24, 30)
         self.speed = rng.uniform(45, 90)  # deg/s
         self.reaction = rng.uniform(0.2, 0.5)
@@ -267,19 +267,20 @@ class ScreenReplayPresenter:
         lm = source.landmarks
         d = float(np.linalg.norm(lm[1] - lm[0]))
         ex, ey = (lm[0] + lm[1]) / 2
-        w = int(4.4 * d)
-        h = int(w * 16 / 9)
-        self.crop = (int(ex - w / 2), int(ey - 0.38 * h), w, h)
-        self.display = (270, 480)  # logical display pixels (w, h)
+        w = int(4.0 * d)
+        h = int(w * 4 / 3)
+        self.crop = (int(ex - w / 2), int(ey - 0.4 * h), w, h)
+        self.display = (360, 480)  # logical display pixels (w, h) of the playing video
         self.gamma = rng.uniform(0.75, 0.95)
+        self.grid_contrast = rng.uniform(0.15, 0.4)
         self.hand = _HandHeld(rng, tilt=rng.uniform(4, 8))  # the clip turns; the phone is steady
         self.glare = (
-            rng.uniform(-60, 60),
-            rng.uniform(-120, 40),
-            rng.uniform(25, 60),
-            rng.uniform(0.15, 0.5),
+            rng.uniform(-100, 100),
+            rng.uniform(-120, 120),
+            rng.uniform(20, 50),
+            rng.uniform(0.1, 0.35),
         )
-        self.size = rng.uniform(1.0, 1.25)  # the face on screen ≈ the size of a real one
+        self.size = rng.uniform(1.0, 1.2)  # the face on screen ≈ the size of a real one
 
     def frame(self, prompt: str | None, t: float) -> np.ndarray:
         clip = self.video.frame(prompt, t)
@@ -288,11 +289,11 @@ class ScreenReplayPresenter:
         shown = cv2.resize(
             pad[y + h : y + 2 * h, x + w : x + 2 * w], self.display, interpolation=cv2.INTER_AREA
         )
-        phone = screen_look(shown, self.rng, self.gamma)
+        phone = screen_look(shown, self.rng, self.gamma, self.grid_contrast)
         ph, pw = phone.shape[:2]
         yaw, pitch, roll, dx, dy = self.hand.pose(None, t)
         width = w * self.size * pw / (self.display[0] * 3)
-        centre = (FRAME_W / 2 + dx, 200 + (0.5 - 0.38) * h * self.size + dy)
+        centre = (FRAME_W / 2 + dx, 200 + (0.5 - 0.4) * h * self.size + dy)
         H = plane_homography(pw, ph, width, centre, yaw, pitch, roll)
         img = composite(self.room, phone, H, interp=cv2.INTER_LINEAR)
         gx, gy, gr, gs = self.glare

@@ -233,18 +233,25 @@ def print_look(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def screen_look(image: np.ndarray, rng: np.random.Generator, gamma: float) -> np.ndarray:
-    """A frame on a phone LCD/OLED: display gamma and blue cast, RGB stripe sub-pixels
-    with a black matrix (3×3 camera-facing sub-pixels per display pixel), a bezel."""
+def screen_look(
+    image: np.ndarray, rng: np.random.Generator, gamma: float, grid_contrast: float
+) -> np.ndarray:
+    """A frame on a phone screen: display gamma and a cooler white point, RGB stripe
+    sub-pixels (3 columns per display pixel) and a black matrix between pixel rows,
+    blended with `grid_contrast` (what the camera's optics leave of the sub-pixel
+    structure), and a black bezel. The returned image has 3×2 samples per display pixel,
+    finer than the camera's pixels, so warping it into the frame aliases the grid into
+    moiré the way a real camera does."""
     img = (image.astype(np.float32) / 255.0) ** gamma * 255.0
     img *= np.array([1.06, 1.0, 0.93], np.float32)  # BGR: cooler white point
     h, w = img.shape[:2]
-    big = cv2.resize(img, (w * 3, h * 3), interpolation=cv2.INTER_NEAREST)
-    stripes = np.zeros((h * 3, w * 3, 3), np.float32)
+    big = cv2.resize(img, (w * 3, h * 2), interpolation=cv2.INTER_NEAREST)
+    grid = np.zeros((h * 2, w * 3, 3), np.float32)
     for ch, col in ((2, 0), (1, 1), (0, 2)):  # R, G, B columns (BGR channel index)
-        stripes[:, col::3, ch] = 3.4
-    stripes[2::3, :, :] *= 0.25  # the black matrix between rows of pixels
-    big = np.clip(big * stripes, 0, 255)
+        grid[:, col::3, ch] = 3.0
+    grid[1::2, :, :] *= 0.6  # the black matrix between rows of pixels
+    grid /= grid.mean(axis=(0, 1), keepdims=True)
+    big = np.clip(big * (1 - grid_contrast + grid_contrast * grid), 0, 255)
     bezel = int(rng.integers(14, 28))
     big = cv2.copyMakeBorder(
         big, bezel, bezel, bezel, bezel, cv2.BORDER_CONSTANT, value=(18, 18, 20)

@@ -352,38 +352,25 @@ class LivenessSession:
 
     def _decide(self) -> LivenessStep:
         """The challenge is complete: now the passive cues and identity decide."""
-        cfg = self.cfg
-        if self._frames < cfg.min_frames:
+        if self._frames < self.cfg.min_frames:
             return self._finish(None, "too_few_frames")
         if self._missing_embedding or self._ref_embedding is None:
             return self._finish(None, "identity_unavailable")
-        measures = self.live_cues()
-        scores = cue_scores({k: measures[k] for k in CUES}, cfg)
-        weights = dict(self.checker.weights)
-        required = set(self.checker.required)
-        if self.mode == "passive":
-            for name in MOTION_CUES:
-                weights.pop(name, None)
-                required.discard(name)
-        if self.checker.pad_model is not None:
-            required.add("pad_model")
-        missing = sorted(n for n in required if math.isnan(scores.get(n, float("nan"))))
-        usable = {n: s for n, s in scores.items() if not math.isnan(s) and weights.get(n, 0) > 0}
-        total = sum(weights[n] for n in usable)
-        score = sum(weights[n] * s for n, s in usable.items()) / total if total else 0.0
-        live = {f"live_{n}": s for n, s in scores.items()}
-        if missing:
-            return self._finish(None, "cue_unavailable:" + ",".join(missing), score, live)
-        if not usable:
-            return self._finish(None, "no_passive_cue", score, live)
-        if self.mode == "active":
-            return self._finish(True, "live", score, live)
-        vetoed = sorted(n for n, s in usable.items() if s < cfg.cue_veto)
-        if vetoed:
-            return self._finish(False, "cue_veto:" + ",".join(vetoed), score, live)
-        if score < cfg.passive_threshold:
-            return self._finish(False, "passive_score_low", score, live)
-        return self._finish(True, "live", score, live)
+        pa = self.checker.assess_passive(self.live_cues(), mode=self.mode)
+        live = {f"live_{n}": s for n, s in pa.scores.items()}
+        if pa.passed is None or self.mode != "active":
+            return self._finish(pa.passed, pa.reason, pa.score, live)
+        return self._finish(True, "live", pa.score, live)  # mode "active": cues reported only
+
+
+@dataclass(frozen=True)
+class PassiveAssessment:
+    """What the passive cues alone say: combined score, per-cue live-likelihoods, verdict."""
+
+    passed: bool | None
+    score: float
+    reason: str
+    scores: dict[str, float]
 
 
 class LivenessChecker:
@@ -434,6 +421,40 @@ class LivenessChecker:
         if reason:
             checker.available, checker.unavailable_reason = False, reason
         return checker
+
+    def assess_passive(self, measures: dict[str, float], *, mode: str = "") -> PassiveAssessment:
+        """Combine raw cue values (as in `LivenessVerdict.cues`) into one passive verdict.
+
+        Score = weighted mean of the per-cue live-likelihoods that could be computed
+        (weights from `cue_weights`). A required cue that is missing → None; any cue
+        below `cue_veto` → False (one strong sign of an attack is enough); a score
+        below `passive_threshold` → False. Also used by `kiosk liveness eval` to say
+        what the passive cues would decide on attacks the challenge already stopped.
+        """
+        cfg = self.cfg
+        scores = cue_scores({k: measures.get(k, float("nan")) for k in CUES}, cfg)
+        weights = dict(self.weights)
+        required = set(self.required)
+        if (mode or cfg.mode) == "passive":
+            for name in MOTION_CUES:
+                weights.pop(name, None)
+                required.discard(name)
+        if self.pad_model is not None:
+            required.add("pad_model")
+        missing = sorted(n for n in required if math.isnan(scores.get(n, float("nan"))))
+        usable = {n: s for n, s in scores.items() if not math.isnan(s) and weights.get(n, 0) > 0}
+        total = sum(weights[n] for n in usable)
+        score = sum(weights[n] * s for n, s in usable.items()) / total if total else 0.0
+        if missing:
+            return PassiveAssessment(None, score, "cue_unavailable:" + ",".join(missing), scores)
+        if not usable:
+            return PassiveAssessment(None, score, "no_passive_cue", scores)
+        vetoed = sorted(n for n, s in usable.items() if s < cfg.cue_veto)
+        if vetoed:
+            return PassiveAssessment(False, score, "cue_veto:" + ",".join(vetoed), scores)
+        if score < cfg.passive_threshold:
+            return PassiveAssessment(False, score, "passive_score_low", scores)
+        return PassiveAssessment(True, score, "live", scores)
 
     def start(self, rng: random.Random | None = None) -> LivenessSession:
         """A new session with a fresh random challenge (unpredictable by default, so a

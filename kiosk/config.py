@@ -175,6 +175,14 @@ class CameraConfig:
 
 
 @dataclass
+class KeysConfig:
+    # How the device private key and template key are kept at rest (kiosk/ledger/keyseal.py):
+    # auto = the OS keyring if usable, else sealed with KIOSK_KEY_PASSPHRASE, else refuse;
+    # "plaintext-dev" only for throw-away demo data dirs (logged loudly on every load).
+    protection: str = "auto"
+
+
+@dataclass
 class UiConfig:
     language: str = "en"  # en | ru | kk
     fullscreen: bool = True
@@ -193,6 +201,7 @@ class KioskConfig:
     sync: SyncConfig = field(default_factory=SyncConfig)
     centre: CentreConfig = field(default_factory=CentreConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
+    keys: KeysConfig = field(default_factory=KeysConfig)
     ui: UiConfig = field(default_factory=UiConfig)
 
     @property
@@ -213,6 +222,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("runtime", "log_level"): ("verbose", "info", "warning", "error", "fatal"),
     ("liveness", "mode"): ("active+passive", "passive", "active", "off-requires-proctor"),
     ("ui", "language"): ("en", "ru", "kk"),
+    ("keys", "protection"): ("auto", "keyring", "passphrase", "plaintext-dev"),
 }
 
 

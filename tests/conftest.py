@@ -24,6 +24,10 @@ def _isolated_kiosk_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
             monkeypatch.delenv(name)
     monkeypatch.setenv("KIOSK_PATHS_DATA_DIR", str(tmp_path_factory.mktemp("kiosk-data")))
     monkeypatch.setenv("KIOSK_RUNTIME_PROVIDER", "cpu")
+    # Device keys are sealed with a passphrase in tests (the production path, see
+    # kiosk/ledger/keyseal.py); the user's real OS keyring is never touched.
+    monkeypatch.setenv("KIOSK_KEY_PASSPHRASE", "test-only key passphrase")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
 
 @pytest.fixture(scope="session")

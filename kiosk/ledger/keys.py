@@ -12,8 +12,13 @@ The device id is fixed at creation ("kiosk-" + 12 hex of sha256(first public key
 survives rotation, because ``seq`` is gap-free per device across keys. Rotation is
 driven by `LedgerStore.rotate_key`, which writes the hand-over record signed by the old
 key; this module only stages, commits or discards the new key so a crash at any step
-leaves a state the store can reconcile. (A later issue moves the private key behind the
-OS keyring; the file format is deliberately plain PKCS#8 so that move is a copy.)
+leaves a state the store can reconcile.
+
+The two secret files (``device_key*.pem``, ``template.key``) never hold the raw key beside
+the data it protects: each is a reference to an OS keyring entry or a passphrase-sealed
+blob (see `kiosk.ledger.keyseal`); plain text only under an explicit
+``[keys] protection = "plaintext-dev"``. A legacy plain-text store is migrated on the first
+load that can protect it, and a load that cannot fails closed.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +49,17 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from kiosk.errors import KeyStoreError
+from kiosk.ledger.keyseal import (
+    KeyPolicy,
+    Protection,
+    decode_secret,
+    detect,
+    encode_secret,
+    keyring_forget,
+    resolve_new_protection,
+    sealed_salt,
+    warn_plaintext,
+)
 from kiosk.ledger.records import public_key_b64 as public_key_to_b64
 
 log = logging.getLogger(__name__)
@@ -52,7 +70,10 @@ _STAGED = "device_key.next.pem"
 _DEVICE = "device.json"
 _TEMPLATE = "template.key"
 _CENTRE = "centre_key.pub"
+_LOCK = ".lock"
 TEMPLATE_KEY_BYTES = 32
+PURPOSE_DEVICE = "device-signing-key"
+PURPOSE_TEMPLATE = "template-key"
 
 
 def raw_public_bytes(public_key: Ed25519PublicKey) -> bytes:
@@ -120,13 +141,36 @@ def _create_once(path: Path, data: bytes, mode: int) -> bool:
     return created
 
 
-def _read_private(path: Path) -> Ed25519PrivateKey:
+@contextlib.contextmanager
+def _store_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock on the key directory while files are created or migrated, so two
+    processes starting together (UI and sync) never seal the same secret twice."""
+    fd = os.open(directory / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _read_secret_file(path: Path) -> bytes:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         log.warning("key file %s had mode %o; tightening to 0600", path, mode)
         os.chmod(path, 0o600)
+    return path.read_bytes()
+
+
+def _read_private(path: Path, policy: KeyPolicy) -> Ed25519PrivateKey:
+    data = _read_secret_file(path)
+    secret = decode_secret(data, PURPOSE_DEVICE, policy, str(path))
+    if secret is not None:
+        if len(secret) != 32:
+            raise KeyStoreError(f"{path}: sealed device key has the wrong length")
+        return Ed25519PrivateKey.from_private_bytes(secret)
     try:
-        key = load_pem_private_key(path.read_bytes(), password=None)
+        key = load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         raise KeyStoreError(f"{path}: not a readable private key ({exc})") from None
     if not isinstance(key, Ed25519PrivateKey):
@@ -136,6 +180,104 @@ def _read_private(path: Path) -> Ed25519PrivateKey:
 
 def _pem(key: Ed25519PrivateKey) -> bytes:
     return key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+
+
+def store_protection(directory: Path) -> Protection:
+    """The protection of an existing store: that of its first protected secret file."""
+    for name in (_PRIVATE, _TEMPLATE, _STAGED):
+        with contextlib.suppress(FileNotFoundError):
+            found = detect((directory / name).read_bytes())
+            if found is not Protection.PLAINTEXT:
+                return found
+    return Protection.PLAINTEXT
+
+
+def _salt_hint(directory: Path) -> tuple[bytes, int] | None:
+    for name in (_PRIVATE, _TEMPLATE, _STAGED):
+        with contextlib.suppress(FileNotFoundError):
+            hint = sealed_salt((directory / name).read_bytes())
+            if hint is not None:
+                return hint
+    return None
+
+
+def _encode_private(
+    key: Ed25519PrivateKey, protection: Protection, policy: KeyPolicy, directory: Path
+) -> bytes:
+    return encode_secret(
+        key.private_bytes_raw(),
+        PURPOSE_DEVICE,
+        protection,
+        policy,
+        plaintext=_pem(key),
+        salt_hint=_salt_hint(directory),
+    )
+
+
+def _encode_template(
+    secret: bytes, protection: Protection, policy: KeyPolicy, directory: Path
+) -> bytes:
+    return encode_secret(
+        secret,
+        PURPOSE_TEMPLATE,
+        protection,
+        policy,
+        plaintext=secret,
+        salt_hint=_salt_hint(directory),
+    )
+
+
+def _create_secret_once(path: Path, data: bytes) -> bool:
+    """`_create_once` for a secret; a loser of the race forgets its keyring entry."""
+    created = _create_once(path, data, 0o600)
+    if not created and detect(data) is Protection.KEYRING:
+        keyring_forget(data)
+    return created
+
+
+def _migrate_plaintext(directory: Path, policy: KeyPolicy) -> Protection:
+    """Protect every plain-text secret file in `directory` (inside the store lock).
+
+    The target is the store's existing protection if any file already has one (a
+    migration that crashed half-way), else what `policy` resolves to; when that is plain
+    text (demo), nothing changes. Fails closed with KeyStoreError otherwise.
+    """
+    target = store_protection(directory)
+    files = [
+        (name, purpose)
+        for name, purpose in (
+            (_PRIVATE, PURPOSE_DEVICE),
+            (_STAGED, PURPOSE_DEVICE),
+            (_TEMPLATE, PURPOSE_TEMPLATE),
+        )
+        if (directory / name).exists()
+        and detect((directory / name).read_bytes()) is Protection.PLAINTEXT
+    ]
+    if not files:
+        return target
+    if target is Protection.PLAINTEXT:
+        try:
+            target = resolve_new_protection(policy)
+        except KeyStoreError as exc:
+            raise KeyStoreError(
+                f"{directory} holds device keys in plain text (a legacy or demo store) and "
+                f"they cannot be protected: {exc}",
+                code=exc.code,
+            ) from None
+        if target is Protection.PLAINTEXT:
+            return target
+    for name, purpose in files:
+        path = directory / name
+        if purpose == PURPOSE_DEVICE:
+            data = _encode_private(_read_private(path, policy), target, policy, directory)
+        else:
+            raw = path.read_bytes()
+            if len(raw) != TEMPLATE_KEY_BYTES:
+                raise KeyStoreError(f"template key {path} is corrupt ({len(raw)} bytes)")
+            data = _encode_template(raw, target, policy, directory)
+        _atomic_write(path, data, 0o600)
+        log.warning("migrated plain-text %s to %s protection", path, target.value)
+    return target
 
 
 @dataclass(frozen=True)
@@ -159,50 +301,78 @@ class DeviceKeys:
         device_id: str,
         private_key: Ed25519PrivateKey,
         history: list[KeyEpoch],
+        policy: KeyPolicy | None = None,
     ) -> None:
         self.directory = directory
         self.device_id = device_id
         self.private_key = private_key
         self.public_key = private_key.public_key()
         self.history = history
+        self.policy = policy if policy is not None else KeyPolicy.from_environ()
 
     # -- loading ---------------------------------------------------------------------------
 
     @classmethod
-    def load_or_create(cls, data_dir: Path) -> DeviceKeys:
-        """Load the device keys under `data_dir`, creating them on first use."""
+    def load_or_create(cls, data_dir: Path, policy: KeyPolicy | None = None) -> DeviceKeys:
+        """Load the device keys under `data_dir`, creating them on first use.
+
+        `policy` (default: from the environment) decides how new secrets are protected and
+        how sealed ones are unlocked; see `kiosk.ledger.keyseal`.
+        """
+        policy = policy if policy is not None else KeyPolicy.from_environ()
         directory = keys_dir(data_dir)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if _create_once(directory / _PRIVATE, _pem(Ed25519PrivateKey.generate()), 0o600):
-            log.info("created device key in %s", directory)
-        _create_once(directory / _TEMPLATE, os.urandom(TEMPLATE_KEY_BYTES), 0o600)
-        if not (directory / _DEVICE).exists():
-            first = _read_private(directory / _PRIVATE).public_key()
-            device_id = "kiosk-" + hashlib.sha256(raw_public_bytes(first)).hexdigest()[:12]
-            doc = {
-                "device_id": device_id,
-                "keys": [_epoch_json(KeyEpoch(public_key_to_b64(first), 1))],
-            }
-            _create_once(directory / _DEVICE, _json_bytes(doc), 0o644)
-        return cls.load(data_dir)
+        with _store_lock(directory):
+            if not (directory / _PRIVATE).exists():
+                protection = store_protection(directory)
+                if protection is Protection.PLAINTEXT:
+                    protection = resolve_new_protection(policy)
+                data = _encode_private(Ed25519PrivateKey.generate(), protection, policy, directory)
+                if _create_secret_once(directory / _PRIVATE, data):
+                    log.info("created device key in %s (%s)", directory, protection.value)
+            if not (directory / _TEMPLATE).exists():
+                protection = store_protection(directory)
+                data = _encode_template(
+                    os.urandom(TEMPLATE_KEY_BYTES), protection, policy, directory
+                )
+                _create_secret_once(directory / _TEMPLATE, data)
+            if not (directory / _DEVICE).exists():
+                first = _read_private(directory / _PRIVATE, policy).public_key()
+                device_id = "kiosk-" + hashlib.sha256(raw_public_bytes(first)).hexdigest()[:12]
+                doc = {
+                    "device_id": device_id,
+                    "keys": [_epoch_json(KeyEpoch(public_key_to_b64(first), 1))],
+                }
+                _create_once(directory / _DEVICE, _json_bytes(doc), 0o644)
+        return cls.load(data_dir, policy)
 
     @classmethod
-    def load(cls, data_dir: Path) -> DeviceKeys:
-        """Load existing keys; KeyStoreError if the device has none (run `kiosk keys init`)."""
+    def load(cls, data_dir: Path, policy: KeyPolicy | None = None) -> DeviceKeys:
+        """Load existing keys; KeyStoreError if the device has none (run `kiosk keys init`),
+        if they cannot be unlocked, or if they are plain text and cannot be protected."""
+        policy = policy if policy is not None else KeyPolicy.from_environ()
         directory = keys_dir(data_dir)
         if not (directory / _PRIVATE).exists() or not (directory / _DEVICE).exists():
             raise KeyStoreError(f"no device key in {directory}; run `kiosk keys init`")
         device_id, history = _read_device_doc(directory / _DEVICE)
+        protection = store_protection(directory)
+        if protection is Protection.PLAINTEXT or _has_plaintext(directory):
+            with _store_lock(directory):
+                protection = _migrate_plaintext(directory, policy)
+        if protection is Protection.PLAINTEXT:
+            warn_plaintext(directory)
         staged = directory / _STAGED
         if staged.exists():
-            staged_pub = public_key_to_b64(_read_private(staged).public_key())
+            staged_pub = public_key_to_b64(_read_private(staged, policy).public_key())
             if staged_pub == history[-1].public_key_b64:
                 # Crashed after recording the rotation but before swapping files: finish it.
+                old = (directory / _PRIVATE).read_bytes()
                 os.replace(staged, directory / _PRIVATE)
                 _fsync_dir(directory)
+                _forget_if_keyring(old)
                 log.info("completed an interrupted key rotation")
-        private_key = _read_private(directory / _PRIVATE)
-        keys = cls(directory, device_id, private_key, history)
+        private_key = _read_private(directory / _PRIVATE, policy)
+        keys = cls(directory, device_id, private_key, history, policy)
         if keys.public_key_b64() != history[-1].public_key_b64:
             raise KeyStoreError(
                 f"{directory / _PRIVATE} does not match the current key in {_DEVICE}"
@@ -211,7 +381,7 @@ class DeviceKeys:
 
     def reload(self) -> None:
         """Re-read the files (another process may have rotated the key)."""
-        fresh = DeviceKeys.load(self.directory.parent)
+        fresh = DeviceKeys.load(self.directory.parent, self.policy)
         self.device_id = fresh.device_id
         self.private_key = fresh.private_key
         self.public_key = fresh.public_key
@@ -229,9 +399,11 @@ class DeviceKeys:
         """The 32-byte AES-GCM key for templates at rest (kept apart from the signing key)."""
         path = self.directory / _TEMPLATE
         try:
-            data = path.read_bytes()
+            stored = _read_secret_file(path)
         except FileNotFoundError:
             raise KeyStoreError(f"template key {path} is missing") from None
+        secret = decode_secret(stored, PURPOSE_TEMPLATE, self.policy, str(path))
+        data = stored if secret is None else secret
         if len(data) != TEMPLATE_KEY_BYTES:
             raise KeyStoreError(f"template key {path} is corrupt ({len(data)} bytes)")
         return data
@@ -240,12 +412,19 @@ class DeviceKeys:
 
     def staged_key(self) -> Ed25519PrivateKey | None:
         path = self.directory / _STAGED
-        return _read_private(path) if path.exists() else None
+        return _read_private(path, self.policy) if path.exists() else None
+
+    def protection(self) -> Protection:
+        """How this store's secrets are kept (keyring, passphrase or plain text)."""
+        return store_protection(self.directory)
 
     def stage_rotation(self) -> Ed25519PrivateKey:
-        """Write a new key beside the current one; nothing signs with it until committed."""
+        """Write a new key beside the current one; nothing signs with it until committed.
+        It gets the same protection as the current key."""
         key = Ed25519PrivateKey.generate()
-        _atomic_write(self.directory / _STAGED, _pem(key), 0o600)
+        self.discard_staged()
+        data = _encode_private(key, self.protection(), self.policy, self.directory)
+        _atomic_write(self.directory / _STAGED, data, 0o600)
         return key
 
     def commit_rotation(self, from_seq: int, public_key_b64: str) -> None:
@@ -268,15 +447,33 @@ class DeviceKeys:
             doc = {"device_id": self.device_id, "keys": [_epoch_json(e) for e in history]}
             _atomic_write(self.directory / _DEVICE, _json_bytes(doc), 0o644)
             self.history = history
+        old = (self.directory / _PRIVATE).read_bytes()
         os.replace(self.directory / _STAGED, self.directory / _PRIVATE)
         _fsync_dir(self.directory)
+        _forget_if_keyring(old)  # the retired private key leaves the keyring too
         self.private_key = staged
         self.public_key = staged.public_key()
         log.info("device key rotated to %s from seq %d", self.key_id(), from_seq)
 
     def discard_staged(self) -> None:
+        path = self.directory / _STAGED
         with contextlib.suppress(FileNotFoundError):
-            (self.directory / _STAGED).unlink()
+            data = path.read_bytes()
+            path.unlink()
+            _forget_if_keyring(data)
+
+
+def _forget_if_keyring(data: bytes) -> None:
+    if detect(data) is Protection.KEYRING:
+        keyring_forget(data)
+
+
+def _has_plaintext(directory: Path) -> bool:
+    for name in (_PRIVATE, _TEMPLATE, _STAGED):
+        with contextlib.suppress(FileNotFoundError):
+            if detect((directory / name).read_bytes()) is Protection.PLAINTEXT:
+                return True
+    return False
 
 
 def _epoch_json(e: KeyEpoch) -> dict[str, object]:
@@ -331,10 +528,13 @@ def load_centre_key(data_dir: Path) -> Ed25519PublicKey:
 __all__ = [
     "DeviceKeys",
     "KeyEpoch",
+    "KeyPolicy",
+    "Protection",
     "key_id",
     "keys_dir",
     "load_centre_key",
     "load_public_key_b64",
     "pin_centre_key",
     "public_key_to_b64",
+    "store_protection",
 ]

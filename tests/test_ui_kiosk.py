@@ -29,6 +29,7 @@ from kiosk.checkin.roster import BookedApplicant, ExamSession, Roster, Template
 from kiosk.config import load_config
 from kiosk.errors import CameraUnavailable
 from kiosk.ledger.keys import DeviceKeys
+from kiosk.ledger.keyseal import KeyPolicy
 from kiosk.ledger.store import LedgerStore
 from kiosk.ui.app import KioskWindow
 from kiosk.ui.door import Door
@@ -146,7 +147,7 @@ def build_door(
     ]
     roster = Roster("R-1", 1, now, now + timedelta(days=1), session, applicants)
     data = tmp_path / "data"
-    keys = DeviceKeys.load_or_create(data)
+    keys = DeviceKeys.load_or_create(data, KeyPolicy.plaintext_for_demo())
     ledger = LedgerStore(data / "ledger.sqlite", keys)
     proctors = ProctorDirectory(data / "proctors.sqlite")
     proctors.add(PROCTOR_ID, "Gulnara Proctor", "proctor", PROCTOR_PIN)

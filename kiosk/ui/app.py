@@ -24,6 +24,7 @@ from kiosk.ui.driver import DoorDriver, FrameResult
 from kiosk.ui.i18n import Translator
 from kiosk.ui.lockdown import LockdownWindow
 from kiosk.ui.proctor_panel import ProctorPanel
+from kiosk.ui.qt_compat import install_none_guard
 from kiosk.ui.theme import STYLESHEET
 from kiosk.ui.worker import AnalysisWorker
 
@@ -52,6 +53,7 @@ class KioskWindow(LockdownWindow):
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(locked=locked)
+        install_none_guard()
         self.door = door
         self.tr_ = tr
         self.setWindowTitle(tr.t("app.title"))
@@ -173,4 +175,5 @@ def ensure_application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance()
     if app is None:
         app = QApplication(argv or ["kiosk"])
+    install_none_guard()
     return app  # type: ignore[return-value]

@@ -143,6 +143,7 @@ def build_demo_door(
     from kiosk.checkin.demo import DEMO_DIR, make_demo_roster
     from kiosk.checkin.matcher import Matcher, find_calibration
     from kiosk.ledger.keys import DeviceKeys
+    from kiosk.ledger.keyseal import KeyPolicy
     from kiosk.ledger.store import LedgerStore
     from kiosk.vision.liveness import LivenessChecker
 
@@ -156,7 +157,8 @@ def build_demo_door(
     calibration = find_calibration(cfg, engine.pack)
     now = datetime.now(UTC)
     roster, _signed = make_demo_roster(engine, now=now, agreement_threshold=calibration.threshold)
-    keys = DeviceKeys.load_or_create(data_dir)
+    # A throw-away folder: plain-text keys are acceptable here and only here.
+    keys = DeviceKeys.load_or_create(data_dir, KeyPolicy.plaintext_for_demo())
     ledger = LedgerStore(cfg.ledger_path, keys)
     proctors = ProctorDirectory(data_dir / "proctors.sqlite")
     if not proctors.list():

@@ -24,7 +24,7 @@ from kiosk.ui.driver import DoorDriver, FrameResult
 from kiosk.ui.i18n import Translator
 from kiosk.ui.lockdown import LockdownWindow
 from kiosk.ui.proctor_panel import ProctorPanel
-from kiosk.ui.qt_compat import install_none_guard
+from kiosk.ui.qt_compat import drop_opencv_qt_paths, install_none_guard
 from kiosk.ui.theme import STYLESHEET
 from kiosk.ui.worker import AnalysisWorker
 
@@ -155,7 +155,8 @@ class KioskWindow(LockdownWindow):
     def _paint_latest(self) -> None:
         grabbed = self.door.grabber.latest()
         if self.door.grabber.status == CameraStatus.LOST:
-            self.applicant.video.set_frame(None if grabbed is None else grabbed.image)
+            # A frozen last picture would look like a working camera: show none.
+            self.applicant.video.set_frame(None)
         elif grabbed is not None:
             self.applicant.video.set_frame(grabbed.image)
 
@@ -174,6 +175,7 @@ def flow_clock(flow: object) -> Callable[[], float]:
 def ensure_application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance()
     if app is None:
+        drop_opencv_qt_paths()
         app = QApplication(argv or ["kiosk"])
     install_none_guard()
     return app  # type: ignore[return-value]

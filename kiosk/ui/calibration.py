@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor, QPainter, QPen, QTransform
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMainWindow,
     QPushButton,
@@ -85,6 +86,8 @@ class CalibrationWindow(QMainWindow):
         self.measures = QTableWidget(0, 3, objectName="measures")
         self.measures.verticalHeader().setVisible(False)
         self.measures.setHorizontalHeaderLabels(["measure", "raw", "score"])
+        for table in (self.latency, self.measures):
+            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.template_btn = QPushButton(clicked=self._choose_template)
         self.current_btn = QPushButton(clicked=self.use_current_face)
         self.selftest_btn = QPushButton(objectName="self_test", clicked=self.run_self_test)

@@ -38,8 +38,8 @@ class Keypad(QWidget):
             grid.addWidget(self._key(ch), i // 3, i % 3)
         self.clear_btn = QPushButton(clicked=self.display.clear)
         self.back_btn = QPushButton("⌫", clicked=self.display.backspace)
-        for b in (self.clear_btn, self.back_btn):
-            b.setProperty("key", True)
+        # The clear key carries a word ("Стереть"), so it keeps the normal button size.
+        self.back_btn.setProperty("key", True)
         grid.addWidget(self.clear_btn, 3, 0)
         grid.addWidget(self._key("0"), 3, 1)
         grid.addWidget(self.back_btn, 3, 2)

@@ -67,6 +67,7 @@ class ProctorPanel(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self.setObjectName("proctor_panel")
         self.tr_ = tr
         self.flow = flow
         self.directory = directory
@@ -136,7 +137,9 @@ class ProctorPanel(QWidget):
 
         self.table = QTableWidget(0, 4, objectName="applicants")
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header_view = self.table.horizontalHeader()
+        header_view.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header_view.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.applicants_box = QGroupBox()
         QVBoxLayout(self.applicants_box).addWidget(self.table)
@@ -164,8 +167,8 @@ class ProctorPanel(QWidget):
         left = QVBoxLayout()
         left.addWidget(session_box)
         left.addWidget(self.override_box)
-        cols.addLayout(left, 1)
-        cols.addWidget(self.applicants_box, 1)
+        cols.addLayout(left, 4)
+        cols.addWidget(self.applicants_box, 5)
         ml.addLayout(cols, 1)
         ml.addWidget(self.status)
 
@@ -198,7 +201,7 @@ class ProctorPanel(QWidget):
         self.login_error.clear()
         self.status.clear()
         self.pages.setCurrentIndex(1)
-        self.refresh()
+        self.retranslate()  # names the proctor in the header, then refreshes
         return True
 
     def sign_out(self) -> None:
@@ -334,6 +337,7 @@ class ProctorPanel(QWidget):
         self.close_btn.setText(t("proctor.session_close"))
         self.cancel_btn.setText(t("proctor.cancel_checkin"))
         self.unlock_btn.setText(t("proctor.unlock_door"))
+        self.unlock_note.setPlaceholderText(t("proctor.unlock_note"))
         self.session_box.setTitle(t("proctor.title"))
         self.applicants_box.setTitle(t("proctor.applicants"))
         self.override_box.setTitle(t("proctor.override"))

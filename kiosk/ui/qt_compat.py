@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import sys
 
 log = logging.getLogger(__name__)
@@ -98,3 +99,19 @@ def top_up_none() -> None:
     """Cheap; call from long-running non-UI loops that touch Qt."""
     if _guard is not None:
         _guard.top_up()
+
+
+def drop_opencv_qt_paths() -> list[str]:
+    """Forget the Qt plugin/font paths that ``import cv2`` (opencv-python) puts in the
+    environment. They point at OpenCV's own Qt build; PySide6 would then load OpenCV's
+    xcb plugin and refuse to start on a real display ("Could not load the Qt platform
+    plugin xcb ... even though it was found"). Call before creating the QApplication."""
+    dropped = []
+    for name in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):
+        value = os.environ.get(name, "")
+        if value and f"{os.sep}cv2{os.sep}" in value + os.sep:
+            del os.environ[name]
+            dropped.append(name)
+    if dropped:
+        log.info("ignoring OpenCV's Qt paths: %s", ", ".join(dropped))
+    return dropped

@@ -18,6 +18,7 @@ QLabel#prompt[good="true"] {{ color: {GOOD}; }}
 QLabel#detail {{ font-size: 28px; }}
 QLabel#banner {{ background: #30343f; color: #ffffff; font-size: 18px; padding: 4px; }}
 QLabel#result_title {{ font-size: 52px; font-weight: 800; }}
+QWidget#result QLabel {{ background: transparent; }}
 QWidget#result[tone="good"] {{ background: #0f3d22; }}
 QWidget#result[tone="bad"] {{ background: #4a1010; }}
 QWidget#result[tone="warn"] {{ background: #4a3a00; }}
@@ -32,5 +33,7 @@ QLineEdit {{ background: #ffffff; color: #000000; font-size: 36px; padding: 8px;
             border-radius: 8px; }}
 QTableWidget {{ background: #151922; gridline-color: #444; font-size: 20px; }}
 QHeaderView::section {{ background: #30343f; color: #ffffff; font-size: 20px; padding: 4px; }}
+QWidget#proctor_panel QPushButton {{ font-size: 18px; padding: 8px 12px; }}
+QWidget#proctor_panel QLineEdit {{ font-size: 20px; }}
 QComboBox, QPlainTextEdit {{ background: #ffffff; color: #000000; font-size: 22px; }}
 """

@@ -45,8 +45,25 @@ class FrameSource(Protocol):
     def close(self) -> None: ...
 
 
+class _CaptureSource:
+    """What a camera and a video file share: one cv2.VideoCapture, opened by `open`."""
+
+    name: str
+    _cap: cv2.VideoCapture | None
+
+    def _capture(self) -> cv2.VideoCapture:
+        if self._cap is None:
+            raise CameraUnavailable(f"{self.name} is not open")
+        return self._cap
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
 @dataclass
-class DeviceSource:
+class DeviceSource(_CaptureSource):
     """A camera by OpenCV device index (``/dev/videoN`` on Linux)."""
 
     index: int
@@ -77,21 +94,14 @@ class DeviceSource:
         log.info("opened %s", self.name)
 
     def read(self) -> np.ndarray | None:
-        if self._cap is None:
-            raise CameraUnavailable(f"{self.name} is not open")
-        ok, frame = self._cap.read()
+        ok, frame = self._capture().read()
         if not ok or frame is None:
             raise CameraUnavailable(f"{self.name} stopped delivering frames")
         return frame
 
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
-
 
 @dataclass
-class VideoFileSource:
+class VideoFileSource(_CaptureSource):
     """A video file replayed at its own frame rate (or `fps` when the file has none)."""
 
     path: Path
@@ -121,23 +131,17 @@ class VideoFileSource:
         self._cap = cap
 
     def read(self) -> np.ndarray | None:
-        if self._cap is None:
-            raise CameraUnavailable(f"{self.name} is not open")
-        ok, frame = self._cap.read()
+        cap = self._capture()
+        ok, frame = cap.read()
         if ok and frame is not None:
             return frame
         if not self.loop:
             return None
-        self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-        ok, frame = self._cap.read()
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        ok, frame = cap.read()
         if not ok or frame is None:
             raise CameraUnavailable(f"{self.name} cannot be rewound")
         return frame
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
 
 
 @dataclass

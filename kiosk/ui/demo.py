@@ -106,7 +106,6 @@ class DemoDoor:
     door: Door
     data_dir: Path
     frames_dir: Path
-    clock: Callable[[], float]
     decisions: list[CheckinDecision] = field(default_factory=list)
     _tmp: tempfile.TemporaryDirectory[str] | None = None
 
@@ -184,15 +183,9 @@ def build_demo_door(
     source = ImageFolderSource(frames_dir, fps=fps, loop=loop)
     door = Door(engine, flow, proctors, LatestFrameGrabber(source))
     door.closers += [ledger.close, proctors.close]
-    demo = DemoDoor(door, data_dir, frames_dir, clock or flow_clock_default(), _tmp=tmp)
+    demo = DemoDoor(door, data_dir, frames_dir, _tmp=tmp)
     flow.subscribe(lambda s: demo.decisions.append(s.decision) if _is_new_decision(s) else None)
     return demo
-
-
-def flow_clock_default() -> Callable[[], float]:
-    import time
-
-    return time.monotonic
 
 
 def _is_new_decision(state: FlowState) -> bool:

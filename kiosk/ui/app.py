@@ -24,7 +24,7 @@ from kiosk.ui.driver import DoorDriver, FrameResult
 from kiosk.ui.i18n import Translator
 from kiosk.ui.lockdown import LockdownWindow
 from kiosk.ui.proctor_panel import ProctorPanel
-from kiosk.ui.qt_compat import drop_opencv_qt_paths, install_none_guard
+from kiosk.ui.qt_compat import drop_opencv_qt_paths, require_sound_bindings
 from kiosk.ui.theme import STYLESHEET
 from kiosk.ui.worker import AnalysisWorker
 
@@ -53,7 +53,6 @@ class KioskWindow(LockdownWindow):
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(locked=locked)
-        install_none_guard()
         self.door = door
         self.tr_ = tr
         self.setWindowTitle(tr.t("app.title"))
@@ -177,5 +176,5 @@ def ensure_application(argv: list[str] | None = None) -> QApplication:
     if app is None:
         drop_opencv_qt_paths()
         app = QApplication(argv or ["kiosk"])
-    install_none_guard()
+    require_sound_bindings()
     return app  # type: ignore[return-value]

@@ -34,7 +34,6 @@ from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
 from kiosk.ui.driver import DoorDriver, FrameResult
 from kiosk.ui.i18n import Translator
-from kiosk.ui.qt_compat import install_none_guard
 from kiosk.ui.selftest import CheckResult, run_self_test
 from kiosk.ui.theme import ADJUST, BAD, GOOD, STYLESHEET
 from kiosk.ui.video_view import VideoView
@@ -57,7 +56,6 @@ class CalibrationWindow(QMainWindow):
         tr: Translator | None = None,
     ) -> None:
         super().__init__()
-        install_none_guard()
         self.engine, self.grabber, self.cfg = engine, grabber, cfg
         self.tr_ = tr or Translator(cfg.ui.language)
         self.setStyleSheet(STYLESHEET + "QWidget { font-size: 16px; }")

@@ -14,7 +14,6 @@ from PySide6.QtCore import QThread, Signal
 from kiosk.camera import LatestFrameGrabber
 from kiosk.errors import KioskError
 from kiosk.ui.driver import DoorDriver
-from kiosk.ui.qt_compat import top_up_none
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,6 @@ class AnalysisWorker(QThread):
                 continue
             self.frames_analyzed += 1
             self.analyzed.emit(result)
-            top_up_none()
 
     def stop(self, timeout_ms: int = 3000) -> None:
         self.requestInterruption()

@@ -10,6 +10,7 @@ names them, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import typing
@@ -244,10 +245,15 @@ def _coerce(section: str, key: str, value: Any, target: Any, origin: str) -> Any
     try:
         if target is int and isinstance(value, float):
             raise ValueError
-        return target(value)
+        result = target(value)
     except ValueError:
         kind = "an integer" if target is int else "a number"
         raise ConfigError(f"{where} must be {kind}, got {value!r}") from None
+    # NaN compares false with everything, so a NaN threshold silently turns its check off
+    # (found by tests/test_fuzz_config.py); infinities are never a meaningful setting either.
+    if target is float and not math.isfinite(result):
+        raise ConfigError(f"{where} must be a finite number, got {value!r}")
+    return result
 
 
 def _apply(cfg: KioskConfig, data: dict[str, Any], origin: str) -> None:

@@ -117,30 +117,30 @@ class LivenessConfig:
     baseline_timeout_s: float = 6.0
     hold_frames: int = 2  # consecutive frames a turn must be held to count
     max_wrong_moves: int = 1  # clear turns the wrong way tolerated per session
-    identity_min_cosine: float = 0.4  # every frame's embedding vs the first frame's
+    identity_min_cosine: float = 0.3  # every frame's embedding vs the first frame's
     max_face_gap_s: float = 1.0  # face not seen this long = face lost, session fails
     min_frames: int = 8  # fewer analysed frames than this: cannot decide
     passive_duration_s: float = 2.5  # mode "passive": how long to watch a still face
     # Cues that must be computable; one that is not sends the applicant to a proctor.
     required_cues: str = "parallax,moire"
     # Weighted mean of per-cue live-likelihoods; "name=weight" comma-separated.
-    cue_weights: str = (
-        "parallax=0.30,moire=0.25,border=0.20,micro_motion=0.10,glare=0.10,gamut=0.05,pad_model=0.50"
-    )
+    cue_weights: str = "parallax=0.30,moire=0.25,border=0.20,micro_motion=0.10,glare=0.10,gamut=0.05,pad_model=0.50"
     cue_veto: float = 0.1  # any cue with live-likelihood below this fails the session
     # Ramp ends per cue: live-likelihood is 0 at *_attack and 1 at *_live.
     parallax_attack: float = 0.02
     parallax_live: float = 0.06
-    moire_attack: float = 3.4
-    moire_live: float = 2.4
-    border_attack: float = 1.3
-    border_live: float = 0.8
+    moire_attack: float = 3.0
+    moire_live: float = 2.2
+    border_attack: float = 1.6
+    border_live: float = 0.9
     micro_motion_attack: float = 0.001
     micro_motion_live: float = 0.004
-    glare_attack: float = 0.08
-    glare_live: float = 0.02
+    glare_attack: float = 0.25
+    glare_live: float = 0.05
     gamut_attack: float = 0.20
     gamut_live: float = 0.38
+    # each frame's embedding vs the previous frame's: a swap is a sudden drop
+    identity_step_min_cosine: float = 0.5
 
 
 @dataclass

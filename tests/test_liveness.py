@@ -48,7 +48,7 @@ def test_every_attack_type_is_refused(engine, sources, kind: str, index: int) ->
     assert verdict.passed is False, verdict
     if kind == "swap":
         assert verdict.reason == "identity_changed"
-        assert verdict.cues["identity_min_cos"] < 0.4
+        assert verdict.cues["identity_min_step_cos"] < 0.5
 
 
 def test_genuine_head_turns_pass(engine, sources) -> None:

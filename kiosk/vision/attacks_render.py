@@ -1,17 +1,18 @@
 """Image synthesis for the liveness test set: a 3D-consistent head turn rendered from one
 photo, and the optics of a printed sheet and a phone screen held in front of a camera.
 
-How a genuine head turn is rendered (docs/LIVENESS.md has the full account):
-the photo is normalised so the eyes are level, the eye midpoint sits at a fixed spot and
-the inter-eye distance (IED) is `FACE_IED` px. A depth map is built from the landmarks:
-an ellipsoid head (half-width 1.25·IED, half-height 1.85·IED, depth 1.4·IED, centred
-0.15·IED below the eyes) plus a Gaussian nose ridge whose tip stands 0.55·IED in front
-of the eye plane (the same adult-mean depth quality.py assumes). Each pixel is a 3D
+How a genuine head turn is rendered (docs/LIVENESS.md has the full account): the photo
+is normalised so the eyes are level, the eye midpoint sits at a fixed spot and the
+inter-eye distance (IED) is `FACE_IED` px; beyond the photo's edge its border pixels are
+repeated (a mirrored border would add mirrored faces). A depth map is built from the
+landmarks: an ellipsoid head (half-width 1.25·IED, half-height 1.85·IED, depth 1.4·IED,
+centred 0.15·IED below the eyes) plus a Gaussian nose ridge whose tip stands 0.55·IED in
+front of the eye plane (the adult-mean depth quality.py assumes). Each pixel is a 3D
 point (x, y, z); a yaw/pitch rotation about the head centre moves it, and the image is
 resampled by inverting that motion with a fixed-point iteration (the depth field is
 smooth, so 4 iterations converge). The background outside a feathered head ellipse
 stays still, as a room does behind a person who turns their head. Self-occlusion at the
-far cheek is ignored; at the ≤ 28° used here it hides only a few pixels.
+far cheek is ignored; at the ≤ 35° used here it hides only a few pixels.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def normalise_face(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray
     m[:, 2] += np.array(EYE_MID) - mid
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     canvas = cv2.warpAffine(
-        image, m, (FRAME_W, FRAME_H), flags=interp, borderMode=cv2.BORDER_REFLECT101
+        image, m, (FRAME_W, FRAME_H), flags=interp, borderMode=cv2.BORDER_REPLICATE
     )
     lm = np.hstack([landmarks.astype(np.float64), np.ones((5, 1))]) @ m.T
     return canvas, lm.astype(np.float32)

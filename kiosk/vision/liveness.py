@@ -131,7 +131,9 @@ class LivenessSession:
         self._in_wrong = False
         self._wrong = 0
         self._ref_embedding: np.ndarray | None = None
+        self._prev_embedding: np.ndarray | None = None
         self._min_cos = 1.0
+        self._min_step_cos = 1.0
         self._missing_embedding = 0
         self._frames = 0
         self._yaws: list[float] = []
@@ -189,6 +191,7 @@ class LivenessSession:
         measures = self.evidence.measures()
         measures["pad_model"] = float(np.mean(self._pad)) if self._pad else float("nan")
         measures["identity_min_cos"] = self._min_cos
+        measures["identity_min_step_cos"] = self._min_step_cos
         return measures
 
     # ------------------------------------------------------------ internals
@@ -202,15 +205,25 @@ class LivenessSession:
                 self._pad.append(value)
 
     def _identity_changed(self, obs: FaceObservation) -> bool:
+        """Same person as in the first frame, and as in the frame before.
+
+        A recogniser's similarity drops as the head turns 30° away from the first,
+        frontal frame, so the first-frame threshold must be loose; frame to frame the pose
+        changes by a few degrees only, so a tight threshold there catches the moment of
+        a swap that the loose one could miss.
+        """
         if obs.embedding is None:
             self._missing_embedding += 1
             return False
         if self._ref_embedding is None:
-            self._ref_embedding = obs.embedding
+            self._ref_embedding = self._prev_embedding = obs.embedding
             return False
         cos = self.checker.embed_similarity(self._ref_embedding, obs.embedding)
+        step = self.checker.embed_similarity(self._prev_embedding, obs.embedding)
+        self._prev_embedding = obs.embedding
         self._min_cos = min(self._min_cos, cos)
-        return cos < self.cfg.identity_min_cosine
+        self._min_step_cos = min(self._min_step_cos, step)
+        return cos < self.cfg.identity_min_cosine or step < self.cfg.identity_step_min_cosine
 
     def _enter(self, phase: str, t: float) -> None:
         self._phase, self._phase_t, self._hold, self._in_wrong = phase, t, 0, False

@@ -124,7 +124,10 @@ class LivenessConfig:
     # Cues that must be computable; one that is not sends the applicant to a proctor.
     required_cues: str = "parallax,moire"
     # Weighted mean of per-cue live-likelihoods; "name=weight" comma-separated.
-    cue_weights: str = "parallax=0.30,moire=0.25,border=0.20,micro_motion=0.10,glare=0.10,gamut=0.05,pad_model=0.50"
+    cue_weights: str = (
+        "parallax=0.30,moire=0.25,border=0.20,micro_motion=0.10,"
+        "glare=0.10,gamut=0.05,pad_model=0.50"
+    )
     cue_veto: float = 0.1  # any cue with live-likelihood below this fails the session
     # Ramp ends per cue: live-likelihood is 0 at *_attack and 1 at *_live.
     parallax_attack: float = 0.02

@@ -8,6 +8,7 @@ Small on purpose (a few sequences per kind, ~3 s each); the full figures come fr
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from pathlib import Path
 
@@ -170,3 +171,15 @@ def test_bad_weights_are_config_errors() -> None:
         checker_for(cue_weights="parallax=1,smell=2")
     with pytest.raises(ConfigError, match="required_cues"):
         checker_for(required_cues="aura")
+
+
+def test_eval_command_writes_figures_and_plot(tmp_path: Path) -> None:
+    from kiosk.cli import main
+
+    argv = ["liveness", "eval", "--faces", str(FACES), "--per-kind", "1"]
+    argv += ["--kinds", "genuine,static_photo", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    report = json.loads((tmp_path / "liveness_eval.json").read_text(encoding="utf-8"))
+    assert report["summary"]["static_photo"]["APCER"]["rate"] == 0.0
+    assert report["summary"]["genuine"]["BPCER"]["of"] == 1
+    assert (tmp_path / "liveness_eval.png").stat().st_size > 10_000

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "kiosk.commands.vision_cmd",
     "kiosk.commands.ledger_cmd",
     "kiosk.commands.keys_cmd",
+    "kiosk.commands.security_cmd",
     "kiosk.commands.centre_cmd",
     "kiosk.commands.sync_cmd",
     "kiosk.commands.liveness_cmd",

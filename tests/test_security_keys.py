@@ -255,3 +255,17 @@ def test_prompted_passphrase_is_asked_once(tmp_path: Path) -> None:
 def test_unknown_protection_setting_is_refused() -> None:
     with pytest.raises(KeyStoreError, match="not one of"):
         KeyPolicy.from_environ({"KIOSK_KEYS_PROTECTION": "rot13"})
+
+
+def test_reseal_moves_a_sealed_store_into_the_keyring(
+    tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    keys = DeviceKeys.load_or_create(tmp_path, _policy(protection="passphrase"))
+    pub, tkey = keys.public_key_b64(), keys.template_key()
+    keys.reseal(Protection.KEYRING, _policy(None))
+    again = DeviceKeys.load(tmp_path, _policy(None))
+    assert again.protection() is Protection.KEYRING
+    assert (again.public_key_b64(), again.template_key()) == (pub, tkey)
+    assert len(memory_keyring.entries) == 2
+    with pytest.raises(KeyStoreError, match="never unsealed"):
+        again.reseal(Protection.PLAINTEXT, KeyPolicy.plaintext_for_demo())

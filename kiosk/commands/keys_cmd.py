@@ -1,8 +1,14 @@
-"""`kiosk keys init|show|rotate|pin-centre`."""
+"""`kiosk keys init|show|rotate|pin-centre|seal`.
+
+Every command loads the keys with the ``[keys] protection`` policy from the config (the
+OS keyring, else a passphrase from ``KIOSK_KEY_PASSPHRASE`` or a prompt); `seal` moves an
+existing store to another protection or a new passphrase.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 
 from kiosk.config import load_config
 from kiosk.errors import KeyStoreError
@@ -13,6 +19,13 @@ from kiosk.ledger.keys import (
     load_centre_key,
     load_public_key_b64,
     pin_centre_key,
+)
+from kiosk.ledger.keyseal import (
+    NEW_PASSPHRASE_ENV,
+    KeyPolicy,
+    Protection,
+    ProtectionSetting,
+    prompt_passphrase,
 )
 from kiosk.ledger.store import LedgerStore
 
@@ -28,24 +41,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     pin = ksub.add_parser("pin-centre", help="pin the centre's roster-signing public key")
     pin.add_argument("public_key", help="raw Ed25519 public key, base64")
     pin.set_defaults(handler=_pin)
+    seal = ksub.add_parser(
+        "seal",
+        help="protect the keys with the OS keyring or a (new) passphrase; migrates plain text",
+    )
+    seal.add_argument(
+        "--to",
+        choices=("keyring", "passphrase"),
+        default="passphrase",
+        help=f"target protection (passphrase: from {NEW_PASSPHRASE_ENV} or asked twice)",
+    )
+    seal.set_defaults(handler=_seal)
 
 
 def _init(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     existed = (keys_dir(cfg.data_dir) / "device.json").exists()
-    keys = DeviceKeys.load_or_create(cfg.data_dir)
+    keys = DeviceKeys.load_or_create(cfg.data_dir, KeyPolicy.from_config(cfg))
     what = "device keys already exist" if existed else "created device keys"
     print(f"{what} in {keys.directory}")
     print(f"device id  {keys.device_id}")
     print(f"public key {keys.public_key_b64()}")
+    print(f"protection {keys.protection().value}")
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
-    keys = DeviceKeys.load(cfg.data_dir)
+    keys = DeviceKeys.load(cfg.data_dir, KeyPolicy.from_config(cfg))
     print(f"device id  {keys.device_id}")
     print(f"public key {keys.public_key_b64()} (key id {keys.key_id()})")
+    print(f"protection {keys.protection().value}")
     for epoch in keys.history:
         kid = key_id(load_public_key_b64(epoch.public_key_b64))
         print(f"  key {kid} signs from seq {epoch.from_seq}")
@@ -58,7 +84,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _rotate(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
-    keys = DeviceKeys.load(cfg.data_dir)
+    keys = DeviceKeys.load(cfg.data_dir, KeyPolicy.from_config(cfg))
     with LedgerStore(cfg.ledger_path, keys) as store:
         env = store.rotate_key()
     print(f"rotated: record seq {env.record.seq} announces key {keys.key_id()}")
@@ -70,4 +96,22 @@ def _pin(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     pin_centre_key(cfg.data_dir, args.public_key)
     print(f"pinned centre key {key_id(load_public_key_b64(args.public_key))}")
+    return 0
+
+
+def _seal(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    keys = DeviceKeys.load(cfg.data_dir, KeyPolicy.from_config(cfg))
+    before = keys.protection()
+    target = Protection(args.to)
+
+    def new_passphrase(confirm: bool) -> str | None:
+        value = os.environ.get(NEW_PASSPHRASE_ENV)
+        return value or prompt_passphrase("new device key passphrase: ", confirm=True)
+
+    new_policy = KeyPolicy(protection=ProtectionSetting(args.to), passphrase=new_passphrase)
+    keys.reseal(target, new_policy)
+    print(f"device keys in {keys.directory}: {before.value} -> {keys.protection().value}")
+    if target is Protection.PASSPHRASE:
+        print("set KIOSK_KEY_PASSPHRASE to the new passphrase for the kiosk service")
     return 0

@@ -50,12 +50,14 @@ from cryptography.hazmat.primitives.serialization import (
 
 from kiosk.errors import KeyStoreError
 from kiosk.ledger.keyseal import (
+    MIN_PASSPHRASE_CHARS,
     KeyPolicy,
     Protection,
     decode_secret,
     detect,
     encode_secret,
     keyring_forget,
+    keyring_usable,
     resolve_new_protection,
     sealed_salt,
     warn_plaintext,
@@ -417,6 +419,56 @@ class DeviceKeys:
     def protection(self) -> Protection:
         """How this store's secrets are kept (keyring, passphrase or plain text)."""
         return store_protection(self.directory)
+
+    def reseal(self, target: Protection, new_policy: KeyPolicy) -> None:
+        """Rewrite every secret file under `target` protection (the technician's `kiosk keys
+        seal`): plain text → keyring/passphrase, passphrase → keyring, or a new passphrase.
+
+        Each file is replaced atomically; the old keyring entries are forgotten only after
+        all files point at the new ones, so a crash leaves every file readable.
+        """
+        if target is Protection.PLAINTEXT:
+            raise KeyStoreError("keys can only be sealed, never unsealed to plain text")
+        if target is Protection.KEYRING and not keyring_usable():
+            raise KeyStoreError("no usable OS keyring backend on this machine")
+        if target is Protection.PASSPHRASE:
+            passphrase = new_policy.get_passphrase(confirm=True)
+            if passphrase is None or len(passphrase) < MIN_PASSPHRASE_CHARS:
+                raise KeyStoreError(
+                    f"a new key passphrase of at least {MIN_PASSPHRASE_CHARS} characters is needed"
+                )
+        secrets: list[tuple[str, str, bytes, bytes]] = []
+        with _store_lock(self.directory):
+            for name, purpose in (
+                (_PRIVATE, PURPOSE_DEVICE),
+                (_STAGED, PURPOSE_DEVICE),
+                (_TEMPLATE, PURPOSE_TEMPLATE),
+            ):
+                path = self.directory / name
+                if not path.exists():
+                    continue
+                old = _read_secret_file(path)
+                if purpose == PURPOSE_DEVICE:
+                    secret = _read_private(path, self.policy).private_bytes_raw()
+                else:
+                    secret = self.template_key()
+                secrets.append((name, purpose, old, secret))
+            salt: tuple[bytes, int] | None = None
+            for name, purpose, _old, secret in secrets:
+                plain = (
+                    _pem(Ed25519PrivateKey.from_private_bytes(secret))
+                    if (purpose == PURPOSE_DEVICE)
+                    else secret
+                )
+                data = encode_secret(
+                    secret, purpose, target, new_policy, plaintext=plain, salt_hint=salt
+                )
+                salt = salt or sealed_salt(data)
+                _atomic_write(self.directory / name, data, 0o600)
+            for _name, _purpose, old, _secret in secrets:
+                _forget_if_keyring(old)
+        self.policy = new_policy
+        log.warning("device keys in %s resealed with %s protection", self.directory, target.value)
 
     def stage_rotation(self) -> Ed25519PrivateKey:
         """Write a new key beside the current one; nothing signs with it until committed.

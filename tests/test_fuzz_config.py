@@ -11,17 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from hypothesis import HealthCheck, given, settings
+from fuzz_budget import fuzz
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.config import KioskConfig, dump_toml, load_config, validate
 from kiosk.errors import ConfigError
 
-FUZZ = settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+FUZZ = fuzz(150)
 
 SECTIONS: dict[str, dict[str, Any]] = {
     f.name: typing.get_type_hints(type(getattr(KioskConfig(), f.name)))

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from hypothesis import HealthCheck, given, settings
+from fuzz_budget import fuzz
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.errors import RecordFormatError, SignatureInvalid
@@ -28,7 +29,7 @@ from kiosk.ledger.records import (
     verify_envelope,
 )
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(150)
 
 SAFE_INT = st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
 # Floats of magnitude >= 2**53 are left out here: see the xfail test at the end (found by

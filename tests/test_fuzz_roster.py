@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from hypothesis import HealthCheck, given, settings
+from fuzz_budget import fuzz
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.checkin.roster import (
@@ -29,7 +30,7 @@ from kiosk.errors import RecordFormatError, RosterError
 from kiosk.ledger.keys import key_id
 from kiosk.ledger.records import canonical_json
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(150)
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 CENTRE = Ed25519PrivateKey.generate()
 PUB = CENTRE.public_key()

@@ -35,8 +35,14 @@ import numpy as np
 from kiosk.config import KioskConfig, LivenessConfig
 from kiosk.errors import ConfigError, KioskError
 from kiosk.vision.embed import cosine_similarity
-from kiosk.vision.liveness_cues import PassiveEvidence, ramp
+from kiosk.vision.liveness_cues import PassiveEvidence
 from kiosk.vision.liveness_pad import PadModel
+from kiosk.vision.liveness_passive import (
+    PassiveAssessment,
+    assess_passive,
+    parse_required,
+    parse_weights,
+)
 
 if TYPE_CHECKING:
     from kiosk.vision.pipeline import FaceEngine, FaceObservation
@@ -45,9 +51,6 @@ log = logging.getLogger(__name__)
 
 TURNS = ("turn_left", "turn_right", "look_up")
 PROMPTS = (*TURNS, "hold_still", "face_camera")
-CUES = ("parallax", "moire", "border", "micro_motion", "glare", "gamut", "pad_model")
-# Cues that only mean something when the head has turned (not in mode "passive").
-MOTION_CUES = ("parallax",)
 _PAD_EVERY = 3  # the PAD model (when present) runs on every n-th frame
 
 
@@ -68,44 +71,6 @@ class LivenessStep:
     prompt: str | None  # one of PROMPTS, or None when the session is over
     progress: float  # 0..1
     verdict: LivenessVerdict | None = None
-
-
-def parse_weights(text: str) -> dict[str, float]:
-    """`"parallax=0.3,moire=0.25"` → dict; unknown cue names are a ConfigError."""
-    weights: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, _, value = part.partition("=")
-        name = name.strip()
-        if name not in CUES:
-            raise ConfigError(f"[liveness] cue_weights: unknown cue {name!r}; known: {CUES}")
-        try:
-            weights[name] = float(value)
-        except ValueError:
-            raise ConfigError(f"[liveness] cue_weights: {part!r} is not name=number") from None
-        if weights[name] < 0:
-            raise ConfigError(f"[liveness] cue_weights: {name} must not be negative")
-    return weights
-
-
-def parse_required(text: str) -> tuple[str, ...]:
-    names = tuple(filter(None, (p.strip() for p in text.split(","))))
-    for name in names:
-        if name not in CUES:
-            raise ConfigError(f"[liveness] required_cues: unknown cue {name!r}; known: {CUES}")
-    return names
-
-
-def cue_scores(measures: dict[str, float], cfg: LivenessConfig) -> dict[str, float]:
-    """Each raw cue value → live-likelihood 0..1 through its configured ramp (NaN stays)."""
-    out: dict[str, float] = {}
-    for name, value in measures.items():
-        if name == "pad_model":
-            out[name] = value  # already a live probability
-        elif value is None or math.isnan(value):
-            out[name] = float("nan")
-        else:
-            out[name] = ramp(value, getattr(cfg, f"{name}_attack"), getattr(cfg, f"{name}_live"))
-    return out
 
 
 class LivenessSession:
@@ -289,17 +254,21 @@ class LivenessSession:
         return dp >= self.cfg.pitch_deg and abs(dy) < self.cfg.turn_deg  # look_up
 
     def _wrong_zone(self, yaw: float, pitch: float) -> bool:
-        """A clear move the opposite way of the current prompt (a replay cycling through
-        every move would eventually match any challenge; this stops it trying)."""
+        """A clear turn the opposite way of the current prompt (a replay cycling through
+        every move would eventually match any challenge; this stops it trying).
+
+        Only yaw counts: the landmark pitch estimate is too noisy (and people nod while
+        they listen) for a dip in pitch to be called a wrong move.
+        """
         if self._phase != "step":
             return False
-        dy, dp = yaw - self._base[0], pitch - self._base[1]
+        dy = yaw - self._base[0]
         prompt = self.challenge[self._step]
         if prompt == "turn_left":
             return dy <= -self.cfg.turn_deg
         if prompt == "turn_right":
             return dy >= self.cfg.turn_deg
-        return dp <= -self.cfg.pitch_deg
+        return False
 
     def _prompt(self) -> str:
         if self._phase == "baseline":
@@ -376,16 +345,6 @@ class LivenessSession:
         return self._finish(True, "live", pa.score, live)  # mode "active": cues reported only
 
 
-@dataclass(frozen=True)
-class PassiveAssessment:
-    """What the passive cues alone say: combined score, per-cue live-likelihoods, verdict."""
-
-    passed: bool | None
-    score: float
-    reason: str
-    scores: dict[str, float]
-
-
 class LivenessChecker:
     """Builds liveness sessions from config; holds the optional PAD model.
 
@@ -436,38 +395,15 @@ class LivenessChecker:
         return checker
 
     def assess_passive(self, measures: dict[str, float], *, mode: str = "") -> PassiveAssessment:
-        """Combine raw cue values (as in `LivenessVerdict.cues`) into one passive verdict.
-
-        Score = weighted mean of the per-cue live-likelihoods that could be computed
-        (weights from `cue_weights`). A required cue that is missing → None; any cue
-        below `cue_veto` → False (one strong sign of an attack is enough); a score
-        below `passive_threshold` → False. Also used by `kiosk liveness eval` to say
-        what the passive cues would decide on attacks the challenge already stopped.
-        """
-        cfg = self.cfg
-        scores = cue_scores({k: measures.get(k, float("nan")) for k in CUES}, cfg)
-        weights = dict(self.weights)
-        required = set(self.required)
-        if (mode or cfg.mode) == "passive":
-            for name in MOTION_CUES:
-                weights.pop(name, None)
-                required.discard(name)
-        if self.pad_model is not None:
-            required.add("pad_model")
-        missing = sorted(n for n in required if math.isnan(scores.get(n, float("nan"))))
-        usable = {n: s for n, s in scores.items() if not math.isnan(s) and weights.get(n, 0) > 0}
-        total = sum(weights[n] for n in usable)
-        score = sum(weights[n] * s for n, s in usable.items()) / total if total else 0.0
-        if missing:
-            return PassiveAssessment(None, score, "cue_unavailable:" + ",".join(missing), scores)
-        if not usable:
-            return PassiveAssessment(None, score, "no_passive_cue", scores)
-        vetoed = sorted(n for n, s in usable.items() if s < cfg.cue_veto)
-        if vetoed:
-            return PassiveAssessment(False, score, "cue_veto:" + ",".join(vetoed), scores)
-        if score < cfg.passive_threshold:
-            return PassiveAssessment(False, score, "passive_score_low", scores)
-        return PassiveAssessment(True, score, "live", scores)
+        """The passive verdict for raw cue values (see liveness_passive.assess_passive)."""
+        return assess_passive(
+            measures,
+            self.cfg,
+            self.weights,
+            self.required,
+            mode=mode,
+            pad_model_present=self.pad_model is not None,
+        )
 
     def start(self, rng: random.Random | None = None) -> LivenessSession:
         """A new session with a fresh random challenge (unpredictable by default, so a

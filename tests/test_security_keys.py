@@ -95,8 +95,11 @@ def test_env_policy_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_plaintext_dev_mode_is_explicit_and_loud(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # import-linter (tests/test_architecture.py) configures logging in this process with
+    # disable_existing_loggers; the kiosk service never does, so undo that here.
+    monkeypatch.setattr(logging.getLogger("kiosk.ledger.keyseal"), "disabled", False)
     with caplog.at_level(logging.WARNING, logger="kiosk.ledger.keyseal"):
         keys = DeviceKeys.load_or_create(tmp_path, KeyPolicy.plaintext_for_demo())
     assert keys.protection() is Protection.PLAINTEXT

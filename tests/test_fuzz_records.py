@@ -164,14 +164,6 @@ def test_any_json_body_signs_and_verifies(body: dict[str, Any]) -> None:
     assert again.digest() == env.digest()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="records.py owner: canonical_json accepts a float >= 2**53 (e.g. 2.0**53 or 1e20) "
-    "but writes it as an integer literal that parses back outside the safe-integer domain, so "
-    "the stored record reads back as LedgerTampered and blocks `pending()`/sync forever. "
-    "Fix: refuse integral floats with abs >= 2**53 in canonical_json (RecordFormatError at "
-    "append time).",
-)
 def test_a_body_that_signs_also_reads_back(tmp_path: Path) -> None:
     from kiosk.ledger.keys import DeviceKeys
     from kiosk.ledger.store import LedgerStore

@@ -77,6 +77,28 @@ def canonical_json(obj: Any) -> bytes:
         raise RecordFormatError(f"value cannot be canonicalised as JSON: {exc}") from None
 
 
+_MAX_SAFE_FLOAT = float(2**53)
+_JCS_EXPONENT_FROM = 1e21  # from here on JCS writes an exponent, which parses back as float
+
+
+def refuse_unreadable_numbers(obj: Any) -> None:
+    """Refuse whole-number floats in [2**53, 1e21): JCS writes them as integer literals
+    (2.0**53 → 9007199254740992) that parse back outside the safe-integer domain, so a
+    record holding one would sign today and read back as "tampered" forever after."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if _MAX_SAFE_FLOAT <= abs(item) < _JCS_EXPONENT_FROM and item.is_integer():
+                raise RecordFormatError(
+                    f"number {item!r} is beyond the range JSON can carry exactly (±2**53)"
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+
+
 _uuid_lock = threading.Lock()
 _uuid_last_ms = -1
 _uuid_counter = 0
@@ -270,6 +292,7 @@ def new_record(
     ts: str | None = None,
 ) -> Record:
     """Build a v1 record with a fresh UUIDv7 and (by default) the current UTC time."""
+    refuse_unreadable_numbers(body)
     return Record(
         v=RECORD_VERSION,
         type=type,

@@ -636,3 +636,19 @@ def test_real_liveness_checker_never_accepts_still_photos(make, engine, cfg) -> 
     d = state.decision
     assert d is not None and not d.admits, d
     assert d.score > THRESHOLD  # the face matched; liveness is what stopped it
+
+
+# -- the flow's clock is public (the UI's countdown reads it) --------------------------------
+
+
+def test_flow_clock_is_public_and_deadlines_are_measured_on_it(make) -> None:
+    kit = make()
+    assert kit.flow.clock is kit.clock
+    assert kit.flow.now_monotonic() == kit.clock.t
+    state = kit.flow.claim(booking_code="BK-A08")
+    timeout = kit.flow.cfg.checkin.claim_timeout_s
+    assert state.deadline - kit.flow.now_monotonic() == pytest.approx(timeout)
+    kit.clock.advance(timeout - 1)
+    assert kit.flow.now_monotonic() < state.deadline and kit.flow.tick().name is StateName.CLAIMED
+    kit.clock.advance(1)
+    assert kit.flow.tick().name is StateName.IDLE

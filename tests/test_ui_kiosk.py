@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -130,6 +131,7 @@ def build_door(
     *,
     room: str = ROOM,
     open_session: bool = True,
+    clock: Callable[[], float] | None = None,
 ) -> Door:
     cfg = load_config()
     cfg.liveness.mode = "active"
@@ -152,13 +154,19 @@ def build_door(
     proctors = ProctorDirectory(data / "proctors.sqlite")
     proctors.add(PROCTOR_ID, "Gulnara Proctor", "proctor", PROCTOR_PIN)
     matcher = Matcher.from_config(cfg, engine.pack)
-    flow = CheckinFlow(engine, roster, ledger, matcher, ScriptedLiveness(), cfg, room=room)
+    flow = CheckinFlow(
+        engine, roster, ledger, matcher, ScriptedLiveness(), cfg, room=room, **clock_kw(clock)
+    )
     if open_session:
         flow.open_session(proctors.authenticate(PROCTOR_ID, PROCTOR_PIN))
     grabber = LatestFrameGrabber(source, retry_s=0.05, max_retry_s=0.2)
     door = Door(engine, flow, proctors, grabber)
     door.closers += [ledger.close, proctors.close]
     return door
+
+
+def clock_kw(clock: Callable[[], float] | None) -> dict[str, Callable[[], float]]:
+    return {} if clock is None else {"clock": clock}
 
 
 @pytest.fixture
@@ -376,3 +384,26 @@ def test_lockdown_ignores_escape_alt_f4_and_close(qtbot, tmp_path, make_window) 
     qtbot.mouseClick(window.panel.login_btn, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(window.panel.exit_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
+
+
+def test_countdown_reads_the_flows_clock(qtbot, tmp_path, engine, templates) -> None:
+    """The window is handed no clock: its countdown must follow the flow's (fake) clock,
+    not the wall clock, or it would disagree with the deadlines the flow enforces."""
+    now = [500.0]
+    source = ImageFolderSource(_camera_folder(tmp_path, "img2.jpg"), loop=True)
+    door = build_door(tmp_path, engine, templates, source, clock=lambda: now[0])
+    window = KioskWindow(door, Translator("en"), locked=False)  # not started: no frames
+    qtbot.addWidget(window)
+    try:
+        assert window.door.flow.now_monotonic() == 500.0
+        state = window.door.flow.claim(booking_code="AB12CD")
+        assert state.name is StateName.CLAIMED
+        window.applicant.update_countdown()
+        timeout = window.door.flow.cfg.checkin.claim_timeout_s
+        assert window.applicant.countdown.text() == f"{timeout:.0f} s left"
+        now[0] += 45
+        window.applicant.update_countdown()
+        assert window.applicant.countdown.text() == f"{timeout - 45:.0f} s left"
+    finally:
+        window.shutdown()
+        door.close()

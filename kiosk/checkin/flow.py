@@ -112,6 +112,17 @@ class CheckinFlow:
     def state(self) -> FlowState:
         return self._state
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The monotonic clock every `FlowState.deadline` is measured on. The screen's
+        countdown must read this same clock (a test's fake clock, or `time.monotonic`),
+        or it would disagree with the deadlines the flow enforces."""
+        return self._clock
+
+    def now_monotonic(self) -> float:
+        """The current reading of `clock`: what a deadline is compared with."""
+        return self._clock()
+
     def subscribe(self, callback: Callable[[FlowState], None]) -> Callable[[], None]:
         """Call `callback(state)` on every change; returns a function that unsubscribes."""
         self._subscribers.append(callback)

@@ -58,9 +58,8 @@ class KioskWindow(LockdownWindow):
         self.setWindowTitle(tr.t("app.title"))
         self.setStyleSheet(STYLESHEET)
         flow = door.flow
-        self.applicant = ApplicantScreen(
-            tr, room=flow.room, clock=clock or flow_clock(flow), demo=demo
-        )
+        # The countdown reads the flow's own clock so it agrees with the flow's deadlines.
+        self.applicant = ApplicantScreen(tr, room=flow.room, clock=clock or flow.clock, demo=demo)
         self.panel = ProctorPanel(tr, flow, door.proctors, centre_state=door.centre_state)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.applicant)
@@ -162,13 +161,6 @@ class KioskWindow(LockdownWindow):
     def _tick(self) -> None:
         self._call(self.door.flow.tick)
         self.applicant.update_countdown()
-
-
-def flow_clock(flow: object) -> Callable[[], float]:
-    """The clock the flow measures deadlines on (so the countdown agrees with it)."""
-    import time
-
-    return getattr(flow, "_clock", time.monotonic)
 
 
 def ensure_application(argv: list[str] | None = None) -> QApplication:

@@ -33,10 +33,18 @@ log = logging.getLogger("bench_centre_ingest")
 
 
 def _body(i: int) -> dict[str, Any]:
-    return {"applicant_id": f"A-{i:06d}", "session_id": f"S-{i // 300}", "room": "R-101",
-            "decision": "accepted" if i % 10 else "rejected", "score": 0.6123, "threshold": 0.36,
-            "liveness": "passed", "quality": {"overall": 81, "sharpness": 73.5},
-            "pack": "default", "timings": {"detect_ms": 12.5, "embed_ms": 30.1}}
+    return {
+        "applicant_id": f"A-{i:06d}",
+        "session_id": f"S-{i // 300}",
+        "room": "R-101",
+        "decision": "accepted" if i % 10 else "rejected",
+        "score": 0.6123,
+        "threshold": 0.36,
+        "liveness": "passed",
+        "quality": {"overall": 81, "sharpness": 73.5},
+        "pack": "default",
+        "timings": {"detect_ms": 12.5, "embed_ms": 30.1},
+    }
 
 
 def _worker(args: tuple[str, str, int, int, Any, Any]) -> dict[str, Any]:
@@ -46,26 +54,31 @@ def _worker(args: tuple[str, str, int, int, Any, Any]) -> dict[str, Any]:
     from centre.crud.ingest import BatchIngestor
     from centre.db import make_engine, session_factory
     from centre.models import Device
-    from kiosk.ledger.keys import DeviceKeys
+    from kiosk.ledger.keys import DeviceKeys, KeyPolicy
     from kiosk.ledger.records import new_record, sign_record
 
-    keys = DeviceKeys.load_or_create(Path(data_dir) / uuid.uuid4().hex)
+    keys = DeviceKeys.load_or_create(
+        Path(data_dir) / uuid.uuid4().hex, KeyPolicy.plaintext_for_demo()
+    )
     settings = CentreSettings(data_dir=Path(data_dir), db_url=db_url, migrate_on_start=False)
     engine = make_engine(settings)
     sessions = session_factory(engine)
     with sessions() as db:
         _, token = create_enrolment_token(db, ttl_s=60)
-        enroll_device(db, token=token, device_id=keys.device_id,
-                      public_key_b64=keys.public_key_b64())
+        enroll_device(
+            db, token=token, device_id=keys.device_id, public_key_b64=keys.public_key_b64()
+        )
         db.commit()
     prev = None
     wire: list[dict[str, Any]] = []
     for i in range(n):
-        env = sign_record(new_record("checkin", _body(i), device=keys.device_id, seq=i + 1,
-                                     prev=prev), keys.private_key)
+        env = sign_record(
+            new_record("checkin", _body(i), device=keys.device_id, seq=i + 1, prev=prev),
+            keys.private_key,
+        )
         prev = env.digest()
         wire.append(json.loads(json.dumps(env.to_dict())))
-    batches = [wire[i:i + batch] for i in range(0, n, batch)]
+    batches = [wire[i : i + batch] for i in range(0, n, batch)]
     ready.wait()
     go.wait()
     t0 = time.perf_counter()
@@ -83,8 +96,11 @@ def _worker(args: tuple[str, str, int, int, Any, Any]) -> dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", default=os.environ.get("KIOSK_CENTRE_DB", ""),
-                    help="database URL (default: KIOSK_CENTRE_DB, else a temporary SQLite file)")
+    ap.add_argument(
+        "--db",
+        default=os.environ.get("KIOSK_CENTRE_DB", ""),
+        help="database URL (default: KIOSK_CENTRE_DB, else a temporary SQLite file)",
+    )
     ap.add_argument("--records", type=int, default=20_000, help="records per process")
     ap.add_argument("--procs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--batch", type=int, default=500)
@@ -105,8 +121,10 @@ def main() -> int:
             ready = manager.Barrier(args.procs + 1)
             go = manager.Barrier(args.procs + 1)
             with ctx.Pool(args.procs) as pool:
-                job = pool.map_async(_worker, [(db_url, tmp, args.records, args.batch, ready, go)
-                                               for _ in range(args.procs)])
+                job = pool.map_async(
+                    _worker,
+                    [(db_url, tmp, args.records, args.batch, ready, go) for _ in range(args.procs)],
+                )
                 ready.wait()  # every worker has signed its records
                 go.wait()
                 results = job.get()
@@ -115,19 +133,32 @@ def main() -> int:
     out = {
         "benchmark": "centre_ingest",
         "database": db_url.split(":", 1)[0].split("+")[0],
-        "procs": args.procs, "records_per_proc": args.records, "batch": args.batch,
-        "accepted": total, "seconds": round(wall, 3),
+        "procs": args.procs,
+        "records_per_proc": args.records,
+        "batch": args.batch,
+        "accepted": total,
+        "seconds": round(wall, 3),
         "records_per_s": round(total / wall, 1),
-        "per_proc_records_per_s": [round(r["accepted"] / (r["end"] - r["start"]), 1)
-                                   for r in results],
+        "per_proc_records_per_s": [
+            round(r["accepted"] / (r["end"] - r["start"]), 1) for r in results
+        ],
         "target_records_per_s": 5000,
-        "cpu_count": os.cpu_count(), "python": platform.python_version(),
-        "machine": platform.machine(), "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    log.info("%s ingest: %d records in %.2f s = %.0f verified records/s (%d procs) -> %s",
-             out["database"], total, wall, out["records_per_s"], args.procs, args.out)
+    log.info(
+        "%s ingest: %d records in %.2f s = %.0f verified records/s (%d procs) -> %s",
+        out["database"],
+        total,
+        wall,
+        out["records_per_s"],
+        args.procs,
+        args.out,
+    )
     return 0
 
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from kiosk.ledger.keys import DeviceKeys  # noqa: E402
+from kiosk.ledger.keys import DeviceKeys, KeyPolicy  # noqa: E402
 from kiosk.ledger.records import canonical_json, new_record, sign_record, verify_chain  # noqa: E402
 from kiosk.ledger.store import LedgerStore  # noqa: E402
 
@@ -46,7 +46,7 @@ def checkin_body(i: int) -> dict:
 
 
 def bench(n: int, workdir: Path) -> dict:
-    keys = DeviceKeys.load_or_create(workdir / "data")
+    keys = DeviceKeys.load_or_create(workdir / "data", KeyPolicy.plaintext_for_demo())
     path = workdir / "bench-ledger.sqlite"
     latencies = []
     with LedgerStore(path, keys) as store:

@@ -81,13 +81,16 @@ def _enroll_token(args: argparse.Namespace) -> int:
 
     _, engine, sessions = _with_db(args)
     with sessions() as db:
-        row, token = create_enrolment_token(db, ttl_s=args.ttl_hours * 3600, room=args.room,
-                                            label=args.label)
+        row, token = create_enrolment_token(
+            db, ttl_s=args.ttl_hours * 3600, room=args.room, label=args.label
+        )
         db.commit()
     engine.dispose()
     print(token)
-    print(f"(one-time; expires {row.expires_at.isoformat(timespec='minutes')}; on the kiosk run "
-          "`kiosk sync enroll TOKEN`)")
+    print(
+        f"(one-time; expires {row.expires_at.isoformat(timespec='minutes')}; on the kiosk run "
+        "`kiosk sync enroll TOKEN`)"
+    )
     return 0
 
 

@@ -68,7 +68,7 @@ def _stores(cfg: KioskConfig) -> Iterator[_Stores]:
     from kiosk.ledger.store import LedgerStore
     from kiosk.ledger.vault import TemplateVault, default_vault_path
 
-    keys = DeviceKeys.load_or_create(cfg.data_dir)
+    keys = DeviceKeys.for_config(cfg)
     with (
         TemplateVault(default_vault_path(cfg.data_dir), keys.template_key()) as vault,
         LedgerStore(cfg.ledger_path, keys) as ledger,

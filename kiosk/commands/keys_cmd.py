@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _init(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     existed = (keys_dir(cfg.data_dir) / "device.json").exists()
-    keys = DeviceKeys.load_or_create(cfg.data_dir, KeyPolicy.from_config(cfg))
+    keys = DeviceKeys.for_config(cfg)
     what = "device keys already exist" if existed else "created device keys"
     print(f"{what} in {keys.directory}")
     print(f"device id  {keys.device_id}")

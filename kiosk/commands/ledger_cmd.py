@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import LedgerError
-from kiosk.ledger.keys import DeviceKeys
+from kiosk.ledger.keys import DeviceKeys, KeyPolicy
 from kiosk.ledger.store import LedgerStore
 from kiosk.ledger.vault import TemplateVault, default_vault_path
 
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _open(cfg: KioskConfig) -> LedgerStore:
     if not cfg.ledger_path.exists():
         raise LedgerError(f"no ledger at {cfg.ledger_path}")
-    return LedgerStore(cfg.ledger_path, DeviceKeys.load(cfg.data_dir))
+    return LedgerStore(cfg.ledger_path, DeviceKeys.load(cfg.data_dir, KeyPolicy.from_config(cfg)))
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -69,7 +69,9 @@ def _purge(args: argparse.Namespace) -> int:
     if not path.exists():
         print("no template vault; nothing to purge")
         return 0
-    with TemplateVault(path, DeviceKeys.load(cfg.data_dir).template_key()) as vault:
+    with TemplateVault(
+        path, DeviceKeys.load(cfg.data_dir, KeyPolicy.from_config(cfg)).template_key()
+    ) as vault:
         n = vault.purge(datetime.now(UTC))
         left = vault.count()
     print(f"purged {n} expired template rows; {left} remain")

@@ -32,13 +32,21 @@ def _client(cfg: KioskConfig):  # type: ignore[no-untyped-def]
     from kiosk.sync.client import SyncClient
 
     if not cfg.sync.centre_url:
-        raise CentreUnavailable("no centre URL configured; set [sync] centre_url "
-                                "or KIOSK_SYNC_CENTRE_URL")
-    keys = DeviceKeys.load_or_create(cfg.data_dir)
+        raise CentreUnavailable(
+            "no centre URL configured; set [sync] centre_url or KIOSK_SYNC_CENTRE_URL"
+        )
+    keys = DeviceKeys.for_config(cfg)
     store = LedgerStore(cfg.ledger_path, keys)
-    return store, SyncClient(store, keys, cfg.sync.centre_url, batch_size=cfg.sync.batch_size,
-                             timeout_s=cfg.sync.timeout_s, interval_s=cfg.sync.interval_s,
-                             max_backoff_s=cfg.sync.max_backoff_s, data_dir=cfg.data_dir)
+    return store, SyncClient(
+        store,
+        keys,
+        cfg.sync.centre_url,
+        batch_size=cfg.sync.batch_size,
+        timeout_s=cfg.sync.timeout_s,
+        interval_s=cfg.sync.interval_s,
+        max_backoff_s=cfg.sync.max_backoff_s,
+        data_dir=cfg.data_dir,
+    )
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -46,7 +54,7 @@ def _status(args: argparse.Namespace) -> int:
     from kiosk.ledger.store import LedgerStore
 
     cfg = load_config(args.config)
-    keys = DeviceKeys.load_or_create(cfg.data_dir)
+    keys = DeviceKeys.for_config(cfg)
     with LedgerStore(cfg.ledger_path, keys) as store:
         counts = store.counts()
         last = store.last()
@@ -60,8 +68,10 @@ def _status(args: argparse.Namespace) -> int:
             with client:
                 try:
                     doc = client.centre_status()
-                    print(f"at centre head_seq {doc.get('head_seq')} (verified chain), "
-                          f"max_seq {doc.get('max_seq')}, status {doc.get('status')}")
+                    print(
+                        f"at centre head_seq {doc.get('head_seq')} (verified chain), "
+                        f"max_seq {doc.get('max_seq')}, status {doc.get('status')}"
+                    )
                 except CentreUnavailable as exc:
                     print(f"centre unreachable: {exc}")
     return 0
@@ -76,8 +86,10 @@ def _push(args: argparse.Namespace) -> int:
         left = store.counts()
     if requeued:
         print(f"re-queued {requeued} record(s) left mid-push by an earlier run")
-    print(f"pushed {r.sent} in {r.batches} batch(es): {r.accepted} accepted, "
-          f"{r.duplicate} already there, {r.rejected} rejected; {left['pending']} pending")
+    print(
+        f"pushed {r.sent} in {r.batches} batch(es): {r.accepted} accepted, "
+        f"{r.duplicate} already there, {r.rejected} rejected; {left['pending']} pending"
+    )
     for rej in r.rejections[:20]:
         print(f"  rejected seq {rej['seq']}: {rej['reason']} {rej.get('detail') or ''}")
     return 1 if r.rejected else 0
@@ -89,16 +101,22 @@ def _pull(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     store, client = _client(cfg)
-    with store, client, TemplateVault(default_vault_path(cfg.data_dir),
-                                      client.keys.template_key()) as vault:
+    with (
+        store,
+        client,
+        TemplateVault(default_vault_path(cfg.data_dir), client.keys.template_key()) as vault,
+    ):
         rosters = RosterStore(cfg.data_dir / "rosters.sqlite", vault)
         try:
-            outcome, roster = client.pull_roster(args.room, roster_store=rosters,
-                                                 now=datetime.now(UTC))
+            outcome, roster = client.pull_roster(
+                args.room, roster_store=rosters, now=datetime.now(UTC)
+            )
         finally:
             rosters.close()
-    print(f"roster {roster.roster_id} v{roster.version} for room {args.room}: {outcome} "
-          f"({len(roster.applicants)} applicants, session {roster.session.session_id})")
+    print(
+        f"roster {roster.roster_id} v{roster.version} for room {args.room}: {outcome} "
+        f"({len(roster.applicants)} applicants, session {roster.session.session_id})"
+    )
     return 0
 
 
@@ -107,6 +125,8 @@ def _enroll(args: argparse.Namespace) -> int:
     store, client = _client(cfg)
     with store, client:
         doc = client.enroll(args.token, label=args.label)
-    print(f"enrolled {doc['device_id']} (room {doc.get('room') or '-'}); centre key "
-          f"{doc.get('centre_key_id')} pinned")
+    print(
+        f"enrolled {doc['device_id']} (room {doc.get('room') or '-'}); centre key "
+        f"{doc.get('centre_key_id')} pinned"
+    )
     return 0

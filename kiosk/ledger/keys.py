@@ -35,6 +35,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -313,6 +314,15 @@ class DeviceKeys:
         self.policy = policy if policy is not None else KeyPolicy.from_environ()
 
     # -- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def for_config(cls, cfg: Any) -> DeviceKeys:
+        """The device keys of a configured kiosk, protected as its ``[keys]`` section says.
+
+        Every command and service opens keys through here, so a ``[keys] protection``
+        setting in the config file applies everywhere, not only where someone remembered.
+        """
+        return cls.load_or_create(cfg.data_dir, KeyPolicy.from_config(cfg))
 
     @classmethod
     def load_or_create(cls, data_dir: Path, policy: KeyPolicy | None = None) -> DeviceKeys:

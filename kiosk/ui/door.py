@@ -74,7 +74,6 @@ def build_door(
     from kiosk.checkin.matcher import Matcher
     from kiosk.checkin.roster import RosterStore
     from kiosk.ledger.keys import DeviceKeys
-    from kiosk.ledger.keyseal import KeyPolicy
     from kiosk.ledger.store import LedgerStore
     from kiosk.ledger.vault import TemplateVault, default_vault_path
     from kiosk.vision.liveness import LivenessChecker
@@ -87,7 +86,7 @@ def build_door(
         )
     engine = engine or FaceEngine.from_config(cfg)
     closers: list[Callable[[], None]] = []
-    keys = DeviceKeys.load_or_create(cfg.data_dir, KeyPolicy.from_config(cfg))
+    keys = DeviceKeys.for_config(cfg)
     vault = TemplateVault(default_vault_path(cfg.data_dir), keys.template_key())
     closers.append(vault.close)
     rosters = RosterStore(cfg.data_dir / "rosters.sqlite", vault)

@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from kiosk.errors import CentreProtocolError, CentreUnavailable, KioskError
+from kiosk.ledger.clock import ClockGuard
 from kiosk.ledger.keys import DeviceKeys, load_centre_key, pin_centre_key
 from kiosk.ledger.store import LedgerStore
 from kiosk.sync.backoff import Backoff
@@ -95,6 +96,7 @@ class SyncClient:
         requeue_rejected_s: float = 900.0,
         data_dir: Path | None = None,
         transport: httpx.BaseTransport | None = None,
+        clock_guard: ClockGuard | None = None,
     ) -> None:
         if not base_url:
             raise CentreUnavailable("no centre URL configured ([sync] centre_url); working offline")
@@ -117,6 +119,9 @@ class SyncClient:
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self.last_success_at: float | None = None
+        # Every centre answer carries its Date: a kiosk clock far from it (or stepped) is
+        # a signed device_event, because record timestamps are evidence.
+        self.clock_guard = clock_guard if clock_guard is not None else ClockGuard(store)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -139,8 +144,9 @@ class SyncClient:
         request.headers.update(
             sign_request(self.keys.private_key, self.keys.device_id, method, signed_path, body)
         )
+        sent_wall = time.time()
         try:
-            return self._http.send(request)
+            response = self._http.send(request)
         except httpx.TimeoutException as exc:
             raise CentreUnavailable(
                 f"the centre did not answer in time ({exc.__class__.__name__})",
@@ -148,6 +154,13 @@ class SyncClient:
             ) from None
         except httpx.TransportError as exc:
             raise CentreUnavailable(f"cannot reach the centre at {self.base_url}: {exc}") from None
+        try:
+            self.clock_guard.observe_centre(
+                response.headers.get("date"), sent_wall=sent_wall, received_wall=time.time()
+            )
+        except KioskError as exc:  # a full ledger must not turn into a sync failure here
+            log.warning("could not record a clock event: %s", exc)
+        return response
 
     @staticmethod
     def _json(resp: httpx.Response) -> Any:
@@ -297,6 +310,10 @@ class SyncClient:
         except KioskError as exc:
             log.error("sync cannot read the outbox: %s", exc)
         while not self._stop.is_set():
+            try:
+                self.clock_guard.poll()
+            except KioskError as exc:
+                log.warning("could not record a clock event: %s", exc)
             if time.monotonic() - last_requeue > self.requeue_rejected_s:
                 last_requeue = time.monotonic()
                 try:
@@ -363,8 +380,9 @@ class SyncClient:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in room)
         return self.data_dir / "rosters" / f"{safe}.signed.json"
 
-    def pull_roster(self, room: str, *, roster_store: Any = None,
-                    now: datetime | None = None) -> tuple[str, Any]:
+    def pull_roster(
+        self, room: str, *, roster_store: Any = None, now: datetime | None = None
+    ) -> tuple[str, Any]:
         """Fetch the newest roster for `room`, verify it with the pinned centre key, keep it.
 
         Returns (outcome, `Roster`) with outcome "updated" or "up to date". With a
@@ -388,16 +406,19 @@ class SyncClient:
         else:
             current = self._file_roster_version(room, centre_key, now)
         if roster.version < current:
-            raise RosterRollback(f"the centre served roster version {roster.version} for "
-                                 f"{room}, older than the accepted version {current}")
+            raise RosterRollback(
+                f"the centre served roster version {roster.version} for "
+                f"{room}, older than the accepted version {current}"
+            )
         if roster.version == current:
             return "up to date", roster
         if roster_store is not None:
             roster = roster_store.accept(doc, centre_key, now=now)
         else:
             _atomic_write_json(self.roster_path(room), doc)
-        log.info("roster %s version %d for room %s accepted", roster.roster_id, roster.version,
-                 room)
+        log.info(
+            "roster %s version %d for room %s accepted", roster.roster_id, roster.version, room
+        )
         return "updated", roster
 
     def _file_roster_version(self, room: str, centre_key: Any, now: datetime) -> int:

@@ -102,6 +102,9 @@ class CheckinConfig:
     # Where this kiosk stands: a roster for another room is refused at the claim.
     centre_id: str = ""
     room: str = ""
+    # A booking QR still held up after its decision is not a new claim: the same QR seen
+    # within this many seconds of the result screen clearing is ignored (no record).
+    qr_repeat_ignore_s: float = 10.0
 
 
 @dataclass
@@ -315,6 +318,8 @@ def validate(cfg: KioskConfig) -> None:
         value = getattr(getattr(cfg, section), key)
         if not 0.0 <= value <= 1.0:
             raise ConfigError(f"[{section}] {key} must be between 0 and 1, got {value}")
+    if cfg.checkin.qr_repeat_ignore_s < 0:
+        raise ConfigError("[checkin] qr_repeat_ignore_s must be 0 (off) or more")
     if not 0.0 < cfg.match.target_fmr < 1.0:
         raise ConfigError("[match] target_fmr must be between 0 and 1")
     if not 1 <= cfg.centre.port <= 65535:

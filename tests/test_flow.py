@@ -652,3 +652,64 @@ def test_flow_clock_is_public_and_deadlines_are_measured_on_it(make) -> None:
     assert kit.flow.now_monotonic() < state.deadline and kit.flow.tick().name is StateName.CLAIMED
     kit.clock.advance(1)
     assert kit.flow.tick().name is StateName.IDLE
+
+
+# -- a booking QR still in view after its decision -------------------------------------------
+
+
+def _qr_frame(payload: str) -> np.ndarray:
+    qr = cv2.QRCodeEncoder.create().encode(payload)
+    qr = cv2.resize(qr, None, fx=8, fy=8, interpolation=cv2.INTER_NEAREST)
+    page = cv2.copyMakeBorder(qr, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=255)
+    return cv2.cvtColor(page, cv2.COLOR_GRAY2BGR)
+
+
+def test_qr_still_in_view_after_the_decision_is_ignored_without_a_record(make) -> None:
+    kit = make()
+    held = _qr_frame("BOOKING:BK-A08")
+    assert kit.flow.claim_from_frame(held).name is StateName.CLAIMED
+    assert kit.feed(*GENUINE_A08, "img42").decision.decision is Decision.ACCEPTED
+    # While the result is shown the same QR changes nothing (nor does a direct claim).
+    assert kit.flow.claim(qr_payload="booking:bk-a08").name is StateName.DECISION
+    kit.clock.advance(kit.flow.cfg.checkin.decision_display_s)
+    assert kit.flow.tick().name is StateName.IDLE
+
+    window = kit.flow.cfg.checkin.qr_repeat_ignore_s
+    assert window == 10.0  # the default
+    kit.clock.advance(window - 0.5)
+    assert kit.flow.claim_from_frame(held) is None  # the applicant is still holding it
+    assert kit.flow.state.name is StateName.IDLE
+    assert len(kit.records("checkin")) == 1  # no "already checked in" refusal written
+
+    kit.clock.advance(0.5)  # the window is over: the same QR is an ordinary claim again
+    again = kit.flow.claim_from_frame(held)
+    assert again.decision.reason is Reason.ALREADY_CHECKED_IN
+    assert len(kit.records("checkin")) == 2
+
+
+def test_another_qr_right_after_a_decision_is_claimed_normally(make) -> None:
+    kit = make()
+    kit.flow.claim_from_frame(_qr_frame("BOOKING:BK-A08"))
+    refused = kit.feed(*OUTSIDER, "img53").decision  # an outsider with A08's printout
+    assert refused.reason is Reason.NO_MATCH
+    kit.clock.advance(kit.flow.cfg.checkin.decision_display_s)
+    kit.flow.tick()
+    # A08's printout still in view costs A08 no attempt...
+    assert kit.flow.claim_from_frame(_qr_frame("BOOKING:BK-A08")) is None
+    assert kit.flow.book.attempts_used("A08") == 1
+    # ...but the next applicant's QR is claimed at once.
+    state = kit.flow.claim_from_frame(_qr_frame("BOOKING:BK-A09"))
+    assert state.name is StateName.CLAIMED and state.applicant.applicant_id == "A09"
+
+
+def test_qr_repeat_window_is_configurable_and_zero_turns_it_off(make, cfg) -> None:
+    cfg.checkin.qr_repeat_ignore_s = 0.0
+    kit = make()
+    unknown = _qr_frame("BOOKING:NOT-BOOKED")
+    assert kit.flow.claim_from_frame(unknown).decision.reason is Reason.UNKNOWN_BOOKING
+    kit.clock.advance(kit.flow.cfg.checkin.decision_display_s)
+    kit.flow.tick()
+    assert kit.flow.claim_from_frame(unknown).decision.reason is Reason.UNKNOWN_BOOKING
+    assert len(kit.records("checkin")) == 2
+    with pytest.raises(ConfigError, match="qr_repeat_ignore_s"):
+        load_config(environ={"KIOSK_CHECKIN_QR_REPEAT_IGNORE_S": "-1"})

@@ -27,7 +27,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import cv2
 import numpy as np
 
 from kiosk.checkin.attempt import CaptureAttempt, decide, evidence
@@ -45,6 +44,7 @@ from kiosk.checkin.proctor import (
     ProctorAccount,
     ProctorDirectory,
 )
+from kiosk.checkin.qr import BookingQrReader
 from kiosk.checkin.roster import BookedApplicant, Roster
 from kiosk.checkin.session_book import SessionBook
 from kiosk.checkin.states import ApplicantView, FlowState, StateName, applicant_view
@@ -92,7 +92,8 @@ class CheckinFlow:
         self._rng = rng or random.Random()
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[FlowState], None]] = []
-        self._qr = cv2.QRCodeDetector()
+        self._qr = BookingQrReader(cfg.checkin.qr_repeat_ignore_s, clock)
+        self._qr_claim: str | None = None  # the QR payload of the claim in progress
         self._attempt: CaptureAttempt | None = None
         self.book = SessionBook.from_ledger(ledger, roster.session.session_id)
         settings = {
@@ -132,6 +133,8 @@ class CheckinFlow:
         prev, self._state = self._state, state
         if prev.name != state.name:
             log.info("flow %s -> %s (%s)", prev.name, state.name, state.reason)
+            if prev.name == StateName.DECISION:
+                self._qr.decision_cleared()
         for callback in list(self._subscribers):
             try:
                 callback(state)
@@ -154,10 +157,14 @@ class CheckinFlow:
             booking_code=booking_code, iin=iin, qr=qr_payload, applicant_id=applicant_id
         )
         with self._lock:
+            if method == "qr" and self._qr.is_repeat(value):
+                log.info("booking QR still in view after its decision: ignored")
+                return self._state
             if self._state.name == StateName.DECISION:
                 self._set(FlowState(StateName.IDLE, Reason.DECISION_SHOWN))
             if self._state.name != StateName.IDLE:
                 raise PolicyViolation(f"a check-in is already in progress ({self._state.name})")
+            self._qr_claim = value if method == "qr" else None
             try:
                 applicant = lookup(self.roster, method, value)
             except UnknownApplicant as exc:
@@ -183,15 +190,15 @@ class CheckinFlow:
             )
 
     def claim_from_frame(self, frame_bgr: np.ndarray) -> FlowState | None:
-        """Read a booking QR from a camera frame and claim with it; None if no QR is read."""
-        try:
-            text, _points, _ = self._qr.detectAndDecode(frame_bgr)
-        except cv2.error as exc:
-            log.debug("QR detector failed: %s", exc)
+        """Read a booking QR from a camera frame and claim with it; None if no QR is read
+        or it is the just-decided booking still held up (see `kiosk.checkin.qr`)."""
+        text = self._qr.read(frame_bgr)
+        if text is None:
             return None
-        if not text:
-            return None
-        return self.claim(qr_payload=text)
+        with self._lock:
+            if self._qr.is_repeat(text):
+                return None
+            return self.claim(qr_payload=text)
 
     def _refuse_claim(
         self, applicant: BookedApplicant | None, method: str, reason: Reason
@@ -396,6 +403,7 @@ class CheckinFlow:
             self._set(FlowState(StateName.IDLE, reason))
             raise
         self.book.apply(env)
+        self._qr.decided(self._qr_claim)
         result = CheckinDecision(
             decision,
             reason,

@@ -29,28 +29,29 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.checkin.attempt import CaptureAttempt, decide, evidence
+from kiosk.checkin.attempt import CaptureAttempt
 from kiosk.checkin.claims import claim_refusal, lookup, one_claim
-from kiosk.checkin.decision import CheckinDecision, Decision, Reason
+from kiosk.checkin.decision import Decision, Reason
 from kiosk.checkin.desk import ProctorDesk
 from kiosk.checkin.door import DoorController
 from kiosk.checkin.liveness_gate import (
     FailClosedLiveness,
     LivenessCheckerLike,
 )
-from kiosk.checkin.matcher import Matcher, MatchResult, TemplatePackMismatch
+from kiosk.checkin.matcher import Matcher, TemplatePackMismatch
 from kiosk.checkin.proctor import (
     OverrideRequest,
     ProctorAccount,
     ProctorDirectory,
 )
 from kiosk.checkin.qr import BookingQrReader
+from kiosk.checkin.recorder import CheckinRecorder
 from kiosk.checkin.roster import BookedApplicant, Roster
 from kiosk.checkin.session_book import SessionBook
 from kiosk.checkin.states import ApplicantView, FlowState, StateName, applicant_view
 from kiosk.config import KioskConfig
 from kiosk.errors import PolicyViolation, UnknownApplicant
-from kiosk.ledger.records import Envelope, format_ts
+from kiosk.ledger.records import Envelope
 from kiosk.ledger.store import LedgerStore
 from kiosk.vision.pipeline import FaceEngine, FaceObservation, FrameAnalysis
 
@@ -104,8 +105,18 @@ class CheckinFlow:
         self.desk = ProctorDesk(
             ledger, roster, self.book, room=room, now=self._now, settings=settings
         )
+        self.recorder = CheckinRecorder(
+            ledger,
+            roster,
+            self.book,
+            self.door,
+            matcher,
+            cfg,
+            room=room,
+            clock=clock,
+            now=self._now,
+        )
         self._state = FlowState(StateName.IDLE)
-        self._warn_foreign_templates()
 
     # -- observing ---------------------------------------------------------------------
 
@@ -204,7 +215,7 @@ class CheckinFlow:
         self, applicant: BookedApplicant | None, method: str, reason: Reason
     ) -> FlowState:
         used = self.book.attempts_used(applicant.applicant_id) if applicant else 0
-        body = self._body(applicant, method, Decision.NEEDS_PROCTOR, reason, attempt=used)
+        body = self.recorder.body(applicant, method, Decision.NEEDS_PROCTOR, reason, attempt=used)
         return self._finish(applicant, body, Decision.NEEDS_PROCTOR, reason, used)
 
     # -- frames -------------------------------------------------------------------------
@@ -326,66 +337,9 @@ class CheckinFlow:
 
     def _decide(self, att: CaptureAttempt, timeout: Reason | None = None) -> FlowState:
         self._set(replace(self._state, name=StateName.MATCH, prompt=None, deadline=None))
-        t0 = time.perf_counter()
-        match: MatchResult | None = None
-        detail = ""
-        if att.probe is not None:
-            try:
-                match = self.matcher.verify(att.good, att.applicant, self.roster)
-            except TemplatePackMismatch as exc:
-                detail = str(exc)
-        match_ms = (time.perf_counter() - t0) * 1000
-        thr = self.matcher.threshold
-        decision, reason = decide(
-            att, match, threshold=thr, timeout=timeout, no_template=bool(detail)
-        )
-        if reason == Reason.CAPTURE_TIMEOUT:
-            detail = att.last_reason or "no_face"
-        body = self._body(att.applicant, att.method, decision, reason, attempt=att.number)
-        body.update(
-            evidence(
-                att,
-                match,
-                self.matcher,
-                now=self._clock(),
-                match_ms=match_ms,
-                liveness_mode=self.cfg.liveness.mode,
-                liveness_unavailable=None
-                if self.liveness.available
-                else self.liveness.unavailable_reason,
-                timeout=timeout,
-            ),
-            detail=detail,
-        )
+        body, decision, reason = self.recorder.conclude(att, self.liveness, timeout)
         self._attempt = None
         return self._finish(att.applicant, body, decision, reason, att.number)
-
-    def _body(
-        self,
-        applicant: BookedApplicant | None,
-        method: str,
-        decision: Decision,
-        reason: Reason,
-        *,
-        attempt: int,
-    ) -> dict[str, Any]:
-        s = self.roster.session
-        return {
-            "applicant_id": applicant.applicant_id if applicant else None,
-            "session_id": s.session_id,
-            "roster_id": self.roster.roster_id,
-            "roster_version": self.roster.version,
-            "room": self.room,
-            "claim": method,
-            "decision": decision.value,
-            "reason": reason.value,
-            "attempt": attempt,
-            "max_attempts": self.cfg.checkin.max_attempts,
-            "pack_id": self.matcher.pack_id,
-            "threshold": self.matcher.threshold,
-            "score": None,
-            "at": format_ts(self._now()),
-        }
 
     def _finish(
         self,
@@ -395,36 +349,15 @@ class CheckinFlow:
         reason: Reason,
         attempt: int,
     ) -> FlowState:
-        """Sign and store the record first; only then show the decision or open the door."""
+        """Record first (`CheckinRecorder.record` signs, then opens the door); only then
+        show the decision. A failed write leaves the door idle and closed."""
         try:
-            env = self.ledger.append("checkin", body)
+            result = self.recorder.record(applicant, body, decision, reason, attempt)
         except Exception:
             self._attempt = None
             self._set(FlowState(StateName.IDLE, reason))
             raise
-        self.book.apply(env)
         self._qr.decided(self._qr_claim)
-        result = CheckinDecision(
-            decision,
-            reason,
-            applicant.applicant_id if applicant else None,
-            env.record.id,
-            attempt,
-            body.get("score"),
-            self.matcher.threshold,
-            str(body.get("detail", "")),
-            body,
-        )
-        log.info(
-            "checkin %s/%s applicant=%s attempt=%d record=%s",
-            decision.value,
-            reason.value,
-            result.applicant_id,
-            attempt,
-            env.record.id,
-        )
-        if result.admits and applicant is not None:
-            self.door.release_for(applicant.applicant_id, env.record.id)
         return self._set(
             FlowState(
                 StateName.DECISION,
@@ -475,20 +408,6 @@ class CheckinFlow:
                 )
                 self._set(replace(s, reason=Reason.OVERRIDDEN, decision=turned))
             return env
-
-    # -- helpers ------------------------------------------------------------------------
-
-    def _warn_foreign_templates(self) -> None:
-        missing = [
-            a.applicant_id for a in self.roster.applicants if self.matcher.templates_of(a) is None
-        ]
-        if missing:
-            log.warning(
-                "%d of %d applicants have no template for pack %s: they will go to a proctor",
-                len(missing),
-                len(self.roster.applicants),
-                self.matcher.pack_id,
-            )
 
 
 __all__ = [

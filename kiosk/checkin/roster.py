@@ -23,11 +23,9 @@ import base64
 import binascii
 import json
 import re
-import sqlite3
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from cryptography.exceptions import InvalidSignature
@@ -36,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from kiosk.checkin.iin import iin_check_digit, make_iin, mask_iin, validate_iin
 from kiosk.errors import (
     KioskError,
     RosterError,
@@ -46,7 +45,9 @@ from kiosk.errors import (
 )
 from kiosk.ledger.keys import key_id
 from kiosk.ledger.records import canonical_json, format_ts, parse_ts
-from kiosk.ledger.vault import TemplateVault
+
+if TYPE_CHECKING:  # served lazily by __getattr__ at the end (roster_store imports us)
+    from kiosk.checkin.roster_store import RosterStore
 
 ROSTER_VERSION = 1
 SESSION_KINDS = ("theory", "practical")
@@ -56,58 +57,6 @@ _SESSION_KEYS = {"session_id", "centre", "room", "kind", "starts_at", "ends_at"}
 _APPLICANT_KEYS = {"applicant_id", "iin", "name", "seat", "booking_code", "templates"}
 _TEMPLATE_KEYS = {"pack", "vector"}
 _SIGNED_KEYS = {"roster", "sig", "key_id"}
-
-# --- IIN (Kazakhstan individual identification number) --------------------------------------
-
-_IIN_W1 = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
-_IIN_W2 = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
-_CENTURY = {1: 1800, 2: 1800, 3: 1900, 4: 1900, 5: 2000, 6: 2000}
-
-
-def mask_iin(iin: str) -> str:
-    """Show only the last 4 digits: IINs are personal data and messages end up in logs."""
-    return "*" * max(0, len(iin) - 4) + iin[-4:]
-
-
-def iin_check_digit(first11: str) -> int | None:
-    """The 12th digit for 11 leading digits, or None when no valid check digit exists."""
-    digits = [int(c) for c in first11]
-    check = sum(w * d for w, d in zip(_IIN_W1, digits, strict=True)) % 11
-    if check == 10:
-        check = sum(w * d for w, d in zip(_IIN_W2, digits, strict=True)) % 11
-    return None if check == 10 else check
-
-
-def validate_iin(iin: str) -> None:
-    """Raise RosterError unless `iin` is a well-formed IIN: 12 digits, YYMMDD birth date,
-    a 7th digit 1–6 (century and sex), and a correct check digit."""
-    if not isinstance(iin, str) or not re.fullmatch(r"[0-9]{12}", iin):
-        raise RosterError("IIN must be exactly 12 digits")
-    shown = mask_iin(iin)
-    c = int(iin[6])
-    if c not in _CENTURY:
-        raise RosterError(f"IIN {shown}: 7th digit must be 1–6 (century and sex), got {c}")
-    try:
-        date(_CENTURY[c] + int(iin[0:2]), int(iin[2:4]), int(iin[4:6]))
-    except ValueError:
-        raise RosterError(f"IIN {shown}: digits 1–6 are not a valid birth date") from None
-    if iin_check_digit(iin[:11]) != int(iin[11]):
-        raise RosterError(f"IIN {shown}: bad checksum")
-
-
-def make_iin(birth: date, century_sex_digit: int, serial: int) -> str:
-    """A valid IIN for demo data. Raises ValueError if the digit does not fit the birth
-    year's century, or if this serial has no valid check digit (use another serial)."""
-    if _CENTURY.get(century_sex_digit) != birth.year // 100 * 100:
-        raise ValueError(f"century/sex digit {century_sex_digit} does not fit year {birth.year}")
-    if not 0 <= serial <= 9999:
-        raise ValueError("serial must be 0..9999")
-    first11 = f"{birth:%y%m%d}{century_sex_digit}{serial:04d}"
-    check = iin_check_digit(first11)
-    if check is None:
-        raise ValueError(f"serial {serial} gives no valid check digit for this date")
-    return first11 + str(check)
-
 
 # --- the roster model ------------------------------------------------------------------------
 
@@ -442,112 +391,14 @@ def parse_signed_roster(
     return roster
 
 
-# --- persistence -----------------------------------------------------------------------------
+def __getattr__(name: str) -> Any:
+    """`RosterStore` moved to `kiosk.checkin.roster_store`, which imports this module;
+    importing it here at the top would be circular, so the old path is served lazily."""
+    if name == "RosterStore":
+        from kiosk.checkin.roster_store import RosterStore
 
-_STORE_SCHEMA = """CREATE TABLE IF NOT EXISTS rosters (
-    room_key TEXT PRIMARY KEY,
-    roster_id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    session_id TEXT NOT NULL,
-    document TEXT NOT NULL,
-    accepted_at TEXT NOT NULL
-)"""
-
-
-class RosterStore:
-    """Accepted rosters on the kiosk: the version high-water mark per room, and templates
-    in the encrypted vault (the stored document keeps only pack ids and row numbers).
-
-    The version survives restarts, so an older roster replayed after a reboot is still
-    refused; `accept` is the only way in and always verifies the centre signature.
-    """
-
-    def __init__(self, path: Path, vault: TemplateVault) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._vault = vault
-        self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute(_STORE_SCHEMA)
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def version(self, centre: str, room: str) -> int:
-        """Last accepted roster version for this room (0 if none)."""
-        row = self._conn.execute(
-            "SELECT version FROM rosters WHERE room_key = ?", (f"{centre}/{room}",)
-        ).fetchone()
-        return int(row[0]) if row else 0
-
-    def accept(
-        self,
-        doc: dict[str, Any] | bytes | str,
-        centre_public_key: Ed25519PublicKey,
-        *,
-        now: datetime,
-        retention: timedelta = timedelta(days=30),
-    ) -> Roster:
-        """Verify a signed roster, refuse rollback, store it; templates go to the vault and
-        expire `retention` after the session ends."""
-        roster = parse_signed_roster(doc, centre_public_key, now=now)
-        s = roster.session
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            current = self.version(s.centre, s.room)
-            if roster.version <= current:
-                raise RosterRollback(
-                    f"roster {roster.roster_id} version {roster.version} is not newer than "
-                    f"the accepted version {current} for {roster.room_key}"
-                )
-            stripped = roster_to_document(roster)
-            expires = s.ends_at + retention
-            for a, entry in zip(roster.applicants, stripped["applicants"], strict=True):
-                rows: dict[str, list[np.ndarray]] = {}
-                entry["templates"] = []
-                for t in a.templates:
-                    rows.setdefault(t.pack_id, []).append(t.vector)
-                    entry["templates"].append({"pack": t.pack_id, "row": len(rows[t.pack_id]) - 1})
-                for pack, vectors in rows.items():
-                    self._vault.put(
-                        s.session_id, a.applicant_id, pack, np.stack(vectors), expires_at=expires
-                    )
-            self._conn.execute(
-                "INSERT OR REPLACE INTO rosters VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    roster.room_key,
-                    roster.roster_id,
-                    roster.version,
-                    s.session_id,
-                    json.dumps(stripped, sort_keys=True),
-                    format_ts(now),
-                ),
-            )
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        return roster
-
-    def load(self, centre: str, room: str) -> Roster | None:
-        """The accepted roster for a room with templates decrypted from the vault (templates
-        already purged are simply absent); None if no roster was accepted."""
-        row = self._conn.execute(
-            "SELECT document FROM rosters WHERE room_key = ?", (f"{centre}/{room}",)
-        ).fetchone()
-        if row is None:
-            return None
-        doc = json.loads(row[0])
-        session_id = doc["session"]["session_id"]
-        stored = set(self._vault.keys(session_id))
-        for entry in doc["applicants"]:
-            templates = []
-            for t in entry["templates"]:
-                if (entry["applicant_id"], t["pack"]) in stored:
-                    arr = self._vault.get(session_id, entry["applicant_id"], t["pack"])
-                    templates.append({"pack": t["pack"], "vector": encode_vector(arr[t["row"]])})
-            entry["templates"] = templates
-        return roster_from_document(doc)
+        return RosterStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -16,7 +16,8 @@ from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ConfigError, RosterError
 
 if TYPE_CHECKING:  # imported lazily at run time so `kiosk --help` stays fast
-    from kiosk.checkin.roster import Roster, RosterStore
+    from kiosk.checkin.roster import Roster
+    from kiosk.checkin.roster_store import RosterStore
     from kiosk.ledger.keys import DeviceKeys
     from kiosk.ledger.store import LedgerStore
     from kiosk.ledger.vault import TemplateVault
@@ -63,7 +64,7 @@ class _Stores:
 
 @contextlib.contextmanager
 def _stores(cfg: KioskConfig) -> Iterator[_Stores]:
-    from kiosk.checkin.roster import RosterStore
+    from kiosk.checkin.roster_store import RosterStore
     from kiosk.ledger.keys import DeviceKeys
     from kiosk.ledger.store import LedgerStore
     from kiosk.ledger.vault import TemplateVault, default_vault_path
@@ -140,7 +141,7 @@ def import_roster(s: _Stores, data: bytes, *, now: datetime) -> Roster:
 
 
 def _print_roster(roster: Roster) -> None:
-    from kiosk.checkin.roster import mask_iin
+    from kiosk.checkin.iin import mask_iin
 
     s = roster.session
     print(

@@ -96,7 +96,7 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from kiosk.checkin.roster import RosterStore
+    from kiosk.checkin.roster_store import RosterStore
     from kiosk.ledger.vault import TemplateVault, default_vault_path
 
     cfg = load_config(args.config)

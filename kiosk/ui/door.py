@@ -72,7 +72,7 @@ def build_door(
     """The production door from the config: the roster accepted for ``[checkin] room``,
     the device ledger, real liveness, the configured camera and (if set) the centre."""
     from kiosk.checkin.matcher import Matcher
-    from kiosk.checkin.roster import RosterStore
+    from kiosk.checkin.roster_store import RosterStore
     from kiosk.ledger.keys import DeviceKeys
     from kiosk.ledger.store import LedgerStore
     from kiosk.ledger.vault import TemplateVault, default_vault_path

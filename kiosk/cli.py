@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "kiosk.commands.sync_cmd",
     "kiosk.commands.liveness_cmd",
     "kiosk.commands.checkin_cmd",
+    "kiosk.commands.proctor_cmd",
     "kiosk.commands.app_cmd",
 )
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
+from kiosk.config import KioskConfig
 from kiosk.errors import PolicyViolation, ProctorAuthError, ProctorLockedOut
 from kiosk.ledger.records import format_ts, is_uuid7
 
@@ -61,6 +62,13 @@ def require_role(account: ProctorAccount, role: ProctorRole | Iterable[ProctorRo
     raise PolicyViolation(
         f"{account.proctor_id} is a {account.role.value}; this action needs {names}"
     )
+
+
+def proctor_directory_path(cfg: KioskConfig) -> Path:
+    """Where the proctor accounts live: the one path `kiosk run` signs proctors in from
+    and `kiosk proctor` manages, so an account added on the command line is the account
+    the door knows."""
+    return cfg.data_dir / "proctors.sqlite"
 
 
 def _hash_pin(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -181,6 +189,15 @@ class ProctorDirectory:
             "SELECT proctor_id, name, role FROM proctors ORDER BY proctor_id"
         ).fetchall()
         return [ProctorAccount(i, n, ProctorRole(r)) for i, n, r in rows]
+
+    def locked_until(self, now: datetime | None = None) -> dict[str, datetime]:
+        """Accounts locked out at `now`, with when each lockout ends (for `kiosk proctor
+        list`, so an admin sees whom to unlock)."""
+        at = _ms(_now(now))
+        rows = self._conn.execute(
+            "SELECT proctor_id, locked_until_ms FROM proctors WHERE locked_until_ms > ?", (at,)
+        ).fetchall()
+        return {pid: datetime.fromtimestamp(ms / 1000, UTC) for pid, ms in rows}
 
     def unlock(self, proctor_id: str) -> None:
         """Clear a lockout early (an admin action; the caller checks the role)."""
@@ -335,5 +352,6 @@ __all__ = [
     "ProctorDirectory",
     "ProctorRole",
     "check_pin_policy",
+    "proctor_directory_path",
     "require_role",
 ]

@@ -33,7 +33,12 @@ from kiosk.camera import GrabbedFrame, ImageFolderSource, LatestFrameGrabber
 from kiosk.checkin.claims import QR_PREFIX
 from kiosk.checkin.decision import CheckinDecision, Decision
 from kiosk.checkin.flow import CheckinFlow, FlowState, StateName
-from kiosk.checkin.proctor import OverrideReason, OverrideRequest, ProctorDirectory
+from kiosk.checkin.proctor import (
+    OverrideReason,
+    OverrideRequest,
+    ProctorDirectory,
+    proctor_directory_path,
+)
 from kiosk.config import KioskConfig
 from kiosk.ui.door import Door
 from kiosk.ui.driver import DoorDriver
@@ -159,7 +164,7 @@ def build_demo_door(
     # A throw-away folder: plain-text keys are acceptable here and only here.
     keys = DeviceKeys.load_or_create(data_dir, KeyPolicy.plaintext_for_demo())
     ledger = LedgerStore(cfg.ledger_path, keys)
-    proctors = ProctorDirectory(data_dir / "proctors.sqlite")
+    proctors = ProctorDirectory(proctor_directory_path(cfg))
     if not proctors.list():
         proctors.add(DEMO_PROCTOR_ID, "Demo Proctor", "proctor", DEMO_PROCTOR_PIN)
     flow = CheckinFlow(

@@ -7,12 +7,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from kiosk.camera import FrameSource, LatestFrameGrabber, open_source
 from kiosk.checkin.flow import CheckinFlow
-from kiosk.checkin.proctor import ProctorDirectory
+from kiosk.checkin.proctor import ProctorDirectory, proctor_directory_path
 from kiosk.config import KioskConfig
 from kiosk.errors import ConfigError, RosterError
 from kiosk.vision.pipeline import FaceEngine
@@ -57,10 +56,6 @@ class Door:
                 closer()
             except Exception:
                 log.exception("closing a door part failed")
-
-
-def proctor_directory_path(cfg: KioskConfig) -> Path:
-    return cfg.data_dir / "proctors.sqlite"
 
 
 def build_door(

@@ -407,3 +407,39 @@ def test_countdown_reads_the_flows_clock(qtbot, tmp_path, engine, templates) -> 
     finally:
         window.shutdown()
         door.close()
+
+
+def test_proctor_panel_shows_every_booked_name_whole(qtbot, tmp_path, engine, templates) -> None:
+    """The Name column once showed "Aig…": it must be at least as wide as each name."""
+    source = ImageFolderSource(_camera_folder(tmp_path, "img2.jpg"), loop=True)
+    door = build_door(tmp_path, engine, templates, source)
+    window = KioskWindow(door, Translator("en"), locked=False)  # not started: no frames
+    qtbot.addWidget(window)
+    try:
+        window.resize(1280, 800)
+        window.show()
+        qtbot.waitExposed(window)
+        window.show_proctor_panel()
+        panel = window.panel
+        qtbot.keyClicks(panel.id_edit, PROCTOR_ID)
+        qtbot.keyClicks(panel.pin_edit, PROCTOR_PIN)
+        qtbot.mouseClick(panel.login_btn, Qt.MouseButton.LeftButton)
+        assert panel.pages.currentIndex() == 1
+        table = panel.table
+        metrics = table.fontMetrics()
+        for tr_lang in ("en", "ru", "kk"):  # header and status texts differ in length
+            window.tr_.set_language(tr_lang)
+            qtbot.wait(50)  # let the layout settle
+            names = [table.item(r, 0).text() for r in range(table.rowCount())]
+            assert names == ["Aigerim Sadykova", "Daniyar Omarov"]
+            for name in names:
+                assert table.columnWidth(0) >= metrics.horizontalAdvance(name), tr_lang
+            # ...including the cell's own padding: nothing is elided.
+            assert table.columnWidth(0) >= table.sizeHintForColumn(0), tr_lang
+            for col in (1, 2, 3):  # the others fit their contents
+                assert table.columnWidth(col) >= table.sizeHintForColumn(col), (tr_lang, col)
+            # ...and the room comes from the form beside it, not from a wider window.
+            assert window.minimumSizeHint().width() <= 1280, tr_lang
+    finally:
+        window.shutdown()
+        door.close()

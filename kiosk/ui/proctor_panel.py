@@ -122,10 +122,13 @@ class ProctorPanel(QWidget):
         sl = QVBoxLayout(session_box)
         sl.addWidget(self.session_label)
         sl.addWidget(self.session_state)
+        # Two rows, not one: three long (translated) buttons side by side made this
+        # column so wide that the applicants table beside it had to cut names.
         row = QHBoxLayout()
-        for b in (self.open_btn, self.close_btn, self.cancel_btn):
+        for b in (self.open_btn, self.close_btn):
             row.addWidget(b)
         sl.addLayout(row)
+        sl.addWidget(self.cancel_btn)
         door = QHBoxLayout()
         door.addWidget(self.unlock_note, 1)
         door.addWidget(self.unlock_btn)
@@ -134,6 +137,13 @@ class ProctorPanel(QWidget):
         self.centre_label = QLabel(objectName="centre_state")
         sl.addWidget(self.pending_label)
         sl.addWidget(self.centre_label)
+        for label in (
+            self.session_label,
+            self.session_state,
+            self.pending_label,
+            self.centre_label,
+        ):
+            label.setWordWrap(True)  # long translations wrap instead of widening the column
 
         self.table = QTableWidget(0, 4, objectName="applicants")
         self.table.verticalHeader().setVisible(False)
@@ -149,11 +159,19 @@ class ProctorPanel(QWidget):
         self.reason_combo = QComboBox(objectName="override_reason")
         for reason in OverrideReason:
             self.reason_combo.addItem("", reason)
+        # The closed combo may be narrower than its longest reason (the open list shows
+        # it whole), so the form does not squeeze the applicants table.
+        for combo in (self.refusal_combo, self.reason_combo):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(12)
         self.note_edit = QPlainTextEdit(objectName="override_note")
         self.note_edit.setFixedHeight(90)
         self.override_btn = QPushButton(objectName="override_submit", clicked=self._override)
         self.reason_label, self.note_label = QLabel(), QLabel()
         of = QFormLayout(self.override_box)
+        of.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         of.addRow(self.refusal_combo)
         of.addRow(self.reason_label, self.reason_combo)
         of.addRow(self.note_label, self.note_edit)
@@ -167,8 +185,9 @@ class ProctorPanel(QWidget):
         left = QVBoxLayout()
         left.addWidget(session_box)
         left.addWidget(self.override_box)
-        cols.addLayout(left, 4)
-        cols.addWidget(self.applicants_box, 5)
+        # The table takes the width its names need (see `_fit_table`); the form the rest.
+        cols.addLayout(left, 1)
+        cols.addWidget(self.applicants_box, 0)
         ml.addLayout(cols, 1)
         ml.addWidget(self.status)
 
@@ -307,6 +326,7 @@ class ProctorPanel(QWidget):
                 (a.name, a.seat, a.booking_code, t(f"applicant_status.{status}"))
             ):
                 self.table.setItem(row, col, QTableWidgetItem(text))
+        self._fit_table()
 
         current = self.refusal_combo.currentData()
         self.refusal_combo.clear()
@@ -322,6 +342,23 @@ class ProctorPanel(QWidget):
         if self.refusal_combo.count() == 0:
             self.refusal_combo.addItem(t("proctor.no_refusal"), None)
         self.override_btn.setEnabled(self.refusal_combo.currentData() is not None)
+
+    def _fit_table(self) -> None:
+        """Ask the layout for enough width to show every name whole.
+
+        The Name column stretches and the others fit their contents, but a stretched
+        column only gets what the others leave: with the override form beside it, names
+        were cut to "Aru…". So the table's minimum width is the full need of all four
+        columns (cell padding, header text, frame and a scroll bar included), and the
+        layout takes the room from the form, whose texts can wrap or scroll.
+        """
+        table, header = self.table, self.table.horizontalHeader()
+        need = sum(
+            max(table.sizeHintForColumn(col), header.sectionSizeHint(col))
+            for col in range(table.columnCount())
+        )
+        need += 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width()
+        table.setMinimumWidth(need)
 
     def retranslate(self) -> None:
         t = self.tr_.t
@@ -354,6 +391,7 @@ class ProctorPanel(QWidget):
                 t("proctor.col.status"),
             ]
         )
+        self._fit_table()
         if self.account is not None:
             self.who.setText(
                 t("proctor.signed_in_as", name=self.account.name, role=self.account.role.value)

@@ -8,6 +8,7 @@ from kiosk.camera.sources import (
     ImageFolderSource,
     VideoFileSource,
     open_source,
+    set_exposure,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "LatestFrameGrabber",
     "VideoFileSource",
     "open_source",
+    "set_exposure",
 ]

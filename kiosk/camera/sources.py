@@ -23,6 +23,8 @@ from kiosk.errors import CameraUnavailable
 
 log = logging.getLogger(__name__)
 
+# CAP_PROP_AUTO_EXPOSURE on V4L2: 1 = manual, 3 = aperture priority (automatic).
+V4L2_MANUAL_EXPOSURE = 1
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
 
@@ -70,6 +72,10 @@ class DeviceSource(_CaptureSource):
     width: int = 1280
     height: int = 720
     fps: int = 30
+    # Technician settings (calibration mode), in the driver's own units; None leaves the
+    # camera's automatic value. Kept here so a reconnect re-applies them.
+    exposure: float | None = None
+    brightness: float | None = None
 
     def __post_init__(self) -> None:
         self.name = f"camera {self.index}"
@@ -91,7 +97,38 @@ class DeviceSource(_CaptureSource):
         # A one-frame driver buffer: the kiosk wants the newest frame, not a backlog.
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         self._cap = cap
+        self._apply_controls()
         log.info("opened %s", self.name)
+
+    def set_exposure(
+        self, *, exposure: float | None = None, brightness: float | None = None
+    ) -> str:
+        """Set manual exposure and/or brightness (kept for reconnects) and say what the
+        driver reports back; many UVC cameras ignore exposure while auto-exposure is on,
+        so giving an exposure switches auto-exposure off."""
+        if exposure is not None:
+            self.exposure = float(exposure)
+        if brightness is not None:
+            self.brightness = float(brightness)
+        if self._cap is None:
+            return f"{self.name}: applied when the camera opens"
+        return self._apply_controls()
+
+    def _apply_controls(self) -> str:
+        cap = self._capture()
+        notes = []
+        if self.exposure is not None:
+            cap.set(cv2.CAP_PROP_AUTO_EXPOSURE, V4L2_MANUAL_EXPOSURE)
+            ok = cap.set(cv2.CAP_PROP_EXPOSURE, self.exposure)
+            got = cap.get(cv2.CAP_PROP_EXPOSURE)
+            notes.append(f"exposure {got:g}" + ("" if ok else " (camera refused the setting)"))
+        if self.brightness is not None:
+            ok = cap.set(cv2.CAP_PROP_BRIGHTNESS, self.brightness)
+            got = cap.get(cv2.CAP_PROP_BRIGHTNESS)
+            notes.append(f"brightness {got:g}" + ("" if ok else " (camera refused the setting)"))
+        note = f"{self.name}: " + (", ".join(notes) if notes else "automatic exposure")
+        log.info("camera controls: %s", note)
+        return note
 
     def read(self) -> np.ndarray | None:
         ok, frame = self._capture().read()
@@ -198,6 +235,18 @@ class ImageFolderSource:
 
     def close(self) -> None:
         self._frames, self._next = [], 0
+
+
+def set_exposure(
+    source: FrameSource, *, exposure: float | None = None, brightness: float | None = None
+) -> str:
+    """Exposure/brightness for a camera device; for a video or image folder a no-op with a
+    note saying so (recorded light cannot be changed), so the technician is not misled."""
+    if isinstance(source, DeviceSource):
+        return source.set_exposure(exposure=exposure, brightness=brightness)
+    note = f"{source.name}: a file source; exposure and brightness apply to camera devices only"
+    log.info("camera controls: %s", note)
+    return note
 
 
 def open_source(

@@ -178,7 +178,7 @@ def main() -> int:
     window.close()
 
     cal = CalibrationWindow(demo.door.engine, demo.door.grabber, cfg, Translator("en"))
-    cal.resize(1400, 860)
+    cal.resize(1800, 900)  # as `kiosk calibrate` opens it
     cal.show()
     demo.door.grabber.start()  # the self-test reads the camera's live status
     cal.set_template_from_photo(str(DEMO_DIR / "enrol" / "A1001.jpg"))

@@ -125,7 +125,6 @@ def test_confirm_writes_the_calibration_after_a_signed_record(
     assert env.record.type == "calibration" and body["event"] == CALIBRATION_EVENT
     assert body["calibration_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert body["set_sha256"] == hashlib.sha256(run.set_path.read_bytes()).hexdigest()
-    assert body["threshold"] == pytest.approx(run.threshold, abs=1e-6)
     assert (body["target_fmr"], body["pack_id"], body["calibrated_by"]) == (
         1e-2,
         engine.pack_id,
@@ -138,10 +137,15 @@ def test_confirm_writes_the_calibration_after_a_signed_record(
     assert ledger.verify() == 1
     # The matcher picks the site calibration up once [match] calibration_file names it.
     cal = Calibration.load(path)
-    assert cal.pack_id == engine.pack_id and cal.threshold == pytest.approx(run.threshold)
+    assert cal.pack_id == engine.pack_id and body["threshold"] == cal.threshold
+    # The file keeps 6 decimals rounded up: no impostor the choice excluded matches.
+    assert run.threshold <= cal.threshold < run.threshold + 1e-6
+    emb = dict(zip(captured.sample_names(), captured.embeddings, strict=True))
+    impostor = np.array([float(emb[p.a] @ emb[p.b]) for p in captured.pairs() if not p.same])
+    assert np.mean(impostor >= cal.threshold) <= 1e-2
     cfg = load_config()
     cfg.match.calibration_file = str(path)
-    assert find_calibration(cfg, engine.pack).threshold == pytest.approx(run.threshold)
+    assert find_calibration(cfg, engine.pack).threshold == cal.threshold
 
 
 def test_a_ledger_failure_leaves_the_old_calibration_in_force(captured, tmp_path) -> None:

@@ -39,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     cal.add_argument("--camera", help="camera source (default: [camera] source)")
     cal.add_argument("--template", help="photo whose face is the similarity reference")
     cal.add_argument("--self-test", action="store_true", help="run the self-test, print, exit")
+    cal.add_argument(
+        "--keep-images",
+        action="store_true",
+        help="also store the captured frames of the calibration set (default: embeddings only)",
+    )
     cal.set_defaults(handler=_calibrate)
 
 
@@ -144,8 +149,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     from kiosk.ui.calibration import CalibrationWindow
 
     app = ensure_application(sys.argv[:1])
-    window = CalibrationWindow.from_config(cfg, template=args.template)
-    window.resize(1400, 860)
+    window = CalibrationWindow.from_config(
+        cfg, template=args.template, keep_images=args.keep_images
+    )
+    window.resize(1800, 900)
     window.show()
     window.start()
     try:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from kiosk.camera import LatestFrameGrabber
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
+from kiosk.ui.calibration_set_panel import CalibrationSetPanel, OpenLedger
 from kiosk.ui.driver import DoorDriver, FrameResult
 from kiosk.ui.i18n import Translator
 from kiosk.ui.selftest import CheckResult, run_self_test
@@ -54,6 +55,9 @@ class CalibrationWindow(QMainWindow):
         grabber: LatestFrameGrabber,
         cfg: KioskConfig,
         tr: Translator | None = None,
+        *,
+        open_ledger: OpenLedger | None = None,
+        keep_images: bool = False,
     ) -> None:
         super().__init__()
         self.engine, self.grabber, self.cfg = engine, grabber, cfg
@@ -112,12 +116,21 @@ class CalibrationWindow(QMainWindow):
         side.addWidget(self.measures, 1)
         side.addWidget(self.selftest_btn)
         side.addWidget(self.selftest)
+        self.set_panel = CalibrationSetPanel(
+            cfg,
+            engine.pack_id,
+            grabber,
+            self.tr_,
+            open_ledger=open_ledger,
+            keep_images=keep_images,
+        )
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.addWidget(self.video, 3)
         panel = QWidget()
         panel.setLayout(side)
         layout.addWidget(panel, 2)
+        layout.addWidget(self.set_panel, 2)
         self.setCentralWidget(central)
 
         self.worker = AnalysisWorker(grabber, DoorDriver(engine))
@@ -128,11 +141,19 @@ class CalibrationWindow(QMainWindow):
         self.retranslate()
 
     @classmethod
-    def from_config(cls, cfg: KioskConfig, *, template: str | None = None) -> CalibrationWindow:
+    def from_config(
+        cls, cfg: KioskConfig, *, template: str | None = None, keep_images: bool = False
+    ) -> CalibrationWindow:
         from kiosk.ui.door import camera_source
 
         engine = FaceEngine.from_config(cfg)
-        window = cls(engine, LatestFrameGrabber(camera_source(cfg, loop=True)), cfg)
+        window = cls(
+            engine,
+            LatestFrameGrabber(camera_source(cfg, loop=True)),
+            cfg,
+            open_ledger=window_ledger(cfg),
+            keep_images=keep_images,
+        )
         if template:
             window.set_template_from_photo(template)
         return window
@@ -214,6 +235,7 @@ class CalibrationWindow(QMainWindow):
         for stage in STAGES:
             self._stage_ms[stage].append(result.timings_ms.get(stage, 0.0))
         self.video.set_frame(result.frame)
+        self.set_panel.on_result(result)
         self.retranslate()
 
     def _refresh_rates(self) -> None:
@@ -258,6 +280,7 @@ class CalibrationWindow(QMainWindow):
         self.template_btn.setText(t("calibration.choose_template"))
         self.current_btn.setText(t("calibration.use_current"))
         self.selftest_btn.setText(t("calibration.self_test"))
+        self.set_panel.retranslate()
         faces = self.last.analysis.faces if self.last else []
         self.faces.setText(t("calibration.faces", count=len(faces)))
         face = faces[0] if faces else None
@@ -288,3 +311,22 @@ class CalibrationWindow(QMainWindow):
             if sim is not None:
                 text += "  " + t("calibration.similarity", score=sim)
             self.similarity.setText(text)
+
+
+def window_ledger(cfg: KioskConfig) -> OpenLedger:
+    """Opens the device ledger the first time a calibration is confirmed (not at start:
+    the keys may ask for a passphrase, and looking at the camera needs none); the store
+    is closed when the process ends."""
+    opened: list[object] = []
+
+    def open_ledger() -> object:
+        if not opened:
+            from kiosk.ledger.keys import DeviceKeys
+            from kiosk.ledger.keyseal import KeyPolicy
+            from kiosk.ledger.store import LedgerStore
+
+            keys = DeviceKeys.load_or_create(cfg.data_dir, KeyPolicy.from_config(cfg))
+            opened.append(LedgerStore(cfg.ledger_path, keys))
+        return opened[0]
+
+    return open_ledger

@@ -258,7 +258,7 @@ class CalibrationRun:
         return {
             "event": CALIBRATION_EVENT,
             "pack_id": self.pack_id,
-            "threshold": round(self.threshold, 6),
+            "threshold": ev.stored_threshold(self.threshold),  # as in the file
             "target_fmr": self.target_fmr,
             "measured_fnmr": round(self.fnmr, 6),
             "eer": round(self.eer, 6),

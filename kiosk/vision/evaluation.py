@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import hashlib
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,6 +250,13 @@ def plot_roc_det(result: EvalResult, path: Path, title: str, marks: Iterable[flo
     plt.close(fig)
 
 
+def stored_threshold(threshold: float) -> float:
+    """The threshold as written to a calibration file: 6 decimals, rounded *up*. Rounding
+    to nearest could land just below the impostor score the threshold was placed above,
+    letting that impostor match and breaking the FMR the threshold was chosen for."""
+    return math.ceil(float(threshold) * 1e6) / 1e6
+
+
 def write_calibration(
     path: Path,
     *,
@@ -266,7 +274,7 @@ def write_calibration(
     doc = {
         "calibration": {
             "pack_id": pack_id,
-            "threshold": round(float(threshold), 6),
+            "threshold": stored_threshold(threshold),
             "target_fmr": target_fmr,
             "measured_fnmr": float(fnmr),
             "eer": float(summary["eer"]),

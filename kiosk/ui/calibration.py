@@ -322,11 +322,9 @@ def window_ledger(cfg: KioskConfig) -> OpenLedger:
     def open_ledger() -> object:
         if not opened:
             from kiosk.ledger.keys import DeviceKeys
-            from kiosk.ledger.keyseal import KeyPolicy
             from kiosk.ledger.store import LedgerStore
 
-            keys = DeviceKeys.load_or_create(cfg.data_dir, KeyPolicy.from_config(cfg))
-            opened.append(LedgerStore(cfg.ledger_path, keys))
+            opened.append(LedgerStore(cfg.ledger_path, DeviceKeys.for_config(cfg)))
         return opened[0]
 
     return open_ledger

@@ -713,3 +713,44 @@ def test_qr_repeat_window_is_configurable_and_zero_turns_it_off(make, cfg) -> No
     assert len(kit.records("checkin")) == 2
     with pytest.raises(ConfigError, match="qr_repeat_ignore_s"):
         load_config(environ={"KIOSK_CHECKIN_QR_REPEAT_IGNORE_S": "-1"})
+
+
+# -- camera stream guard ----------------------------------------------------------------------
+
+
+def test_suspicious_camera_stream_sends_a_match_to_a_proctor(make) -> None:
+    """A perfect match on a frozen/replayed stream is not the kiosk's to accept."""
+    kit = make()
+    kit.flow.claim(booking_code="bk-a08")
+    kit.feed("img42")
+    kit.flow.report_stream_events([{"event": "camera_stream", "kind": "frozen_stream"}])
+    state = kit.feed("img43", "img44", "img42")
+    d = state.decision
+    assert (d.decision, d.reason) == (Decision.NEEDS_PROCTOR, Reason.CAMERA_STREAM_SUSPICIOUS)
+    assert d.score > THRESHOLD  # the face matched: the stream is what is in doubt
+    (event,) = kit.records("device_event")
+    assert event.record.body["kind"] == "frozen_stream"
+    (rec,) = kit.records("checkin")
+    assert rec.record.body["camera_stream"] == ["frozen_stream"]
+    assert kit.doors == []
+
+
+def test_stream_guard_on_the_driver_reports_a_frozen_camera(make) -> None:
+    from kiosk.camera.grabber import GrabbedFrame
+    from kiosk.camera.stream_guard import StreamGuard, StreamGuardConfig
+    from kiosk.ui.driver import DoorDriver
+
+    kit = make()
+    driver = DoorDriver(
+        kit.flow.engine,
+        kit.flow,
+        stream_guard=StreamGuard(StreamGuardConfig(fps=10)),
+        source_name="camera 0",
+    )
+    kit.flow.claim(booking_code="bk-a08")
+    image, _ = kit.frames["img42"]
+    for i in range(5):  # the same bytes again and again, at the camera's pace
+        driver.process(GrabbedFrame(image, i + 1, 100.0 + i * 0.1))
+    kinds = {e.record.body["kind"] for e in kit.records("device_event")}
+    assert "frozen_stream" in kinds
+    assert all(e.record.body["source"] == "camera 0" for e in kit.records("device_event"))

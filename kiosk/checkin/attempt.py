@@ -41,6 +41,9 @@ class CaptureAttempt:
     liveness: LivenessSessionLike | None = None
     verdict: Verdict | None = None
     continuity: float | None = None  # lowest liveness-frame cosine vs the captured probe
+    # What the camera stream guard saw during this attempt (frozen, replayed, no sensor
+    # noise, impossible timing): a match on an injected stream is no match at all.
+    stream_suspicions: list[str] = field(default_factory=list)
 
 
 def decide(
@@ -75,6 +78,8 @@ def decide(
         return Decision.NEEDS_PROCTOR, Reason.AMBIGUOUS_IDENTITY
     if match.outcome == MatchOutcome.INCONSISTENT:
         return Decision.NEEDS_PROCTOR, Reason.FRAMES_INCONSISTENT
+    if att.stream_suspicions:
+        return Decision.NEEDS_PROCTOR, Reason.CAMERA_STREAM_SUSPICIOUS
     if att.liveness is None:
         return Decision.NEEDS_PROCTOR, Reason.LIVENESS_UNAVAILABLE
     if att.verdict is None or att.verdict.passed is not True:
@@ -116,6 +121,7 @@ def evidence(
             "continuity": _round(att.continuity, 4),
             **verdict_as_dict(att.verdict, timed_out=timeout == Reason.LIVENESS_TIMEOUT),
         },
+        "camera_stream": sorted(set(att.stream_suspicions)),
         "quality": {
             "frames_seen": att.frames_seen,
             "frames_good": len(att.good),

@@ -40,6 +40,7 @@ class Reason(StrEnum):
     LIVENESS_UNAVAILABLE = "liveness_unavailable"
     LIVENESS_TIMEOUT = "liveness_timeout"
     NO_TEMPLATE = "no_usable_template"
+    CAMERA_STREAM_SUSPICIOUS = "camera_stream_suspicious"
     # decisions at the claim, before any face is looked at
     UNKNOWN_BOOKING = "unknown_booking"
     WRONG_ROOM = "wrong_room"

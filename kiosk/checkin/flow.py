@@ -298,6 +298,16 @@ class CheckinFlow:
         att.verdict = step.verdict
         return self._decide(att)
 
+    def report_stream_events(self, bodies: list[dict[str, Any]]) -> None:
+        """The camera stream guard saw something (frozen, replayed, noiseless or impossibly
+        timed frames): each event is a signed `device_event`, and an attempt in progress
+        can no longer be accepted by the kiosk alone (see attempt.decide)."""
+        with self._lock:
+            for body in bodies:
+                self.ledger.append("device_event", body)
+                if self._attempt is not None:
+                    self._attempt.stream_suspicions.append(str(body.get("kind", "unknown")))
+
     # -- deadlines ----------------------------------------------------------------------
 
     def tick(self) -> FlowState:

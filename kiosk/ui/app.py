@@ -80,7 +80,9 @@ class KioskWindow(LockdownWindow):
         shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
         shortcut.activated.connect(self.show_proctor_panel)
 
-        self.driver = DoorDriver(door.engine, flow)
+        self.driver = DoorDriver(
+            door.engine, flow, stream_guard=door.stream_guard, source_name=door.grabber.source.name
+        )
         self.worker = AnalysisWorker(door.grabber, self.driver)
         self.worker.analyzed.connect(self._on_analyzed)
         self.last_result: FrameResult | None = None

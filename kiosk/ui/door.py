@@ -40,6 +40,7 @@ class Door:
     proctors: ProctorDirectory
     grabber: LatestFrameGrabber
     sync: Any | None = None  # kiosk.sync.client.SyncClient when a centre is configured
+    stream_guard: Any | None = None  # kiosk.camera.stream_guard.StreamGuard on a real camera
     centre_state: Callable[[], str] = field(init=False)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -124,8 +125,26 @@ def build_door(
             data_dir=cfg.data_dir,
         )
         sync.start()
-    source = source or camera_source(cfg)
-    door = Door(engine, flow, proctors, LatestFrameGrabber(source), sync=sync)
+    guard = None
+    if source is None:
+        # The production camera: it must be the pinned physical one, and its stream is
+        # watched for freezes, replays and injected video for as long as the door runs.
+        from kiosk.camera.pinning import check_pin, mismatch_event_body
+        from kiosk.camera.stream_guard import StreamGuard, StreamGuardConfig
+        from kiosk.errors import CameraUnavailable
+
+        try:
+            check_pin(cfg.camera.source, cfg.data_dir, ledger=ledger)
+        except CameraUnavailable as exc:
+            ledger.append("device_event", mismatch_event_body(exc, cfg.camera.source))
+            if sync is not None:
+                sync.stop()
+            for close in reversed(closers):
+                close()
+            raise
+        guard = StreamGuard(StreamGuardConfig(fps=float(cfg.camera.fps)))
+        source = camera_source(cfg)
+    door = Door(engine, flow, proctors, LatestFrameGrabber(source), sync=sync, stream_guard=guard)
     door.closers.extend(closers)
     return door
 

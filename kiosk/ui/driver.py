@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kiosk.camera import GrabbedFrame
+from kiosk.camera.stream_guard import StreamGuard
 from kiosk.checkin.flow import CheckinFlow, StateName
 from kiosk.vision.pipeline import FaceEngine, FrameAnalysis
 
@@ -37,12 +38,27 @@ class DoorDriver:
     """Runs the face engine on a frame and hands frame and analysis to the flow (if any:
     calibration mode has none)."""
 
-    def __init__(self, engine: FaceEngine, flow: CheckinFlow | None = None) -> None:
+    def __init__(
+        self,
+        engine: FaceEngine,
+        flow: CheckinFlow | None = None,
+        *,
+        stream_guard: StreamGuard | None = None,
+        source_name: str = "",
+    ) -> None:
         self.engine = engine
         self.flow = flow
+        # Only the production camera is guarded: a file or folder source is a replay by
+        # definition (demo, tests), and would be flagged on every loop.
+        self.stream_guard = stream_guard
+        self.source_name = source_name
 
     def process(self, grabbed: GrabbedFrame) -> FrameResult:
         t0 = time.perf_counter()
+        if self.stream_guard is not None:
+            events = self.stream_guard.observe(grabbed.image, grabbed.t)
+            if events and self.flow is not None:
+                self.flow.report_stream_events([e.record_body(self.source_name) for e in events])
         analysis = self.engine.analyze(grabbed.image)
         timings = dict(analysis.timings_ms)
         if self.flow is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -87,7 +87,8 @@ class FaceEngine:
         pack.verify()
         load_ms = {"verify": (time.perf_counter() - t0) * 1000}
         det_spec, rec_spec = pack.get("detector"), pack.get("recognizer")
-        det_loaded = create_session(det_spec.path, cfg.runtime)
+        det_runtime = replace(cfg.runtime, intra_op_threads=cfg.runtime.detector_intra_op_threads)
+        det_loaded = create_session(det_spec.path, det_runtime)
         rec_loaded = create_session(rec_spec.path, cfg.runtime)
         load_ms.update(detector=det_loaded.load_ms, recognizer=rec_loaded.load_ms)
         detector: FaceDetector

@@ -11,6 +11,7 @@ keeps failures in the local .hypothesis database) for a longer exploratory run:
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 
@@ -29,3 +30,25 @@ def fuzz(examples: int) -> settings:
         database=settings.default.database if explore else None,
         suppress_health_check=list(HealthCheck),
     )
+
+
+def json_paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path (keys and list indices) into a JSON document, the root first."""
+    out = [prefix]
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out += json_paths(v, (*prefix, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            out += json_paths(v, (*prefix, i))
+    return out
+
+
+def json_replace(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """A copy of `doc` with the value at `path` replaced (the original is untouched)."""
+    if not path:
+        return value
+    head, *rest = path
+    copy = dict(doc) if isinstance(doc, dict) else list(doc)
+    copy[head] = json_replace(doc[head], tuple(rest), value)
+    return copy

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from fuzz_budget import fuzz
+from fuzz_budget import fuzz, json_paths
 from hypothesis import given
 from hypothesis import strategies as st
 from test_centre_support import Centre, make_chain, make_settings
@@ -109,17 +109,6 @@ def _mutate(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
     return copy
 
 
-def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 GENUINE_LENGTH = 400
 
 
@@ -147,7 +136,7 @@ def test_ingest_stores_only_genuine_records(
     kind = data.draw(st.sampled_from(["valid", "mutate", "shuffle", "garbage", "raw"]))
     if kind == "mutate":
         i = data.draw(st.integers(0, len(docs) - 1))
-        path = data.draw(st.sampled_from(_paths(docs[i])[1:]))
+        path = data.draw(st.sampled_from(json_paths(docs[i])[1:]))
         docs[i] = _mutate(docs[i], path, data.draw(json_values))
     elif kind == "shuffle":
         docs = data.draw(st.permutations(docs))

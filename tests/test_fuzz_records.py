@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fuzz_budget import fuzz
+from fuzz_budget import fuzz, json_paths, json_replace
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -100,26 +100,6 @@ def test_envelope_from_arbitrary_json_raises_only_record_format_error(value: Any
         Envelope.from_dict(value)
 
 
-def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-def _replace(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    head, *rest = path
-    copy = dict(doc) if isinstance(doc, dict) else list(doc)
-    copy[head] = _replace(doc[head], tuple(rest), value)
-    return copy
-
-
 def _never_verifies_unless_identical(doc: Any) -> None:
     try:
         env = Envelope.from_dict(doc)
@@ -137,9 +117,9 @@ def _never_verifies_unless_identical(doc: Any) -> None:
 @given(st.data())
 def test_a_mutated_envelope_never_verifies(data: st.DataObject) -> None:
     original = VALID.to_dict()
-    path = data.draw(st.sampled_from(_paths(original)[1:]), label="path")
+    path = data.draw(st.sampled_from(json_paths(original)[1:]), label="path")
     value = data.draw(wild_values, label="value")
-    _never_verifies_unless_identical(_replace(original, path, value))
+    _never_verifies_unless_identical(json_replace(original, path, value))
 
 
 @FUZZ

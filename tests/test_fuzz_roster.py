@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fuzz_budget import fuzz
+from fuzz_budget import fuzz, json_paths, json_replace
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -85,26 +85,6 @@ values = st.recursive(
 )
 
 
-def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-def _replace(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    head, *rest = path
-    copy = dict(doc) if isinstance(doc, dict) else list(doc)
-    copy[head] = _replace(doc[head], tuple(rest), value)
-    return copy
-
-
 def _parse(doc: Any) -> Any:
     try:
         return parse_signed_roster(doc, PUB, now=NOW)
@@ -128,9 +108,9 @@ def test_arbitrary_bytes_raise_only_roster_errors(blob: bytes | str) -> None:
 @FUZZ
 @given(st.data())
 def test_a_mutated_signed_roster_is_never_accepted(data: st.DataObject) -> None:
-    path = data.draw(st.sampled_from(_paths(SIGNED)[1:]), label="path")
+    path = data.draw(st.sampled_from(json_paths(SIGNED)[1:]), label="path")
     value = data.draw(values, label="value")
-    mutated = _replace(SIGNED, path, value)
+    mutated = json_replace(SIGNED, path, value)
     roster = _parse(mutated)
     if roster is not None:  # only a mutation that denotes the same signed bytes may pass
         assert canonical_json(mutated["roster"]) == canonical_json(SIGNED["roster"])
@@ -142,9 +122,9 @@ def test_a_mutated_signed_roster_is_never_accepted(data: st.DataObject) -> None:
 def test_signed_garbage_content_raises_only_roster_errors(data: st.DataObject) -> None:
     """Past the signature: the content parser must be strict on its own (a buggy or
     compromised centre signs what it is given)."""
-    path = data.draw(st.sampled_from(_paths(DOC)[1:]), label="path")
+    path = data.draw(st.sampled_from(json_paths(DOC)[1:]), label="path")
     value = data.draw(values, label="value")
-    content = _replace(DOC, path, value)
+    content = json_replace(DOC, path, value)
     try:
         payload = canonical_json(content)
     except RecordFormatError:

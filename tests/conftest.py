@@ -17,7 +17,9 @@ MODELS_DIR = REPO_ROOT / "models"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_kiosk_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_kiosk_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test gets its own data dir and no inherited KIOSK_* settings."""
     for name in list(os.environ):
         if name.startswith("KIOSK_") and name != "KIOSK_TEST_POSTGRES_URL":

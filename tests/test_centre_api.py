@@ -42,13 +42,29 @@ def roster_doc(room: str = "R-101", n: int = 3) -> dict[str, Any]:
     for i in range(n):
         vec = rng.normal(size=128).astype(np.float32)
         vec /= np.linalg.norm(vec)
-        iin = next(make_iin(datetime(1990, 1, 1 + i).date(), 3, s) for s in range(i * 10, 9999)
-                   if _iin_ok(datetime(1990, 1, 1 + i).date(), s))
-        applicants.append(BookedApplicant(f"A-{i}", iin, f"Applicant {i}", str(i + 1),
-                                          f"BK{i:04d}", [Template("default", vec)]))
-    roster = Roster("RS-1", 1, now, now + timedelta(days=1),
-                    ExamSession("S-1", "C-1", room, "theory", now, now + timedelta(hours=2)),
-                    applicants)
+        iin = next(
+            make_iin(datetime(1990, 1, 1 + i).date(), 3, s)
+            for s in range(i * 10, 9999)
+            if _iin_ok(datetime(1990, 1, 1 + i).date(), s)
+        )
+        applicants.append(
+            BookedApplicant(
+                f"A-{i}",
+                iin,
+                f"Applicant {i}",
+                str(i + 1),
+                f"BK{i:04d}",
+                [Template("default", vec)],
+            )
+        )
+    roster = Roster(
+        "RS-1",
+        1,
+        now,
+        now + timedelta(days=1),
+        ExamSession("S-1", "C-1", room, "theory", now, now + timedelta(hours=2)),
+        applicants,
+    )
     return roster_to_document(roster)
 
 
@@ -91,13 +107,15 @@ def test_every_staff_endpoint_checks_the_role(centre: Centre) -> None:
 
 
 def test_staff_users_are_created_once_and_keys_stored_hashed(centre: Centre) -> None:
-    r = centre.client.post("/api/v1/users", json={"name": "olga", "role": "auditor"},
-                           headers=centre.staff())
+    r = centre.client.post(
+        "/api/v1/users", json={"name": "olga", "role": "auditor"}, headers=centre.staff()
+    )
     assert r.status_code == 201
     key = r.json()["api_key"]
     assert centre.client.get("/api/v1/me", headers=centre.staff(key)).json()["role"] == "auditor"
-    r = centre.client.post("/api/v1/users", json={"name": "olga", "role": "viewer"},
-                           headers=centre.staff())
+    r = centre.client.post(
+        "/api/v1/users", json={"name": "olga", "role": "viewer"}, headers=centre.staff()
+    )
     assert r.status_code == 409
     from sqlalchemy import select
 
@@ -108,12 +126,14 @@ def test_staff_users_are_created_once_and_keys_stored_hashed(centre: Centre) -> 
     assert key not in hashes and all(len(h) == 64 for h in hashes)
 
 
-def test_enrolment_tokens_are_single_use_and_keys_cannot_be_swapped(centre: Centre,
-                                                                  tmp_path: Path) -> None:
+def test_enrolment_tokens_are_single_use_and_keys_cannot_be_swapped(
+    centre: Centre, tmp_path: Path
+) -> None:
     keys = device_keys(tmp_path, "a")
     token = centre.enrolment_token("R-101")
-    body = json.dumps({"token": token, "device_id": keys.device_id,
-                       "public_key": keys.public_key_b64()}).encode()
+    body = json.dumps(
+        {"token": token, "device_id": keys.device_id, "public_key": keys.public_key_b64()}
+    ).encode()
     r = signed(centre.client, keys, "POST", "/api/v1/devices/enroll", body)
     assert r.status_code == 201 and r.json()["room"] == "R-101"
     assert load_public_key_b64(r.json()["centre_public_key"]) == centre.ctx.key.public_key
@@ -121,40 +141,61 @@ def test_enrolment_tokens_are_single_use_and_keys_cannot_be_swapped(centre: Cent
     assert (r.status_code, r.json()["error"]) == (403, "enrolment_token_used")
     # Another key claiming the same device id.
     other = device_keys(tmp_path, "b")
-    body = json.dumps({"token": centre.enrolment_token(), "device_id": keys.device_id,
-                       "public_key": other.public_key_b64()}).encode()
+    body = json.dumps(
+        {
+            "token": centre.enrolment_token(),
+            "device_id": keys.device_id,
+            "public_key": other.public_key_b64(),
+        }
+    ).encode()
     headers = {"X-Kiosk-Device": keys.device_id}
     from kiosk.sync.signing import sign_request
 
-    headers = sign_request(other.private_key, keys.device_id, "POST", "/api/v1/devices/enroll",
-                           body)
+    headers = sign_request(
+        other.private_key, keys.device_id, "POST", "/api/v1/devices/enroll", body
+    )
     r = centre.client.post("/api/v1/devices/enroll", content=body, headers=headers)
     assert (r.status_code, r.json()["error"]) == (409, "device_key_conflict")
     # Enrolment must be signed by the key being enrolled (proof of possession).
-    body = json.dumps({"token": centre.enrolment_token(), "device_id": other.device_id,
-                       "public_key": other.public_key_b64()}).encode()
-    headers = sign_request(keys.private_key, other.device_id, "POST", "/api/v1/devices/enroll",
-                           body)
+    body = json.dumps(
+        {
+            "token": centre.enrolment_token(),
+            "device_id": other.device_id,
+            "public_key": other.public_key_b64(),
+        }
+    ).encode()
+    headers = sign_request(
+        keys.private_key, other.device_id, "POST", "/api/v1/devices/enroll", body
+    )
     r = centre.client.post("/api/v1/devices/enroll", content=body, headers=headers)
     assert r.status_code == 401
 
 
 def test_expired_enrolment_token_is_refused(centre: Centre, tmp_path: Path) -> None:
-    r = centre.client.post("/api/v1/enrolment-tokens", json={"ttl_s": 0.01},
-                           headers=centre.staff())
+    r = centre.client.post("/api/v1/enrolment-tokens", json={"ttl_s": 0.01}, headers=centre.staff())
     time.sleep(0.05)
     keys = device_keys(tmp_path)
-    body = json.dumps({"token": r.json()["token"], "device_id": keys.device_id,
-                       "public_key": keys.public_key_b64()}).encode()
+    body = json.dumps(
+        {
+            "token": r.json()["token"],
+            "device_id": keys.device_id,
+            "public_key": keys.public_key_b64(),
+        }
+    ).encode()
     r = signed(centre.client, keys, "POST", "/api/v1/devices/enroll", body)
     assert (r.status_code, r.json()["error"]) == (403, "enrolment_token_expired")
 
 
 def _override(refused: Any, proctor: str) -> dict[str, Any]:
     b = refused.record.body
-    return {"proctor_id": proctor, "reason": "twin_sibling", "note": "looked fine",
-            "overrides": refused.record.id, "applicant_id": b["applicant_id"],
-            "session_id": b["session_id"]}
+    return {
+        "proctor_id": proctor,
+        "reason": "twin_sibling",
+        "note": "looked fine",
+        "overrides": refused.record.id,
+        "applicant_id": b["applicant_id"],
+        "session_id": b["session_id"],
+    }
 
 
 def test_override_report_flags_a_high_override_rate(centre: Centre, tmp_path: Path) -> None:
@@ -173,13 +214,25 @@ def test_override_report_flags_a_high_override_rate(centre: Centre, tmp_path: Pa
 
     # Room R-1, session S-1, proctor P-honest: 20 check-ins, 1 rejection, 0 overrides.
     for i in range(20):
-        add("checkin", checkin_body(i, session="S-1", room="R-1", proctor="P-honest",
-                                    decision="rejected" if i == 0 else "accepted"))
+        add(
+            "checkin",
+            checkin_body(
+                i,
+                session="S-1",
+                room="R-1",
+                proctor="P-honest",
+                decision="rejected" if i == 0 else "accepted",
+            ),
+        )
     # Room R-2, session S-2, proctor P-bribed: 10 check-ins, 4 refused, all 4 overridden.
     for i in range(10):
         refused = i < 4
-        env = add("checkin", checkin_body(100 + i, session="S-2", room="R-2",
-                                          decision="rejected" if refused else "accepted"))
+        env = add(
+            "checkin",
+            checkin_body(
+                100 + i, session="S-2", room="R-2", decision="rejected" if refused else "accepted"
+            ),
+        )
         if refused:
             add("override", _override(env, "P-bribed"))
     assert centre.push(keys, envs).json()["accepted"] == len(envs)
@@ -210,19 +263,26 @@ def test_override_report_flags_a_high_override_rate(centre: Centre, tmp_path: Pa
     assert [g["key"] for g in r.json()["rooms"]] == ["R-1"]
 
 
-def test_rosters_are_signed_versioned_and_served_to_the_right_room(centre: Centre,
-                                                                  tmp_path: Path) -> None:
+def test_rosters_are_signed_versioned_and_served_to_the_right_room(
+    centre: Centre, tmp_path: Path
+) -> None:
     doc = roster_doc("R-101")
     r = centre.client.post("/api/v1/rosters/R-101", json=doc, headers=centre.staff())
     assert r.status_code == 201, r.text
     assert r.json()["version"] == 1
-    assert centre.client.post("/api/v1/rosters/R-101", json=doc,
-                              headers=centre.staff()).json()["version"] == 2
+    assert (
+        centre.client.post("/api/v1/rosters/R-101", json=doc, headers=centre.staff()).json()[
+            "version"
+        ]
+        == 2
+    )
     r = centre.client.post("/api/v1/rosters/R-999", json=doc, headers=centre.staff())
     assert r.status_code == 422  # the document is for another room
     bad = {**doc, "applicants": [{"applicant_id": "X"}]}
-    assert centre.client.post("/api/v1/rosters/R-101", json=bad,
-                              headers=centre.staff()).status_code == 422
+    assert (
+        centre.client.post("/api/v1/rosters/R-101", json=bad, headers=centre.staff()).status_code
+        == 422
+    )
 
     keys = device_keys(tmp_path, "door")
     centre.enroll(keys, room="R-101")
@@ -236,13 +296,15 @@ def test_rosters_are_signed_versioned_and_served_to_the_right_room(centre: Centr
     assert signed(centre.client, keys, "GET", "/api/v1/rosters/R-7/latest").status_code == 403
     elsewhere = device_keys(tmp_path, "any")
     centre.enroll(elsewhere)  # no room: may pull any room
-    assert signed(centre.client, elsewhere, "GET",
-                  "/api/v1/rosters/R-7/latest").status_code == 404
+    assert signed(centre.client, elsewhere, "GET", "/api/v1/rosters/R-7/latest").status_code == 404
     viewer = centre.add_user("vera", Role.viewer)
-    assert centre.client.get("/api/v1/rosters/R-101/latest",
-                             headers=centre.staff(viewer)).status_code == 403
-    assert centre.client.get("/api/v1/rosters/R-101/latest",
-                             headers=centre.staff()).status_code == 200
+    assert (
+        centre.client.get("/api/v1/rosters/R-101/latest", headers=centre.staff(viewer)).status_code
+        == 403
+    )
+    assert (
+        centre.client.get("/api/v1/rosters/R-101/latest", headers=centre.staff()).status_code == 200
+    )
     assert centre.client.get("/api/v1/rosters/R-101/latest").status_code == 401
 
 
@@ -252,8 +314,9 @@ def test_open_endpoints_and_unknown_paths(centre: Centre) -> None:
     assert key["key_id"] == centre.ctx.key.key_id
     r = centre.client.get("/api/v1/nothing")
     assert (r.status_code, r.json()["error"]) == (404, "not_found")
-    r = centre.client.post("/api/v1/users", json={"name": "x", "role": "god"},
-                           headers=centre.staff())
+    r = centre.client.post(
+        "/api/v1/users", json={"name": "x", "role": "god"}, headers=centre.staff()
+    )
     assert (r.status_code, r.json()["error"]) == (422, "invalid_request")
 
 

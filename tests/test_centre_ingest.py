@@ -65,8 +65,13 @@ def test_tampered_record_is_rejected_and_the_good_ones_kept(centre: Centre, tmp_
     items[2]["record"]["body"]["decision"] = "accepted-by-bribe"  # edited after signing
     r = centre.push(keys, items)
     assert r.status_code == 200
-    assert _statuses(r) == [("accepted", None), ("accepted", None),
-                            ("rejected", "bad_signature"), ("accepted", None), ("accepted", None)]
+    assert _statuses(r) == [
+        ("accepted", None),
+        ("accepted", None),
+        ("rejected", "bad_signature"),
+        ("accepted", None),
+        ("accepted", None),
+    ]
     dev = centre.device(keys.device_id)
     assert dev["head_seq"] == 2 and dev["max_seq"] == 5  # 4 and 5 wait beyond the gap
     kinds = {i["kind"] for i in centre.incidents()}
@@ -86,10 +91,16 @@ def test_fork_and_broken_prev_are_refused_as_incidents(centre: Centre, tmp_path:
     envs = make_chain(keys, 3)
     centre.push(keys, envs)
     # A second, validly signed history for seq 2 (a cloned or rebuilt ledger).
-    fork = sign_record(new_record("checkin", checkin_body(99), device=keys.device_id, seq=2,
-                                  prev=envs[0].digest()), keys.private_key)
-    bad_prev = sign_record(new_record("checkin", checkin_body(98), device=keys.device_id, seq=4,
-                                      prev="0" * 64), keys.private_key)
+    fork = sign_record(
+        new_record(
+            "checkin", checkin_body(99), device=keys.device_id, seq=2, prev=envs[0].digest()
+        ),
+        keys.private_key,
+    )
+    bad_prev = sign_record(
+        new_record("checkin", checkin_body(98), device=keys.device_id, seq=4, prev="0" * 64),
+        keys.private_key,
+    )
     r = centre.push(keys, [fork, bad_prev])
     assert _statuses(r) == [("rejected", "fork"), ("rejected", "prev_mismatch")]
     assert {"fork", "prev_mismatch"} <= {i["kind"] for i in centre.incidents()}
@@ -109,8 +120,10 @@ def test_record_replayed_from_another_device_is_refused(centre: Centre, tmp_path
     r = centre.push(b, envs_a, device_id=a.device_id)
     assert r.status_code == 403 and r.json()["error"] == "device_mismatch"
     # A record claiming to be A's but signed with B's key.
-    forged = sign_record(new_record("checkin", checkin_body(1), device=a.device_id, seq=3,
-                                    prev=envs_a[-1].digest()), b.private_key)
+    forged = sign_record(
+        new_record("checkin", checkin_body(1), device=a.device_id, seq=3, prev=envs_a[-1].digest()),
+        b.private_key,
+    )
     r = centre.push(a, [forged])
     assert _statuses(r) == [("rejected", "bad_signature")]
     assert centre.count_records(b.device_id) == 0 and centre.count_records(a.device_id) == 2
@@ -206,15 +219,27 @@ def test_key_rotation_is_followed(centre: Centre, tmp_path: Path) -> None:
     assert centre.push(keys, more).json()["accepted"] == 1
 
 
-def test_override_is_counted_in_the_room_of_the_refused_checkin(centre: Centre,
-                                                                tmp_path: Path) -> None:
+def test_override_is_counted_in_the_room_of_the_refused_checkin(
+    centre: Centre, tmp_path: Path
+) -> None:
     keys = device_keys(tmp_path)
     centre.enroll(keys)
     refused = make_chain(keys, 1, body=checkin_body(1, decision="rejected", room="R-7"))
-    override = make_chain(keys, 1, start_seq=2, prev=refused[0].digest(), record_type="override",
-                          body={"proctor_id": "P-1", "reason": "lighting", "note": "",
-                                "overrides": refused[0].record.id, "applicant_id": "A-00001",
-                                "session_id": "S-1"})
+    override = make_chain(
+        keys,
+        1,
+        start_seq=2,
+        prev=refused[0].digest(),
+        record_type="override",
+        body={
+            "proctor_id": "P-1",
+            "reason": "lighting",
+            "note": "",
+            "overrides": refused[0].record.id,
+            "applicant_id": "A-00001",
+            "session_id": "S-1",
+        },
+    )
     assert centre.push(keys, [*refused, *override]).json()["accepted"] == 2
     r = centre.client.get("/api/v1/records?type=override", headers=centre.staff())
     assert r.json()["records"][0]["room"] == "R-7"

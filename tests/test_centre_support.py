@@ -100,20 +100,30 @@ class Centre:
         return {"Authorization": f"Bearer {token or self.admin_token}"}
 
     def enrolment_token(self, room: str | None = None) -> str:
-        r = self.client.post("/api/v1/enrolment-tokens", json={"room": room},
-                             headers=self.staff())
+        r = self.client.post("/api/v1/enrolment-tokens", json={"room": room}, headers=self.staff())
         assert r.status_code == 201, r.text
         return r.json()["token"]
 
     def enroll(self, keys: DeviceKeys, room: str | None = None) -> dict[str, Any]:
-        body = json.dumps({"token": self.enrolment_token(room), "device_id": keys.device_id,
-                           "public_key": keys.public_key_b64()}).encode()
+        body = json.dumps(
+            {
+                "token": self.enrolment_token(room),
+                "device_id": keys.device_id,
+                "public_key": keys.public_key_b64(),
+            }
+        ).encode()
         r = signed(self.client, keys, "POST", "/api/v1/devices/enroll", body)
         assert r.status_code == 201, r.text
         return r.json()
 
-    def push(self, keys: DeviceKeys, envelopes: list[Any], *, device_id: str | None = None,
-             raw: bytes | None = None) -> Any:
+    def push(
+        self,
+        keys: DeviceKeys,
+        envelopes: list[Any],
+        *,
+        device_id: str | None = None,
+        raw: bytes | None = None,
+    ) -> Any:
         device_id = device_id or keys.device_id
         items = [e.to_dict() if isinstance(e, Envelope) else e for e in envelopes]
         body = raw if raw is not None else json.dumps({"records": items}).encode()
@@ -149,8 +159,15 @@ def centre(tmp_path: Path, db_url: str) -> Iterator[Centre]:
         c.close()
 
 
-def signed(client: Any, keys: DeviceKeys, method: str, path: str, body: bytes = b"",
-           *, now: float | None = None) -> Any:
+def signed(
+    client: Any,
+    keys: DeviceKeys,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    now: float | None = None,
+) -> Any:
     headers = sign_request(keys.private_key, keys.device_id, method, path, body, now=now)
     headers["Content-Type"] = "application/json"
     return client.request(method, path, content=body, headers=headers)
@@ -160,9 +177,16 @@ def device_keys(root: Path, name: str = "kiosk") -> DeviceKeys:
     return DeviceKeys.load_or_create(root / name)
 
 
-def make_chain(keys: DeviceKeys, n: int, *, start_seq: int = 1, prev: str | None = None,
-               record_type: str = "checkin", body: dict[str, Any] | None = None,
-               ts: str | None = None) -> list[Envelope]:
+def make_chain(
+    keys: DeviceKeys,
+    n: int,
+    *,
+    start_seq: int = 1,
+    prev: str | None = None,
+    record_type: str = "checkin",
+    body: dict[str, Any] | None = None,
+    ts: str | None = None,
+) -> list[Envelope]:
     """`n` signed, chained envelopes for `keys`, as the kiosk's store would write them."""
     out: list[Envelope] = []
     for i in range(n):
@@ -174,12 +198,25 @@ def make_chain(keys: DeviceKeys, n: int, *, start_seq: int = 1, prev: str | None
     return out
 
 
-def checkin_body(i: int, *, session: str = "S-1", room: str = "R-101",
-                 decision: str = "accepted", proctor: str | None = None) -> dict[str, Any]:
+def checkin_body(
+    i: int,
+    *,
+    session: str = "S-1",
+    room: str = "R-101",
+    decision: str = "accepted",
+    proctor: str | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "applicant_id": f"A-{i:05d}", "session_id": session, "room": room, "decision": decision,
-        "score": 0.61, "threshold": 0.36, "liveness": "passed", "quality": {"overall": 81},
-        "pack": "default", "timings": {"total_ms": 310},
+        "applicant_id": f"A-{i:05d}",
+        "session_id": session,
+        "room": room,
+        "decision": decision,
+        "score": 0.61,
+        "threshold": 0.36,
+        "liveness": "passed",
+        "quality": {"overall": 81},
+        "pack": "default",
+        "timings": {"total_ms": 310},
     }
     if proctor:
         body["proctor_id"] = proctor
@@ -203,8 +240,14 @@ class UvicornThread:
         import uvicorn
 
         self.port = port or free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off", timeout_keep_alive=30)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            timeout_keep_alive=30,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -326,9 +369,13 @@ class FaultProxy:
                 self.seen[mode] = self.seen.get(mode, 0) + 1
                 if mode == "error500":
                     body = b'{"error":"internal","detail":"injected"}'
-                    conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: "
-                                 b"application/json\r\nContent-Length: "
-                                 + str(len(body)).encode() + b"\r\n\r\n" + body)
+                    conn.sendall(
+                        b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: "
+                        b"application/json\r\nContent-Length: "
+                        + str(len(body)).encode()
+                        + b"\r\n\r\n"
+                        + body
+                    )
                     continue
                 if mode == "down":
                     return

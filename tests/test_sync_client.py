@@ -28,8 +28,9 @@ class Live:
     def __init__(self, centre: Centre, server: UvicornThread) -> None:
         self.centre, self.server = centre, server
 
-    def kiosk(self, root: Path, room: str | None = None, n: int = 0,
-              **kw: object) -> tuple[LedgerStore, SyncClient]:
+    def kiosk(
+        self, root: Path, room: str | None = None, n: int = 0, **kw: object
+    ) -> tuple[LedgerStore, SyncClient]:
         keys = DeviceKeys.load_or_create(root)
         store = LedgerStore(root / "ledger.sqlite", keys)
         for i in range(n):
@@ -93,8 +94,9 @@ def test_rejected_records_stay_sent_and_are_not_acked(live: Live, tmp_path: Path
 
 def test_refusal_and_outage_put_the_batch_back(live: Live, tmp_path: Path) -> None:
     store, client = live.kiosk(tmp_path / "k", n=5)
-    r = live.centre.client.post(f"/api/v1/devices/{client.keys.device_id}/revoke",
-                                headers=live.centre.staff())
+    r = live.centre.client.post(
+        f"/api/v1/devices/{client.keys.device_id}/revoke", headers=live.centre.staff()
+    )
     assert r.status_code == 200
     with pytest.raises(CentreProtocolError, match="device_revoked"):
         client.push_once()
@@ -114,8 +116,16 @@ def test_background_runner_never_blocks_and_drains_when_the_centre_returns(
     store, enrolled = live.kiosk(tmp_path / "k", n=0)
     enrolled.close()
     port = free_port()
-    client = SyncClient(store, store._keys, f"http://127.0.0.1:{port}", batch_size=100,
-                        timeout_s=1, base_backoff_s=0.05, max_backoff_s=0.2, interval_s=0.1)
+    client = SyncClient(
+        store,
+        store._keys,
+        f"http://127.0.0.1:{port}",
+        batch_size=100,
+        timeout_s=1,
+        base_backoff_s=0.05,
+        max_backoff_s=0.2,
+        interval_s=0.1,
+    )
     t0 = time.monotonic()
     client.start()
     for i in range(250):  # the door keeps working while the centre is unreachable
@@ -140,8 +150,9 @@ def test_background_runner_never_blocks_and_drains_when_the_centre_returns(
 
 
 def test_pull_roster_verifies_stores_and_refuses_a_foreign_key(live: Live, tmp_path: Path) -> None:
-    r = live.centre.client.post("/api/v1/rosters/R-101", json=roster_doc("R-101"),
-                                headers=live.centre.staff())
+    r = live.centre.client.post(
+        "/api/v1/rosters/R-101", json=roster_doc("R-101"), headers=live.centre.staff()
+    )
     assert r.status_code == 201
     store, client = live.kiosk(tmp_path / "k", room="R-101")
     data = tmp_path / "k"
@@ -150,8 +161,9 @@ def test_pull_roster_verifies_stores_and_refuses_a_foreign_key(live: Live, tmp_p
         outcome, roster = client.pull_roster("R-101", roster_store=rosters)
         assert outcome == "updated" and roster.version == 1
         assert client.pull_roster("R-101", roster_store=rosters)[0] == "up to date"
-        live.centre.client.post("/api/v1/rosters/R-101", json=roster_doc("R-101"),
-                                headers=live.centre.staff())
+        live.centre.client.post(
+            "/api/v1/rosters/R-101", json=roster_doc("R-101"), headers=live.centre.staff()
+        )
         assert client.pull_roster("R-101", roster_store=rosters)[1].version == 2
         loaded = rosters.load("C-1", "R-101")
         assert loaded is not None and len(loaded.applicants[0].templates) == 1
@@ -167,8 +179,9 @@ def test_pull_roster_verifies_stores_and_refuses_a_foreign_key(live: Live, tmp_p
     store.close()
 
 
-def test_kiosk_sync_commands(live: Live, capsys: pytest.CaptureFixture[str],
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kiosk_sync_commands(
+    live: Live, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KIOSK_SYNC_CENTRE_URL", live.server.url)
     data = Path(os.environ["KIOSK_PATHS_DATA_DIR"])
     token = live.centre.enrolment_token("R-101")
@@ -183,8 +196,9 @@ def test_kiosk_sync_commands(live: Live, capsys: pytest.CaptureFixture[str],
     assert kiosk_main(["sync", "status"]) == 0
     out = capsys.readouterr().out
     assert "acked     7" in out and "head_seq 7" in out
-    live.centre.client.post("/api/v1/rosters/R-101", json=roster_doc("R-101"),
-                            headers=live.centre.staff())
+    live.centre.client.post(
+        "/api/v1/rosters/R-101", json=roster_doc("R-101"), headers=live.centre.staff()
+    )
     assert kiosk_main(["sync", "pull", "R-101"]) == 0
     assert "updated" in capsys.readouterr().out
     with LedgerStore(data / "ledger.sqlite", keys) as store:

@@ -96,8 +96,16 @@ def test_ten_thousand_records_arrive_exactly_once_through_faults(
         token = _enrolment_token(server.url, admin)
         with SyncClient(store, keys, server.url) as direct:
             direct.enroll(token)
-        client = SyncClient(store, keys, proxy.url, batch_size=BATCH, timeout_s=1.0,
-                            base_backoff_s=0.05, max_backoff_s=0.5, interval_s=0.2)
+        client = SyncClient(
+            store,
+            keys,
+            proxy.url,
+            batch_size=BATCH,
+            timeout_s=1.0,
+            base_backoff_s=0.05,
+            max_backoff_s=0.5,
+            interval_s=0.2,
+        )
 
         assert client.push_once().accepted == BATCH
         acked = BATCH
@@ -123,9 +131,14 @@ def test_ten_thousand_records_arrive_exactly_once_through_faults(
         proxy.set_mode("slow")
         proxy.forwarded.clear()
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD.format(repo=str(REPO), data=str(data), url=proxy.url,
-                                                batch=BATCH)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-c",
+                CHILD.format(repo=str(REPO), data=str(data), url=proxy.url, batch=BATCH),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             assert proxy.forwarded.wait(30), child.stderr.read() if child.poll() else "no push"
@@ -140,8 +153,16 @@ def test_ten_thousand_records_arrive_exactly_once_through_faults(
 
         # A fresh client resumes in the background from the outbox state alone.
         client.close()
-        client = SyncClient(store, keys, proxy.url, batch_size=BATCH, timeout_s=5.0,
-                            base_backoff_s=0.05, max_backoff_s=0.5, interval_s=0.2)
+        client = SyncClient(
+            store,
+            keys,
+            proxy.url,
+            batch_size=BATCH,
+            timeout_s=5.0,
+            base_backoff_s=0.05,
+            max_backoff_s=0.5,
+            interval_s=0.2,
+        )
         t0 = time.monotonic()
         client.start()
         assert time.monotonic() - t0 < 0.5  # start() never blocks the caller
@@ -165,8 +186,11 @@ def test_ten_thousand_records_arrive_exactly_once_through_faults(
 def _enrolment_token(url: str, admin: str) -> str:
     import httpx
 
-    r = httpx.post(f"{url}/api/v1/enrolment-tokens", json={"room": "R-101"},
-                   headers={"Authorization": f"Bearer {admin}"})
+    r = httpx.post(
+        f"{url}/api/v1/enrolment-tokens",
+        json={"room": "R-101"},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
     assert r.status_code == 201, r.text
     return str(r.json()["token"])
 
@@ -179,8 +203,11 @@ def _assert_centre_holds_exactly(ctx, keys: DeviceKeys, store: LedgerStore) -> N
         device = db.get(Device, keys.device_id)
         assert device.head_seq == device.max_seq == N_RECORDS  # the centre verified the chain
         assert db.scalar(select(func.count()).where(StoredRecord.chained.is_(False))) == 0
-        rows = db.execute(select(StoredRecord.seq, StoredRecord.envelope, StoredRecord.digest)
-                          .order_by(StoredRecord.seq)).all()
+        rows = db.execute(
+            select(StoredRecord.seq, StoredRecord.envelope, StoredRecord.digest).order_by(
+                StoredRecord.seq
+            )
+        ).all()
     assert [r.seq for r in rows] == list(range(1, N_RECORDS + 1))
     envs = [Envelope.from_dict(json.loads(r.envelope)) for r in rows]
     genesis = load_public_key_b64(keys.history[0].public_key_b64)

@@ -191,9 +191,15 @@ class BatchIngestor:
         try:
             self._public_key(key_b64).verify(base64.b64decode(env.sig), record_bytes)
         except (InvalidSignature, KioskError, ValueError):
-            self._reject(results, index, rec.id, rec.seq, "bad_signature",
-                         f"record seq {rec.seq} (id {rec.id}): signature does not verify "
-                         "with the device key")
+            self._reject(
+                results,
+                index,
+                rec.id,
+                rec.seq,
+                "bad_signature",
+                f"record seq {rec.seq} (id {rec.id}): signature does not verify "
+                "with the device key",
+            )
             return None
         if parse_ts(rec.ts) > self.max_future:
             self._reject(

@@ -79,7 +79,7 @@ def main() -> int:
     cfg = load_config()
     clock = SimClock()
     demo = build_demo_door(cfg, clock=clock)
-    replay(demo, clock)  # fills the ledger: one needs_proctor, one rejected
+    replay(demo, clock)  # fills the ledger: one accepted (live), one rejected
     refused = {d.decision: d for d in demo.decisions}
     tr = Translator("en")
     window = KioskWindow(demo.door, tr, locked=False, demo=True, clock=clock)
@@ -139,7 +139,10 @@ def main() -> int:
     shoot(window, "05-result-accepted-en")
 
     tr.set_language("ru")
-    needs = refused[Decision.NEEDS_PROCTOR]
+    # The demo's genuine applicant passes liveness now: the proctor screen is staged.
+    needs = refused.get(Decision.NEEDS_PROCTOR) or CheckinDecision(
+        Decision.NEEDS_PROCTOR, Reason.LIVENESS_UNDECIDED, "A1001", "demo", 1, 0.61, 0.41
+    )
     screen.show_state(
         FlowState(StateName.DECISION, needs.reason, None, aruzhan, 1.0, None, needs, 1)
     )

@@ -38,18 +38,56 @@ def test_display_detection() -> None:
 
 
 def test_kiosk_demo_runs_headless_without_a_display(capsys: pytest.CaptureFixture[str]) -> None:
-    """The README's first command on a server: QR claim, genuine match, impostor refused,
-    then the demo proctor's override; nothing written outside a temporary folder."""
+    """The README's first command on a server: QR claim, the genuine applicant accepted by
+    the real liveness check, impostor refused, then the demo proctor's override; nothing
+    written outside a temporary folder."""
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "no display found: running the demo headless" in out
     assert "PIN 2468" in out
+    assert "liveness: active+passive" in out
     assert "claimed   reason=claimed applicant=Aruzhan Bekova" in out
-    assert "decision needs_proctor (liveness_unavailable)" in out
+    assert "prompt=turn_" in out
+    assert "decision accepted (matched)" in out
     assert "decision rejected (no_match)" in out
     assert "accepted_by_override" in out
+    assert "needs_proctor" not in out
     data_dir = load_config().data_dir
     assert not (data_dir / "ledger.sqlite").exists()
+
+
+def test_headless_demo_signs_an_accepted_live_check_in_a_refusal_and_an_override(
+    engine,
+) -> None:
+    """The signed records behind the demo: the genuine applicant accepted (matched) with
+    liveness checked and passed in active+passive mode, the impostor rejected (no_match),
+    and the proctor's override of that refusal. Seeded, so the same on every run."""
+    from kiosk.ui.demo import SimClock, build_demo_door, override_for_demo, replay
+
+    for _ in range(2):
+        clock = SimClock()
+        demo = build_demo_door(load_config(), engine=engine, clock=clock)
+        try:
+            replay(demo, clock)
+            genuine, impostor = demo.decisions
+            assert (genuine.applicant_id, genuine.decision.value) == ("A1001", "accepted")
+            assert (impostor.applicant_id, impostor.decision.value) == ("A1002", "rejected")
+            assert override_for_demo(demo, genuine) is None
+            admitted = override_for_demo(demo, impostor)
+            assert admitted is not None and admitted.decision.value == "accepted_by_override"
+            records = [e.record for e in demo.flow.ledger.iter_envelopes()]
+            checkins = {r.id: r.body for r in records if r.type == "checkin"}
+            g, i = checkins[genuine.record_id], checkins[impostor.record_id]
+            assert (g["decision"], g["reason"]) == ("accepted", "matched")
+            assert g["liveness"]["mode"] == "active+passive"
+            assert g["liveness"]["checked"] is True and g["liveness"]["passed"] is True
+            assert g["liveness"]["reason"] == "live"
+            assert (i["decision"], i["reason"]) == ("rejected", "no_match")
+            (override,) = [r.body for r in records if r.type == "override"]
+            assert override["refused_record_id"] == impostor.record_id
+            assert override["decision"] == "accepted_by_override"
+        finally:
+            demo.close()
 
 
 def test_windowed_demo_checks_in_from_a_qr_on_the_demo_camera(qtbot, engine) -> None:
@@ -66,10 +104,10 @@ def test_windowed_demo_checks_in_from_a_qr_on_the_demo_camera(qtbot, engine) -> 
         assert screen.banner.isVisible()
         # No tap at all: the QR card on the camera claims the booking.
         qtbot.waitUntil(lambda: screen.pages.currentIndex() == screen.PAGE_RESULT, timeout=WAIT_MS)
-        assert screen.result_title.text() == "A proctor will check your identity"
-        assert screen.result_detail.text() == "The liveness check is not available on this kiosk"
         decision = demo.flow.state.decision
         assert decision is not None and decision.applicant_id == "A1001"
+        # The rendered applicant answered the real liveness prompts in real time.
+        assert (decision.decision.value, decision.reason.value) == ("accepted", "matched")
         assert decision.score is not None and decision.score > decision.threshold
     finally:
         window.shutdown()

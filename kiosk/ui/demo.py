@@ -1,15 +1,15 @@
 """`kiosk demo`: the whole door from bundled photos, with no camera and no centre.
 
 The demo roster is enrolled from ``assets/demo`` with the running model pack; the
-"camera" replays a scripted sequence: a booking QR held up to the camera, the booked
-applicant, an empty doorway, then an impostor with someone else's booking QR. All state
-(ledger, keys, proctor directory) lives in a fresh temporary folder, so a demo never
-touches a real kiosk's ledger.
-
-Liveness is switched to ``off-requires-proctor`` because recorded photos cannot turn
-their heads: a correct liveness check *must* refuse them. The door therefore does what it
-does on a real kiosk with liveness off: a good match goes to the proctor, who admits the
-applicant by a signed override with the demo PIN printed at start.
+"camera" (`demo_camera`) plays a script: a booking QR held up to the camera, the booked
+applicant, an empty doorway, then an impostor with someone else's booking QR. Each person
+is a head rendered in 3D from one photo that answers the door's liveness prompts frame by
+frame (`kiosk.camera.rendered`), so the door runs its real liveness check
+(``active+passive``): the genuine applicant is accepted, the impostor passes liveness and
+is refused by the matcher, and the demo proctor then shows a signed override of that
+refusal with the demo PIN printed at start. All state (ledger, keys, proctor directory)
+lives in a fresh temporary folder, so a demo never touches a real kiosk's ledger. The
+flow's challenge and the renders are seeded, so the headless demo is the same every run.
 
 No Qt here: the headless runner uses it directly and the windowed demo hands the same
 `Door` to the Qt window.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import random
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,12 @@ import numpy as np
 from rich.console import Console
 
 from kiosk.camera import GrabbedFrame, ImageFolderSource, LatestFrameGrabber
+from kiosk.camera.rendered import (
+    LiveScene,
+    RenderedDemoCamera,
+    StillScene,
+    face_source_from_photo,
+)
 from kiosk.checkin.claims import QR_PREFIX
 from kiosk.checkin.decision import CheckinDecision, Decision
 from kiosk.checkin.flow import CheckinFlow, FlowState, StateName
@@ -52,6 +59,13 @@ DEMO_PROCTOR_PIN = "2468"
 DEMO_FPS = 5.0
 GENUINE_CODE = "DEMO-0001"  # frames/genuine show this applicant
 IMPOSTOR_CODE = "DEMO-0002"  # frames/impostor show someone else holding this booking
+# The photo each live person is rendered from, and the seeds that make every run the
+# same: the flow's seed draws the head-turn challenge, a scene's seed the person's
+# reaction time, speed, sway, tremor and sensor noise.
+DEMO_RENDER_PHOTO = {"genuine": "0004.jpg", "impostor": "0001.jpg"}
+FLOW_SEED = 1
+GENUINE_SEED = 2
+IMPOSTOR_SEED = 2
 
 
 class SimClock:
@@ -79,38 +93,56 @@ def qr_card(payload: str, size: tuple[int, int] = (480, 640)) -> np.ndarray:
     return page
 
 
-def write_demo_sequence(demo_dir: Path, out: Path, *, decision_frames: int) -> Path:
-    """The scripted camera: QR → genuine applicant → empty → impostor's QR → impostor."""
+def demo_camera(
+    demo_dir: Path,
+    engine: FaceEngine,
+    flow: CheckinFlow,
+    *,
+    decision_frames: int,
+    fps: float = DEMO_FPS,
+    loop: bool = False,
+) -> RenderedDemoCamera:
+    """The scripted camera: QR → the genuine applicant, live → empty → the impostor's QR →
+    the impostor, live → empty. Each live person is a head rendered in 3D from one photo
+    (`kiosk.camera.rendered`) that follows the liveness prompt the door shows, so the real
+    checker (active challenge + passive cues) decides, as it would on a real camera."""
     frames_dir = demo_dir / "frames"
+    empty_src = ImageFolderSource(frames_dir / "empty")
+    empty_src.open()
+    empty = []
+    while (img := empty_src.read()) is not None:
+        empty.append(img)
 
-    def photos(name: str, repeat: int) -> list[np.ndarray]:
-        src = ImageFolderSource(frames_dir / name)
-        src.open()
-        images = []
-        while (img := src.read()) is not None:
-            images += [img] * repeat
-        return images
+    def prompt() -> str | None:
+        s = flow.state
+        return s.prompt if s.name == StateName.LIVENESS else None
 
-    empty = photos("empty", 1)
-    sequence: list[np.ndarray] = []
-    sequence += [empty[0]] * 3
-    sequence += [qr_card(QR_PREFIX + GENUINE_CODE)] * 4
-    sequence += photos("genuine", 3)
-    sequence += [empty[i % len(empty)] for i in range(decision_frames)]
-    sequence += [qr_card(QR_PREFIX + IMPOSTOR_CODE)] * 4
-    sequence += photos("impostor", 3)
-    sequence += [empty[i % len(empty)] for i in range(decision_frames)]
-    out.mkdir(parents=True, exist_ok=True)
-    for i, img in enumerate(sequence):
-        cv2.imwrite(str(out / f"{i:04d}.jpg"), img)
-    return out
+    def decided() -> bool:
+        return flow.state.name == StateName.DECISION
+
+    def live(name: str, seed: int) -> LiveScene:
+        photo = frames_dir / name / DEMO_RENDER_PHOTO[name]
+        source = face_source_from_photo(engine, photo, name)
+        return LiveScene(source, seed, decided, min_frames=3)
+
+    pause = StillScene([empty[i % len(empty)] for i in range(decision_frames)])
+    scenes: list[StillScene | LiveScene] = [
+        StillScene([empty[0]] * 3),
+        StillScene([qr_card(QR_PREFIX + GENUINE_CODE)] * 4),
+        live("genuine", GENUINE_SEED),
+        pause,
+        StillScene([qr_card(QR_PREFIX + IMPOSTOR_CODE)] * 4),
+        live("impostor", IMPOSTOR_SEED),
+        pause,
+    ]
+    return RenderedDemoCamera(scenes, prompt=prompt, clock=flow.clock, fps=fps, loop=loop)
 
 
 @dataclass
 class DemoDoor:
     door: Door
     data_dir: Path
-    frames_dir: Path
+    camera: RenderedDemoCamera
     decisions: list[CheckinDecision] = field(default_factory=list)
     _tmp: tempfile.TemporaryDirectory[str] | None = None
 
@@ -124,12 +156,14 @@ class DemoDoor:
             self._tmp.cleanup()
 
 
-def demo_config(cfg: KioskConfig, data_dir: Path) -> KioskConfig:
+def demo_config(
+    cfg: KioskConfig, data_dir: Path, *, liveness_mode: str = "active+passive"
+) -> KioskConfig:
     demo = copy.deepcopy(cfg)
     demo.paths.data_dir = str(data_dir)
     demo.ledger.db_file = ""
     demo.sync.centre_url = ""  # no centre in the demo
-    demo.liveness.mode = "off-requires-proctor"  # photos cannot do a head-turn challenge
+    demo.liveness.mode = liveness_mode  # by default the real check, on rendered live heads
     demo.checkin.decision_display_s = 4.0
     return demo
 
@@ -142,6 +176,7 @@ def build_demo_door(
     clock: Callable[[], float] | None = None,
     fps: float = DEMO_FPS,
     loop: bool = False,
+    liveness_mode: str = "active+passive",
 ) -> DemoDoor:
     """A complete door on demo data; `data_dir` None means a temporary folder."""
     from kiosk.checkin.demo import DEMO_DIR, make_demo_roster
@@ -156,7 +191,7 @@ def build_demo_door(
         tmp = tempfile.TemporaryDirectory(prefix="kiosk-demo-")
         data_dir = Path(tmp.name)
     data_dir.mkdir(parents=True, exist_ok=True)
-    cfg = demo_config(cfg, data_dir)
+    cfg = demo_config(cfg, data_dir, liveness_mode=liveness_mode)
     engine = engine or FaceEngine.from_config(cfg)
     calibration = find_calibration(cfg, engine.pack)
     now = datetime.now(UTC)
@@ -180,15 +215,17 @@ def build_demo_door(
         LivenessChecker.from_config(cfg, engine),
         cfg,
         room=roster.session.room,
+        rng=random.Random(FLOW_SEED),
         **({"clock": clock} if clock is not None else {}),
     )
     flow.open_session(proctors.authenticate(DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN))
     decision_frames = int(cfg.checkin.decision_display_s * fps) + 3
-    frames_dir = write_demo_sequence(DEMO_DIR, data_dir / "camera", decision_frames=decision_frames)
-    source = ImageFolderSource(frames_dir, fps=fps, loop=loop)
-    door = Door(engine, flow, proctors, LatestFrameGrabber(source))
+    camera = demo_camera(
+        DEMO_DIR, engine, flow, decision_frames=decision_frames, fps=fps, loop=loop
+    )
+    door = Door(engine, flow, proctors, LatestFrameGrabber(camera))
     door.closers += [ledger.close, proctors.close]
-    demo = DemoDoor(door, data_dir, frames_dir, _tmp=tmp)
+    demo = DemoDoor(door, data_dir, camera, _tmp=tmp)
     flow.subscribe(lambda s: demo.decisions.append(s.decision) if _is_new_decision(s) else None)
     return demo
 
@@ -202,16 +239,17 @@ def _is_new_decision(state: FlowState) -> bool:
 
 
 def override_for_demo(demo: DemoDoor, decision: CheckinDecision) -> CheckinDecision | None:
-    """What the demo proctor does at the door: admit a good match that liveness-off sent
-    to them, with a reason and a note, as a signed override."""
-    if decision.decision != Decision.NEEDS_PROCTOR or decision.applicant_id is None:
+    """What the demo proctor does at the door: admit a refused booked applicant with a
+    reason and a note, as a signed override (here only to show the record; a real proctor
+    overrides after checking the identity document)."""
+    if decision.decision == Decision.ACCEPTED or decision.applicant_id is None:
         return None
     flow = demo.flow
     account = flow.authenticate(demo.door.proctors, DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN)
     request = OverrideRequest(
         account.proctor_id,
         OverrideReason.DOCUMENT_CHECKED_MANUALLY,
-        "demo: identity card checked by the proctor at the door",
+        "demo: shows a signed override; a real proctor checks the identity card first",
         decision.record_id,
     )
     env = flow.override(account, request)
@@ -230,7 +268,7 @@ def replay(demo: DemoDoor, clock: SimClock, fps: float = DEMO_FPS) -> None:
     """Feed every demo frame through the same driver the window uses, on frame time,
     then let the last decision screen time out."""
     driver = DoorDriver(demo.door.engine, demo.flow)
-    source = ImageFolderSource(demo.frames_dir, fps=fps)
+    source = demo.camera
     source.open()
     seq = 0
     while (image := source.read()) is not None:
@@ -245,7 +283,7 @@ def replay(demo: DemoDoor, clock: SimClock, fps: float = DEMO_FPS) -> None:
 
 def run_headless(cfg: KioskConfig, console: Console, *, engine: FaceEngine | None = None) -> int:
     """The demo without a screen: every state change and each decision printed, then the
-    demo proctor's override of the refusal a good match got with liveness off."""
+    demo proctor's signed override of the refusal."""
     from rich.table import Table
 
     clock = SimClock()
@@ -262,7 +300,8 @@ def run_headless(cfg: KioskConfig, console: Console, *, engine: FaceEngine | Non
             f"demo proctor: id [bold]{DEMO_PROCTOR_ID}[/], PIN [bold]{DEMO_PROCTOR_PIN}[/]"
         )
         console.print(
-            "liveness: off-requires-proctor (recorded photos cannot do a head-turn challenge)"
+            f"liveness: {flow.cfg.liveness.mode} (each person is a head rendered in 3D from "
+            "one photo, answering the prompts)"
         )
         last: list[tuple[str, str | None]] = []
 

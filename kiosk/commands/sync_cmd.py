@@ -37,16 +37,7 @@ def _client(cfg: KioskConfig):  # type: ignore[no-untyped-def]
         )
     keys = DeviceKeys.for_config(cfg)
     store = LedgerStore(cfg.ledger_path, keys)
-    return store, SyncClient(
-        store,
-        keys,
-        cfg.sync.centre_url,
-        batch_size=cfg.sync.batch_size,
-        timeout_s=cfg.sync.timeout_s,
-        interval_s=cfg.sync.interval_s,
-        max_backoff_s=cfg.sync.max_backoff_s,
-        data_dir=cfg.data_dir,
-    )
+    return store, SyncClient.from_config(cfg, store, keys)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -123,6 +123,21 @@ class SyncClient:
         # a signed device_event, because record timestamps are evidence.
         self.clock_guard = clock_guard if clock_guard is not None else ClockGuard(store)
 
+    @classmethod
+    def from_config(cls, cfg: Any, store: LedgerStore, keys: DeviceKeys) -> SyncClient:
+        """The client a configured kiosk runs: `[sync]` settings, the kiosk's data dir."""
+        s = cfg.sync
+        return cls(
+            store,
+            keys,
+            s.centre_url,
+            batch_size=s.batch_size,
+            timeout_s=s.timeout_s,
+            interval_s=s.interval_s,
+            max_backoff_s=s.max_backoff_s,
+            data_dir=cfg.data_dir,
+        )
+
     # -- plumbing --------------------------------------------------------------------------
 
     def close(self) -> None:

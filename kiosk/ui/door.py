@@ -114,16 +114,7 @@ def build_door(
     if cfg.sync.centre_url:
         from kiosk.sync.client import SyncClient
 
-        sync = SyncClient(
-            ledger,
-            keys,
-            cfg.sync.centre_url,
-            batch_size=cfg.sync.batch_size,
-            timeout_s=cfg.sync.timeout_s,
-            interval_s=cfg.sync.interval_s,
-            max_backoff_s=cfg.sync.max_backoff_s,
-            data_dir=cfg.data_dir,
-        )
+        sync = SyncClient.from_config(cfg, ledger, keys)
         sync.start()
     guard = None
     if source is None:

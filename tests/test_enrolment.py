@@ -12,7 +12,6 @@ import pytest
 
 from kiosk.checkin.enrolment import PENDING_SESSION, EnrolmentRefused, enrol, store_pending
 from kiosk.cli import main
-from kiosk.config import load_config
 from kiosk.ledger.keys import DeviceKeys
 from kiosk.ledger.store import LedgerStore
 from kiosk.ledger.vault import TemplateVault
@@ -20,15 +19,6 @@ from kiosk.vision.pipeline import FaceEngine
 
 DATA = Path(__file__).resolve().parent / "data" / "checkin"
 THRESHOLD = 0.40787
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> FaceEngine:
-    env = {
-        "KIOSK_RUNTIME_PROVIDER": "cpu",
-        "KIOSK_PATHS_DATA_DIR": str(tmp_path_factory.mktemp("en")),
-    }
-    return FaceEngine.from_config(load_config(environ=env))
 
 
 def test_good_photos_fuse_into_one_normalised_template(engine: FaceEngine) -> None:

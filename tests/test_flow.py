@@ -114,15 +114,6 @@ class FakeClock:
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> FaceEngine:
-    env = {
-        "KIOSK_RUNTIME_PROVIDER": "cpu",
-        "KIOSK_PATHS_DATA_DIR": str(tmp_path_factory.mktemp("e")),
-    }
-    return FaceEngine.from_config(load_config(environ=env))
-
-
-@pytest.fixture(scope="session")
 def frames(engine: FaceEngine) -> dict[str, tuple[np.ndarray, FrameAnalysis]]:
     """Each test image decoded and analysed once per test session."""
     out = {}

@@ -17,22 +17,13 @@ from kiosk.checkin.matcher import (
     find_calibration,
 )
 from kiosk.checkin.roster import BookedApplicant, ExamSession, Roster, Template, make_iin
-from kiosk.config import KioskConfig, load_config
+from kiosk.config import KioskConfig
 from kiosk.errors import ConfigError
 from kiosk.vision.imageio import read_image
 from kiosk.vision.pipeline import FaceEngine, FaceObservation
 
 DATA = Path(__file__).resolve().parent / "data" / "checkin"
 THRESHOLD = 0.40787
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> FaceEngine:
-    env = {
-        "KIOSK_RUNTIME_PROVIDER": "cpu",
-        "KIOSK_PATHS_DATA_DIR": str(tmp_path_factory.mktemp("m")),
-    }
-    return FaceEngine.from_config(load_config(environ=env))
 
 
 @pytest.fixture(scope="module")

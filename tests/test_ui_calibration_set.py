@@ -23,7 +23,6 @@ from kiosk.ledger.store import LedgerStore
 from kiosk.ui.calibration import CalibrationWindow
 from kiosk.ui.i18n import Translator
 from kiosk.vision.calibration_set import CALIBRATION_EVENT
-from kiosk.vision.pipeline import FaceEngine
 
 PAIRS = Path(__file__).resolve().parent / "data" / "pairs"
 WAIT_MS = 30_000
@@ -48,13 +47,6 @@ class PeopleCamera(ImageFolderSource):
 
     def open(self) -> None:
         self.show(self.person)
-
-
-@pytest.fixture(scope="module")
-def engine() -> FaceEngine:
-    cfg = load_config()
-    cfg.runtime.provider = "cpu"
-    return FaceEngine.from_config(cfg)
 
 
 def test_capture_evaluate_and_confirm_a_site_calibration(qtbot, engine, tmp_path) -> None:

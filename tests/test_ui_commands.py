@@ -16,17 +16,9 @@ from kiosk.commands.app_cmd import display_available
 from kiosk.config import load_config
 from kiosk.ui.calibration import CalibrationWindow
 from kiosk.ui.i18n import Translator
-from kiosk.vision.pipeline import FaceEngine
 
 DATA = Path(__file__).resolve().parent / "data"
 WAIT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def engine() -> FaceEngine:
-    cfg = load_config()
-    cfg.runtime.provider = "cpu"
-    return FaceEngine.from_config(cfg)
 
 
 def test_display_detection() -> None:

@@ -81,13 +81,6 @@ class ScriptedLiveness:
 
 
 @pytest.fixture(scope="session")
-def engine() -> FaceEngine:
-    cfg = load_config()
-    cfg.runtime.provider = "cpu"
-    return FaceEngine.from_config(cfg)
-
-
-@pytest.fixture(scope="session")
 def templates(engine: FaceEngine) -> dict[str, Template]:
     """person00 enrolled from img1, person01 from img12 (probes are other photos)."""
     return {

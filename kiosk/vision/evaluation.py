@@ -269,8 +269,7 @@ def write_calibration(
     """The calibration file the matcher reads; the one place a threshold comes from."""
     import tomli_w
 
-    fmr, fnmr = summary[f"threshold_at_fmr_{target_fmr:g}"], summary[f"fnmr_at_fmr_{target_fmr:g}"]
-    del fmr
+    fnmr = summary[f"fnmr_at_fmr_{target_fmr:g}"]
     doc = {
         "calibration": {
             "pack_id": pack_id,

@@ -38,6 +38,13 @@ class ModelPackError(KioskError):
     code = "model_pack"
 
 
+class MissingDependency(KioskError):
+    """An optional part of the kiosk is needed but its extra is not installed
+    (e.g. an InsightFace pack without `pip install -e ".[insightface]"`)."""
+
+    code = "missing_dependency"
+
+
 class ImageDecodeError(KioskError):
     """An input is empty, corrupt or not an image."""
 

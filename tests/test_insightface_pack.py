@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from kiosk.config import KioskConfig, load_config
+from kiosk.vision.detect_scrfd import ScrfdDetector
 from kiosk.vision.embed import OnnxEmbedder, cosine_similarity
-from kiosk.vision.insightface_pack import ScrfdDetector, route_onnx
-from kiosk.vision.packs import install_pack
+from kiosk.vision.packs.insightface_pack import install_pack, route_onnx
 from kiosk.vision.pipeline import FaceEngine
 from kiosk.vision.runtime import create_session
 

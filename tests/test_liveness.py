@@ -17,7 +17,7 @@ import pytest
 
 from kiosk.config import LivenessConfig
 from kiosk.errors import ConfigError
-from kiosk.vision.attacks import (
+from kiosk.evaluation.attacks import (
     ATTACK_TYPES,
     GenuinePresenter,
     StaticPhotoPresenter,

@@ -1,6 +1,6 @@
 """`kiosk liveness eval|show`: presentation-attack figures on the synthetic attack set.
 
-`eval` runs every presenter kind (kiosk/vision/attacks.py) through a real liveness
+`eval` runs every presenter kind (kiosk/evaluation/attacks.py) through a real liveness
 session and the real face engine, and reports ISO/IEC 30107-3 style figures:
 APCER per attack type (attack presentations accepted as bona fide) and BPCER (bona fide
 presentations not accepted). "Cannot decide" (passed None) sends the applicant to a
@@ -133,7 +133,7 @@ def _plot(
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from kiosk.vision.attacks import KINDS, load_sources, make_presenter, run_presentation
+    from kiosk.evaluation.attacks import KINDS, load_sources, make_presenter, run_presentation
     from kiosk.vision.liveness import LivenessChecker
     from kiosk.vision.pipeline import FaceEngine
 
@@ -210,7 +210,7 @@ def _show(args: argparse.Namespace) -> int:
 
     import cv2
 
-    from kiosk.vision.attacks import load_sources, make_presenter
+    from kiosk.evaluation.attacks import load_sources, make_presenter
     from kiosk.vision.liveness import LivenessChecker
     from kiosk.vision.pipeline import FaceEngine
 

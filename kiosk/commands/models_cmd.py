@@ -131,7 +131,11 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _install(args: argparse.Namespace) -> int:
-    from kiosk.vision.insightface_pack import INSIGHTFACE_LICENCE, LICENCE_WARNING, install_pack
+    from kiosk.vision.packs.insightface_pack import (
+        INSIGHTFACE_LICENCE,
+        LICENCE_WARNING,
+        install_pack,
+    )
 
     cfg = _cfg(args)
     pack = install_pack(args.path, cfg, args.name, replace=args.replace)
@@ -155,7 +159,7 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from kiosk.vision.convert import convert
+    from kiosk.evaluation.convert import convert
 
     cfg = _cfg(args)
     root = Path(cfg.paths.models_dir)

@@ -103,7 +103,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from kiosk.vision import evaluation as ev
+    from kiosk.evaluation import evaluation as ev
 
     cfg = load_config(args.config)
     engine = _engine(cfg)
@@ -175,7 +175,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from kiosk.config import REPO_ROOT
-    from kiosk.vision.bench import run_bench
+    from kiosk.evaluation.bench import run_bench
 
     cfg = load_config(args.config)
     folder = args.images or REPO_ROOT / "tests" / "data"

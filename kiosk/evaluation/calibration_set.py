@@ -3,7 +3,7 @@
 Why: the bundled threshold was measured on photos from other cameras. Lighting, lens
 and distance at a real door shift genuine and impostor scores, so the technician
 captures a few people *at this door* and lets the kiosk choose the threshold for the
-configured target FMR on that set (ISO/IEC 19795-1 terms, see `kiosk.vision.evaluation`,
+configured target FMR on that set (ISO/IEC 19795-1 terms, see `kiosk.evaluation.evaluation`,
 whose scoring, plot and calibration file this module reuses).
 
 What is kept: the aligned faces' embeddings with a pseudonymous label per person
@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from kiosk.errors import KioskError, PolicyViolation
-from kiosk.vision import evaluation as ev
+from kiosk.evaluation import evaluation as ev
 from kiosk.vision.pipeline import FaceObservation, FrameAnalysis
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import grimp
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,3 +103,19 @@ def test_kiosk_help_loads_no_heavy_module() -> None:
 def test_compare_help_loads_no_heavy_module() -> None:
     loaded = _loaded_after(_cli("compare", "--help"))
     assert _heavy(loaded) == []
+
+
+def test_strings_the_lazy_parsers_spell_out_match_their_source(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Parsers that must not import their module repeat a few of its values; keep them equal."""
+    from kiosk.checkin.proctor import ProctorRole
+    from kiosk.cli import main
+    from kiosk.commands.proctor_cmd import ROLE_CHOICES
+    from kiosk.ledger.keyseal import NEW_PASSPHRASE_ENV
+
+    assert tuple(r.value for r in ProctorRole) == ROLE_CHOICES
+    with pytest.raises(SystemExit) as done:
+        main(["keys", "seal", "--help"])
+    assert done.value.code == 0
+    assert NEW_PASSPHRASE_ENV in capsys.readouterr().out

@@ -3,11 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import logging
+from collections.abc import Callable
 
 from kiosk.config import load_config
+from kiosk.errors import MissingDependency
 
 log = logging.getLogger(__name__)
+
+# The centre's server stack is the [centre] extra: a kiosk install does not carry it.
+CENTRE_PACKAGES = ("fastapi", "uvicorn", "sqlalchemy", "alembic")
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _needs_centre_extra(handler: Handler) -> Handler:
+    """Refuse with one sentence naming the extra, not an ImportError, where it is missing."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        missing = [name for name in CENTRE_PACKAGES if importlib.util.find_spec(name) is None]
+        if missing:
+            raise MissingDependency(
+                f"the centre needs {', '.join(missing)}: install the kiosk with its [centre] "
+                'extra (pip install -e ".[centre]")'
+            )
+        return handler(args)
+
+    return run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +62,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return CentreSettings.from_config(load_config(args.config))
 
 
+@_needs_centre_extra
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -52,6 +77,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+@_needs_centre_extra
 def _migrate(args: argparse.Namespace) -> int:
     from centre.db import migrate
 
@@ -76,6 +102,7 @@ def _with_db(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return settings, engine, session_factory(engine)
 
 
+@_needs_centre_extra
 def _enroll_token(args: argparse.Namespace) -> int:
     from centre.crud.devices import create_enrolment_token
 
@@ -94,6 +121,7 @@ def _enroll_token(args: argparse.Namespace) -> int:
     return 0
 
 
+@_needs_centre_extra
 def _add_user(args: argparse.Namespace) -> int:
     from centre.crud.users import add_user
 
@@ -107,6 +135,7 @@ def _add_user(args: argparse.Namespace) -> int:
     return 0
 
 
+@_needs_centre_extra
 def _key(args: argparse.Namespace) -> int:
     from centre.core.keys import CentreKey
 

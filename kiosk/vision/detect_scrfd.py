@@ -29,8 +29,8 @@ def _insightface_scrfd() -> Any:
     except ImportError:
         raise MissingDependency(
             "this model pack uses an InsightFace SCRFD detector, which needs the insightface "
-            f'package: install the kiosk with its [{INSIGHTFACE_EXTRA}] extra (pip install -e ".'
-            f'[{INSIGHTFACE_EXTRA}]")'
+            f"package: install the kiosk with its [{INSIGHTFACE_EXTRA}] extra "
+            f'(pip install -e ".[{INSIGHTFACE_EXTRA}]")'
         ) from None
     return SCRFD
 

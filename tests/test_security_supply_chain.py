@@ -50,12 +50,8 @@ def _names(requirements: list[str]) -> set[str]:
 def _test_install(project: dict) -> list[str]:
     """What `pip install -e ".[test]"` asks for: the dependencies and the test extra, with
     the extras it names on the project itself (kiosk[insightface,centre]) followed."""
-    extras, wanted, todo, seen = (
-        project["optional-dependencies"],
-        list(project["dependencies"]),
-        ["test"],
-        set(),
-    )
+    extras = project["optional-dependencies"]
+    wanted, todo, seen = list(project["dependencies"]), ["test"], set()
     while todo:
         extra = todo.pop()
         if extra in seen:

@@ -119,3 +119,24 @@ def test_strings_the_lazy_parsers_spell_out_match_their_source(
         main(["keys", "seal", "--help"])
     assert done.value.code == 0
     assert NEW_PASSPHRASE_ENV in capsys.readouterr().out
+
+
+def test_centre_without_its_extra_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kiosk install (`pip install -e .`) has no server stack: `kiosk centre` says which
+    extra to install instead of failing on an import."""
+    import importlib.util
+
+    from kiosk.cli import main
+
+    real = importlib.util.find_spec
+    absent = {"fastapi", "sqlalchemy"}
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in absent else real(name, *a)
+    )
+    assert main(["centre", "key"]) == 2
+    assert capsys.readouterr().err == (
+        "error [missing_dependency]: the centre needs fastapi, sqlalchemy: install the kiosk "
+        'with its [centre] extra (pip install -e ".[centre]")\n'
+    )

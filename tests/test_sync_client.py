@@ -17,7 +17,8 @@ from test_centre_support import Centre, UvicornThread, checkin_body, free_port, 
 from kiosk.checkin.roster import RosterStore
 from kiosk.cli import main as kiosk_main
 from kiosk.errors import CentreProtocolError, CentreUnavailable, RosterSignatureInvalid
-from kiosk.ledger.keys import DeviceKeys, keys_dir, pin_centre_key
+from kiosk.ledger.centre_key_pin import pin_centre_key
+from kiosk.ledger.keys import DeviceKeys, keys_dir
 from kiosk.ledger.store import LedgerStore
 from kiosk.ledger.vault import TemplateVault, default_vault_path
 from kiosk.sync.backoff import Backoff

@@ -26,6 +26,7 @@ from pathlib import Path
 from kiosk.config import KioskConfig
 from kiosk.errors import PolicyViolation, ProctorAuthError, ProctorLockedOut
 from kiosk.ledger.records import format_ts, is_uuid7
+from kiosk.storage import open_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +119,7 @@ class ProctorDirectory:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn = open_sqlite(self.path)
         self._conn.execute(_SCHEMA)
         self._dummy_salt = os.urandom(_SALT_BYTES)
 

@@ -12,14 +12,8 @@ import os
 
 from kiosk.config import load_config
 from kiosk.errors import KeyStoreError
-from kiosk.ledger.keys import (
-    DeviceKeys,
-    key_id,
-    keys_dir,
-    load_centre_key,
-    load_public_key_b64,
-    pin_centre_key,
-)
+from kiosk.ledger.centre_key_pin import load_centre_key, pin_centre_key
+from kiosk.ledger.keys import DeviceKeys, key_id, keys_dir, load_public_key_b64
 from kiosk.ledger.keyseal import (
     NEW_PASSPHRASE_ENV,
     KeyPolicy,

@@ -33,8 +33,9 @@ from typing import Any
 import httpx
 
 from kiosk.errors import CentreProtocolError, CentreUnavailable, KioskError
+from kiosk.ledger.centre_key_pin import load_centre_key, pin_centre_key
 from kiosk.ledger.clock import ClockGuard
-from kiosk.ledger.keys import DeviceKeys, load_centre_key, pin_centre_key
+from kiosk.ledger.keys import DeviceKeys
 from kiosk.ledger.store import LedgerStore
 from kiosk.sync.backoff import Backoff
 from kiosk.sync.signing import sign_request

@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 
+from kiosk.camera.identity import probe_modes, read_identity
 from kiosk.camera.pinning import (
     CameraNotPinned,
     check_pin,
     load_pin,
     mismatch_event_body,
     pin_camera,
-    probe_modes,
-    read_identity,
 )
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import CameraUnavailable, KioskError

@@ -25,6 +25,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,9 @@ class SyncClient:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # Notified after every loop pass (a batch pushed, an attempt failed, the loop
+        # ended), so a caller can wait for an outcome instead of polling a clock.
+        self._progress = threading.Condition()
         self.last_error: str | None = None
         self.last_success_at: float | None = None
         # Every centre answer carries its Date: a kiosk clock far from it (or stepped) is
@@ -200,11 +204,28 @@ class SyncClient:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Block until `condition()` holds, re-checking after every pass of the background
+        loop; False if `timeout` seconds pass first. For the self-test and tests, which
+        must wait for "the outbox drained" without guessing how long that takes."""
+        with self._progress:
+            return self._progress.wait_for(condition, timeout)
+
+    def _passed(self) -> None:
+        with self._progress:
+            self._progress.notify_all()
+
     def _sleep(self, seconds: float) -> None:
         self._wake.wait(seconds)
         self._wake.clear()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._passed()
+
+    def _loop(self) -> None:
         last_requeue = time.monotonic()
         try:
             requeued = self.store.requeue_sent()
@@ -229,15 +250,18 @@ class SyncClient:
                 self.last_error = f"[{exc.code}] {exc}"
                 delay = self.backoff.next_delay()
                 log.warning("sync failed (%s); retrying in %.1f s", self.last_error, delay)
+                self._passed()
                 self._sleep(delay)
                 continue
             except Exception as exc:  # a bug must not kill the thread and silently stop sync
                 self.last_error = f"unexpected: {exc!r}"
                 log.exception("sync loop error")
+                self._passed()
                 self._sleep(self.backoff.next_delay())
                 continue
             self.backoff.reset()
             self.last_error = None
+            self._passed()
             if r.sent == self.batch_size and r.acked > 0:
                 continue  # more waiting: keep going without a pause
             self._sleep(self.interval_s)

@@ -311,7 +311,8 @@ class OverrideRequest:
     refused_record_id: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.reason, OverrideReason):
+        raw: object = self.reason  # typed as the enum, but built from untrusted input
+        if not isinstance(raw, OverrideReason):
             try:
                 object.__setattr__(self, "reason", OverrideReason(self.reason))
             except ValueError:

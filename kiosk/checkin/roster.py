@@ -298,7 +298,7 @@ def roster_from_document(doc: object) -> Roster:
         ("booking code", lambda a: normalise_booking_code(a.booking_code)),
         ("seat", lambda a: a.seat or None),
     ):
-        seen: set[str] = set()
+        seen: set[object] = set()
         for a in applicants:
             value = get(a)
             if value is not None and value in seen:

@@ -79,3 +79,34 @@ def test_open_sqlite_keeps_an_existing_file_and_refuses_a_non_database(tmp_path:
     with pytest.raises(sqlite3.DatabaseError):
         open_sqlite(junk)
     assert junk.read_bytes().startswith(b"this is not a database")
+
+
+def test_every_kiosk_database_opens_wal_full_sync_owner_only(tmp_path: Path) -> None:
+    """The four SQLite stores on a kiosk all go through open_sqlite."""
+    from kiosk.checkin.proctor import ProctorDirectory
+    from kiosk.checkin.roster_store import RosterStore
+    from kiosk.ledger.keys import DeviceKeys
+    from kiosk.ledger.store import LedgerStore
+    from kiosk.ledger.vault import TemplateVault
+
+    vault = TemplateVault(tmp_path / "vault.sqlite", b"k" * 32)
+    stores = {
+        "ledger.sqlite": LedgerStore(
+            tmp_path / "ledger.sqlite", DeviceKeys.load_or_create(tmp_path)
+        ),
+        "vault.sqlite": vault,
+        "proctors.sqlite": ProctorDirectory(tmp_path / "proctors.sqlite"),
+        "rosters.sqlite": RosterStore(tmp_path / "rosters.sqlite", vault),
+    }
+    try:
+        for name, store in stores.items():
+            conn = store._conn
+            got = (
+                conn.execute("PRAGMA journal_mode").fetchone()[0],
+                conn.execute("PRAGMA synchronous").fetchone()[0],
+                _mode(tmp_path / name),
+            )
+            assert got == ("wal", 2, 0o600), name
+    finally:
+        for store in stores.values():
+            store.close()

@@ -87,7 +87,7 @@ class LedgerStore:
             self._conn = open_sqlite(
                 self.path, busy_timeout_ms=BUSY_TIMEOUT_MS, check_same_thread=False
             )
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:  # not a database, or no access
             raise LedgerError(f"{self.path}: cannot open ledger ({exc})") from None
         try:
             if max_size_bytes is not None:

@@ -9,10 +9,6 @@ import hashlib
 from pathlib import Path
 
 import cv2
-import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import Qt
 
 from kiosk.camera import ImageFolderSource, LatestFrameGrabber

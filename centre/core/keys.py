@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from kiosk.errors import KeyStoreError
+from kiosk.storage import create_once_bytes
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,8 @@ class CentreKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
+        if not create_once_bytes(path, pem, 0o600):  # another worker won the race: use its key
+            return cls.load_or_create(data_dir)
         created = cls(key)
         log.info("created centre signing key %s (key id %s)", path, created.key_id)
         return created

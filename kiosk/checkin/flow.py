@@ -286,7 +286,7 @@ class CheckinFlow:
         # could be captured and a live accomplice do the head turns. Frontal-ish frames
         # only: a turned head legitimately scores lower.
         frontal = obs is not None and abs(obs.quality.pose.yaw) <= self.cfg.quality.max_yaw_deg
-        if frontal and obs.embedding is not None and att.probe is not None:
+        if frontal and obs is not None and obs.embedding is not None and att.probe is not None:
             c = float(np.dot(obs.embedding, att.probe))
             att.continuity = c if att.continuity is None else min(att.continuity, c)
         # Frames without a face are fed too: a face that leaves the view mid-challenge

@@ -3,7 +3,7 @@
 Why signed: the roster decides whose face opens the door, so a roster edited on the
 kiosk (to add a stand-in's template) must be refused. The centre signs the canonical
 JSON of the roster document with its Ed25519 key, which the kiosk pins once
-(`kiosk.ledger.keys.pin_centre_key`). A strictly increasing ``version`` per room stops
+(`kiosk.ledger.centre_key_pin.pin_centre_key`). A strictly increasing ``version`` per room stops
 an old roster being replayed (`RosterStore` remembers the last accepted version across
 restarts), and ``expires_at`` stops a stale one being used.
 
@@ -298,7 +298,7 @@ def roster_from_document(doc: object) -> Roster:
         ("booking code", lambda a: normalise_booking_code(a.booking_code)),
         ("seat", lambda a: a.seat or None),
     ):
-        seen: set[str] = set()
+        seen: set[object] = set()
         for a in applicants:
             value = get(a)
             if value is not None and value in seen:

@@ -8,7 +8,6 @@ lives between restarts, its templates encrypted in the `TemplateVault`.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from kiosk.checkin.roster import (
 from kiosk.errors import RosterRollback
 from kiosk.ledger.records import format_ts
 from kiosk.ledger.vault import TemplateVault
+from kiosk.storage import open_sqlite
 
 _STORE_SCHEMA = """CREATE TABLE IF NOT EXISTS rosters (
     room_key TEXT PRIMARY KEY,
@@ -47,10 +47,8 @@ class RosterStore:
 
     def __init__(self, path: Path, vault: TemplateVault) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._vault = vault
-        self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn = open_sqlite(self.path)
         self._conn.execute(_STORE_SCHEMA)
 
     def close(self) -> None:

@@ -55,7 +55,8 @@ def _ledger(cfg: KioskConfig) -> LedgerStore:
 
 
 def _pin(args: argparse.Namespace) -> int:
-    from kiosk.camera.pinning import pin_camera, probe_modes
+    from kiosk.camera.identity import probe_modes
+    from kiosk.camera.pinning import pin_camera
 
     cfg = load_config(args.config)
     source = _source(cfg, args)
@@ -77,7 +78,8 @@ def _pin(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from kiosk.camera.pinning import CameraNotPinned, load_pin, read_identity
+    from kiosk.camera.identity import CameraNotPinned, read_identity
+    from kiosk.camera.pinning import load_pin
 
     cfg = load_config(args.config)
     source = _source(cfg, args)

@@ -28,13 +28,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import cv2
 import numpy as np
 
 from kiosk.errors import KioskError, PolicyViolation
 from kiosk.evaluation import evaluation as ev
+from kiosk.ledger.record_ledger import RecordLedger as _Ledger
 from kiosk.vision.pipeline import FaceObservation, FrameAnalysis
 
 log = logging.getLogger(__name__)
@@ -222,10 +223,6 @@ class CalibrationSet:
         summary.update(pack_id=self.pack_id, people=len(self.people), samples=len(self.labels))
         (folder / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         return CalibrationRun(self.pack_id, target_fmr, threshold, summary, set_path, plot)
-
-
-class _Ledger(Protocol):
-    def append(self, type: str, body: dict[str, Any]) -> Any: ...
 
 
 @dataclass(frozen=True)

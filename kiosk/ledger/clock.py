@@ -25,8 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any
 
+from kiosk.ledger.record_ledger import RecordLedger as _Ledger
 from kiosk.ledger.records import format_ts
 
 log = logging.getLogger(__name__)
@@ -146,10 +147,6 @@ def centre_skew(
     if abs(skew) <= tolerance_s + uncertainty:
         return None
     return CentreSkew(skew, uncertainty, date_header, kiosk)
-
-
-class _Ledger(Protocol):
-    def append(self, type: str, body: dict[str, Any]) -> Any: ...
 
 
 class ClockGuard:

@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import rfc8785
 from cryptography.exceptions import InvalidSignature
@@ -157,7 +157,7 @@ def is_uuid7(value: object) -> bool:
     return isinstance(value, str) and bool(_UUID7_RE.match(value))
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -216,7 +216,7 @@ def test_full_checkin_through_the_widgets(qtbot, tmp_path, make_window) -> None:
     assert "turn_left" in seen_prompts  # the liveness prompt went through the screen
     (body,) = _records(window, "checkin")
     assert (body["decision"], body["applicant_id"]) == ("accepted", "app-0")
-    assert window.door.flow.door.releases == 1
+    assert window.door.flow.door_lock.releases == 1
 
 
 def test_liveness_prompt_is_shown_translated(qtbot, tmp_path, make_window) -> None:

@@ -1,7 +1,7 @@
 """The proctor's panel: sign in with ID + PIN, then open/close the session, see who has
 checked in, unlock the door, override a refusal, and see what still waits to sync.
 
-Every action is a call into the core (`CheckinFlow`, `DoorController`), which checks the
+Every action is a call into the core (`CheckinFlow`, `DoorLock`), which checks the
 role and writes the signed record; a `KioskError` it raises is shown in words here. The
 panel signs the proctor out whenever it is hidden, so a walk-away leaves nothing open.
 """
@@ -266,7 +266,7 @@ class ProctorPanel(QWidget):
         session_id = self.flow.roster.session.session_id
 
         def unlock(acc: ProctorAccount) -> None:
-            self.flow.door.unlock_manually(acc, note, session_id=session_id)
+            self.flow.door_lock.unlock_manually(acc, note, session_id=session_id)
 
         if self._act(unlock, "proctor.door_unlocked"):
             self.unlock_note.clear()

@@ -729,7 +729,7 @@ def test_suspicious_camera_stream_sends_a_match_to_a_proctor(make) -> None:
 def test_stream_guard_on_the_driver_reports_a_frozen_camera(make) -> None:
     from kiosk.camera.grabber import GrabbedFrame
     from kiosk.camera.stream_guard import StreamGuard, StreamGuardConfig
-    from kiosk.ui.driver import DoorDriver
+    from kiosk.app.driver import DoorDriver
 
     kit = make()
     driver = DoorDriver(

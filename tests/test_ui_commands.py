@@ -54,7 +54,8 @@ def test_headless_demo_signs_an_accepted_live_check_in_a_refusal_and_an_override
     """The signed records behind the demo: the genuine applicant accepted (matched) with
     liveness checked and passed in active+passive mode, the impostor rejected (no_match),
     and the proctor's override of that refusal. Seeded, so the same on every run."""
-    from kiosk.ui.demo import SimClock, build_demo_door, override_for_demo, replay
+    from kiosk.demo.door import SimClock, build_demo_door, override_for_demo
+    from kiosk.demo.headless import replay
 
     for _ in range(2):
         clock = SimClock()
@@ -84,7 +85,7 @@ def test_headless_demo_signs_an_accepted_live_check_in_a_refusal_and_an_override
 
 def test_windowed_demo_checks_in_from_a_qr_on_the_demo_camera(qtbot, engine) -> None:
     from kiosk.ui.app import KioskWindow
-    from kiosk.ui.demo import build_demo_door
+    from kiosk.demo.door import build_demo_door
 
     demo = build_demo_door(load_config(), engine=engine, fps=8)
     window = KioskWindow(demo.door, Translator("en"), locked=True, demo=True)

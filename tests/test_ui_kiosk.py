@@ -33,7 +33,7 @@ from kiosk.ledger.keys import DeviceKeys
 from kiosk.ledger.keyseal import KeyPolicy
 from kiosk.ledger.store import LedgerStore
 from kiosk.ui.app import KioskWindow
-from kiosk.ui.door import Door
+from kiosk.app.door import Door
 from kiosk.ui.i18n import Translator
 from kiosk.vision.pipeline import FaceEngine
 
@@ -154,7 +154,8 @@ def build_door(
         flow.open_session(proctors.authenticate(PROCTOR_ID, PROCTOR_PIN))
     grabber = LatestFrameGrabber(source, retry_s=0.05, max_retry_s=0.2)
     door = Door(engine, flow, proctors, grabber)
-    door.closers += [ledger.close, proctors.close]
+    door.resources.callback(ledger.close)
+    door.resources.callback(proctors.close)
     return door
 
 

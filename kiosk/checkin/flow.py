@@ -33,11 +33,11 @@ from kiosk.checkin.attempt import CaptureAttempt
 from kiosk.checkin.claims import claim_refusal, lookup, one_claim
 from kiosk.checkin.decision import Decision, Reason
 from kiosk.checkin.desk import ProctorDesk
-from kiosk.checkin.lock import DoorLock
 from kiosk.checkin.liveness_gate import (
     FailClosedLiveness,
     LivenessCheckerLike,
 )
+from kiosk.checkin.lock import DoorLock
 from kiosk.checkin.matcher import Matcher, TemplatePackMismatch
 from kiosk.checkin.proctor import (
     OverrideRequest,

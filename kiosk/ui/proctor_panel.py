@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.app.door_status import CentreState, applicant_status
 from kiosk.checkin.flow import CheckinFlow
 from kiosk.checkin.proctor import OverrideReason, OverrideRequest, ProctorAccount, ProctorDirectory
 from kiosk.checkin.session_book import Refusal
@@ -36,21 +37,6 @@ from kiosk.errors import KioskError, ProctorAuthError, ProctorLockedOut
 from kiosk.ui.i18n import Translator
 
 log = logging.getLogger(__name__)
-
-CentreState = Callable[[], str]  # "online" | "offline" | "not_configured"
-
-
-def applicant_status(flow: CheckinFlow, applicant_id: str) -> str:
-    """The status word for one booked applicant, read from the session book the flow keeps
-    (display only: the book is the flow's own record of what happened)."""
-    book = flow.book
-    mine = [r for r in book.refusals.values() if r.applicant_id == applicant_id]
-    if applicant_id in book.checked_in:
-        overridden = any(r.record_id in book.overridden for r in mine)
-        return "accepted_by_override" if overridden else "accepted"
-    if mine:
-        return mine[-1].decision.value
-    return "waiting"
 
 
 class ProctorPanel(QWidget):

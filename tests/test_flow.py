@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from kiosk.checkin.decision import Decision, Reason
-from kiosk.checkin.lock import DOOR_UNLOCK_EVENT, DoorLock
 from kiosk.checkin.flow import CheckinFlow, FailClosedLiveness, StateName
+from kiosk.checkin.lock import DOOR_UNLOCK_EVENT, DoorLock
 from kiosk.checkin.matcher import Calibration, Matcher, find_calibration
 from kiosk.checkin.proctor import (
     OverrideReason,
@@ -727,9 +727,9 @@ def test_suspicious_camera_stream_sends_a_match_to_a_proctor(make) -> None:
 
 
 def test_stream_guard_on_the_driver_reports_a_frozen_camera(make) -> None:
+    from kiosk.app.driver import DoorDriver
     from kiosk.camera.grabber import GrabbedFrame
     from kiosk.camera.stream_guard import StreamGuard, StreamGuardConfig
-    from kiosk.app.driver import DoorDriver
 
     kit = make()
     driver = DoorDriver(

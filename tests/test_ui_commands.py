@@ -84,8 +84,8 @@ def test_headless_demo_signs_an_accepted_live_check_in_a_refusal_and_an_override
 
 
 def test_windowed_demo_checks_in_from_a_qr_on_the_demo_camera(qtbot, engine) -> None:
-    from kiosk.ui.app import KioskWindow
     from kiosk.demo.door import build_demo_door
+    from kiosk.ui.app import KioskWindow
 
     demo = build_demo_door(load_config(), engine=engine, fps=8)
     window = KioskWindow(demo.door, Translator("en"), locked=True, demo=True)

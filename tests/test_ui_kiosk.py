@@ -22,6 +22,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt
 
+from kiosk.app.door import Door
 from kiosk.camera import ImageFolderSource, LatestFrameGrabber
 from kiosk.checkin.flow import CheckinFlow, StateName
 from kiosk.checkin.matcher import Matcher
@@ -33,7 +34,6 @@ from kiosk.ledger.keys import DeviceKeys
 from kiosk.ledger.keyseal import KeyPolicy
 from kiosk.ledger.store import LedgerStore
 from kiosk.ui.app import KioskWindow
-from kiosk.app.door import Door
 from kiosk.ui.i18n import Translator
 from kiosk.vision.pipeline import FaceEngine
 

@@ -87,9 +87,10 @@ def build_door(
                 "`kiosk roster import FILE` first"
             )
         ledger = stack.enter_context(closing(LedgerStore(cfg.ledger_path, keys)))
-        proctors = stack.enter_context(closing(ProctorDirectory(proctor_directory_path(cfg))))
+        proctors_path = proctor_directory_path(cfg)
+        proctors = stack.enter_context(closing(ProctorDirectory(proctors_path)))
         if not proctors.list():
-            log.warning("no proctor accounts in %s: nobody can open the session", proctors)
+            log.warning("no proctor accounts in %s: nobody can open the session", proctors_path)
         flow = CheckinFlow(
             engine,
             roster,

@@ -99,3 +99,18 @@ def test_a_built_door_closes_every_store_even_when_one_close_fails(
     assert errors == ["closing a door part failed"]
     door.close()  # a second close has nothing left to close
     assert closed == ALL_CLOSED
+
+
+def test_the_self_test_reads_a_running_camera_instead_of_opening_it_again() -> None:
+    from kiosk.app.selftest import CheckResult, check_running_camera
+    from kiosk.camera import LatestFrameGrabber
+
+    grabber = LatestFrameGrabber(ImageFolderSource(Path(DEMO_DIR) / "frames" / "empty", loop=True))
+    name = grabber.source.name
+    assert check_running_camera(grabber) == CheckResult("camera", "fail", f"{name}: starting")
+    with grabber:
+        assert grabber.wait_next(0, timeout=10.0) is not None
+        result = check_running_camera(grabber)
+    assert (result.name, result.status) == ("camera", "pass")
+    assert result.detail.startswith(f"{name}: ") and result.detail.endswith(" FPS")
+    assert check_running_camera(grabber) == CheckResult("camera", "fail", f"{name}: stopped")

@@ -73,7 +73,8 @@ def check_running_camera(grabber: LatestFrameGrabber) -> CheckResult:
     status, name = grabber.status, grabber.source.name
     if status == "live":
         return CheckResult("camera", "pass", f"{name}: {grabber.fps:.1f} FPS")
-    return CheckResult("camera", "fail", f"{name}: {status} {grabber.last_error or ''}")
+    error = f" ({grabber.last_error})" if grabber.last_error else ""
+    return CheckResult("camera", "fail", f"{name}: {status}{error}")
 
 
 def check_centre(cfg: KioskConfig, timeout_s: float = 3.0) -> CheckResult:

@@ -1,6 +1,6 @@
-"""How the proctor panel words the door's state: the centre link and each booked
-applicant. Qt-free, so the words are decided (and tested) without a screen; the panel
-only translates and shows them."""
+"""What the proctor panel shows of the door's state: the centre link, each booked
+applicant's status word and the refusals still open to an override. Qt-free, so it is
+decided (and tested) without a screen; the panel only translates and shows it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.checkin.flow import CheckinFlow
+from kiosk.checkin.session_book import Refusal
 
 CentreState = Callable[[], str]  # "online" | "offline" | "not_configured"
 
@@ -37,3 +38,16 @@ def applicant_status(flow: CheckinFlow, applicant_id: str) -> str:
     if mine:
         return mine[-1].decision.value
     return "waiting"
+
+
+def overridable_refusals(flow: CheckinFlow) -> list[Refusal]:
+    """Refusals of this session a proctor may still turn into an admission, newest first
+    (the flow re-checks every rule when the override is submitted)."""
+    book = flow.book
+    return [
+        r
+        for r in reversed(book.refusals.values())
+        if r.applicant_id is not None
+        and r.record_id not in book.overridden
+        and r.applicant_id not in book.checked_in
+    ]

@@ -29,10 +29,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.app.door_status import CentreState, applicant_status
+from kiosk.app.door_status import CentreState, applicant_status, overridable_refusals
 from kiosk.checkin.flow import CheckinFlow
 from kiosk.checkin.proctor import OverrideReason, OverrideRequest, ProctorAccount, ProctorDirectory
-from kiosk.checkin.session_book import Refusal
 from kiosk.errors import KioskError, ProctorAuthError, ProctorLockedOut
 from kiosk.ui.i18n import Translator
 
@@ -272,18 +271,6 @@ class ProctorPanel(QWidget):
             self.note_edit.clear()
 
     # --- display ---------------------------------------------------------------------
-    def overridable(self) -> list[Refusal]:
-        """Refusals of this session a proctor may still turn into an admission, newest
-        first (the flow re-checks every rule when the override is submitted)."""
-        book = self.flow.book
-        return [
-            r
-            for r in reversed(book.refusals.values())
-            if r.applicant_id is not None
-            and r.record_id not in book.overridden
-            and r.applicant_id not in book.checked_in
-        ]
-
     def refresh(self) -> None:
         """Re-read session, applicants, refusals and sync state from the core."""
         t = self.tr_.t
@@ -316,7 +303,7 @@ class ProctorPanel(QWidget):
 
         current = self.refusal_combo.currentData()
         self.refusal_combo.clear()
-        for r in self.overridable():
+        for r in overridable_refusals(flow):
             label = t(
                 "proctor.override_target",
                 name=names.get(r.applicant_id or "", r.applicant_id),

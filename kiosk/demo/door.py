@@ -22,6 +22,7 @@ import copy
 import logging
 import random
 import tempfile
+import time
 from collections.abc import Callable
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
@@ -215,7 +216,7 @@ def build_demo_door(
             cfg,
             room=roster.session.room,
             rng=random.Random(FLOW_SEED),
-            **({"clock": clock} if clock is not None else {}),
+            clock=clock if clock is not None else time.monotonic,
         )
         flow.open_session(proctors.authenticate(DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN))
         decision_frames = int(cfg.checkin.decision_display_s * fps) + 3
@@ -225,16 +226,19 @@ def build_demo_door(
         door = Door(engine, flow, proctors, LatestFrameGrabber(camera))
         door.resources = stack.pop_all()
     demo = DemoDoor(door, data_dir, camera)
-    flow.subscribe(lambda s: demo.decisions.append(s.decision) if _is_new_decision(s) else None)
+
+    def note_decision(state: FlowState) -> None:
+        # An override re-shows the decision screen; the demo counts each attempt once.
+        if (
+            state.name == StateName.DECISION
+            and state.reason is not None
+            and state.decision is not None
+            and state.reason.value != "overridden"
+        ):
+            demo.decisions.append(state.decision)
+
+    flow.subscribe(note_decision)
     return demo
-
-
-def _is_new_decision(state: FlowState) -> bool:
-    return (
-        state.name == StateName.DECISION
-        and state.reason is not None
-        and (state.decision is not None and state.reason.value != "overridden")
-    )
 
 
 def override_for_demo(demo: DemoDoor, decision: CheckinDecision) -> CheckinDecision | None:

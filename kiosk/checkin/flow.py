@@ -33,11 +33,11 @@ from kiosk.checkin.attempt import CaptureAttempt
 from kiosk.checkin.claims import claim_refusal, lookup, one_claim
 from kiosk.checkin.decision import Decision, Reason
 from kiosk.checkin.desk import ProctorDesk
-from kiosk.checkin.door import DoorController
 from kiosk.checkin.liveness_gate import (
     FailClosedLiveness,
     LivenessCheckerLike,
 )
+from kiosk.checkin.lock import DoorLock
 from kiosk.checkin.matcher import Matcher, TemplatePackMismatch
 from kiosk.checkin.proctor import (
     OverrideRequest,
@@ -74,7 +74,7 @@ class CheckinFlow:
         room: str,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] | datetime | None = None,
-        door: DoorController | None = None,
+        door_lock: DoorLock | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if matcher.pack_id != engine.pack_id:
@@ -89,7 +89,7 @@ class CheckinFlow:
             self._now: Callable[[], datetime] = lambda: fixed
         else:
             self._now = now or (lambda: datetime.now(UTC))
-        self.door = door or DoorController(ledger)
+        self.door_lock = door_lock or DoorLock(ledger)
         self._rng = rng or random.Random()
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[FlowState], None]] = []
@@ -109,7 +109,7 @@ class CheckinFlow:
             ledger,
             roster,
             self.book,
-            self.door,
+            self.door_lock,
             matcher,
             cfg,
             room=room,
@@ -410,7 +410,7 @@ class CheckinFlow:
         with self._lock:
             env, refusal = self.desk.override(account, request)
             if refusal.applicant_id:
-                self.door.release_for(refusal.applicant_id, env.record.id)
+                self.door_lock.release_for(refusal.applicant_id, env.record.id)
             s = self._state
             if s.decision is not None and s.decision.record_id == refusal.record_id:
                 turned = replace(

@@ -17,8 +17,8 @@ from typing import Any
 
 from kiosk.checkin.attempt import CaptureAttempt, decide, evidence
 from kiosk.checkin.decision import CheckinDecision, Decision, Reason
-from kiosk.checkin.door import DoorController
 from kiosk.checkin.liveness_gate import LivenessCheckerLike
+from kiosk.checkin.lock import DoorLock
 from kiosk.checkin.matcher import Matcher, MatchResult, TemplatePackMismatch
 from kiosk.checkin.roster import BookedApplicant, Roster
 from kiosk.checkin.session_book import SessionBook
@@ -37,7 +37,7 @@ class CheckinRecorder:
         ledger: LedgerStore,
         roster: Roster,
         book: SessionBook,
-        door: DoorController,
+        door: DoorLock,
         matcher: Matcher,
         cfg: KioskConfig,
         *,

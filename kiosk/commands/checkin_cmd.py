@@ -185,7 +185,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _make_demo(args: argparse.Namespace) -> int:
-    from kiosk.checkin.demo import demo_public_key_b64, make_demo_roster
+    from kiosk.demo.roster import demo_public_key_b64, make_demo_roster
     from kiosk.ledger.centre_key_pin import pin_centre_key
 
     cfg = load_config(args.config)

@@ -10,7 +10,6 @@ through `kiosk.camera.set_exposure` (a device only; a file source says so).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.app.calibration_ledger import OpenLedger
+from kiosk.app.driver import FrameResult
 from kiosk.camera import LatestFrameGrabber, set_exposure
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
@@ -40,12 +41,9 @@ from kiosk.evaluation.calibration_set import (
     default_calibration_path,
     new_set_folder,
 )
-from kiosk.ui.driver import FrameResult
 from kiosk.ui.i18n import Translator
 
 log = logging.getLogger(__name__)
-
-OpenLedger = Callable[[], Any]  # returns an object with append(type, body) (a LedgerStore)
 
 
 class CalibrationSetPanel(QGroupBox):

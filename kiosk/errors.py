@@ -10,8 +10,8 @@ still catches them; they are re-exported here under their old names.
 
 from __future__ import annotations
 
-from kiosk.protocol.errors import CodedError as KioskError
 from kiosk.protocol.errors import (
+    BodyFormatError,
     KeyFormatError,
     LedgerTampered,
     ProtocolError,
@@ -22,6 +22,7 @@ from kiosk.protocol.errors import (
     RosterSignatureInvalid,
     SignatureInvalid,
 )
+from kiosk.protocol.errors import CodedError as KioskError
 
 
 class ConfigError(KioskError):
@@ -98,3 +99,34 @@ class CentreProtocolError(KioskError):
 
 class StorageFull(KioskError):
     code = "storage_full"
+
+
+__all__ = [
+    "BodyFormatError",
+    "CameraUnavailable",
+    "CentreProtocolError",
+    "CentreUnavailable",
+    "ConfigError",
+    "ImageDecodeError",
+    "KeyFormatError",
+    "KeyStoreError",
+    "KioskError",
+    "LedgerError",
+    "LedgerTampered",
+    "ModelIntegrityError",
+    "ModelPackError",
+    "NoFaceError",
+    "PolicyViolation",
+    "ProctorAuthError",
+    "ProctorLockedOut",
+    "ProtocolError",
+    "RecordFormatError",
+    "RosterError",
+    "RosterExpired",
+    "RosterRollback",
+    "RosterSignatureInvalid",
+    "SignatureInvalid",
+    "StorageFull",
+    "TemplateVaultError",
+    "UnknownApplicant",
+]

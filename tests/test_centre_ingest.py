@@ -20,9 +20,9 @@ from test_centre_support import (
     signed,
 )
 
-from centre.crud.ingest import envelope_bytes
-from kiosk.ledger.records import new_record, sign_record
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.canonical import canonical_json
+from kiosk.protocol.envelope import new_record, sign_record
 
 # Fixtures shared through the support module (a conftest.py is not ours to edit).
 db_url = support.db_url
@@ -33,10 +33,10 @@ def _statuses(resp) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-
     return [(r["status"], r.get("reason")) for r in resp.json()["results"]]
 
 
-def test_envelope_bytes_match_the_ledger_canonical_form(tmp_path: Path) -> None:
+def test_framed_envelope_bytes_match_the_canonical_form(tmp_path: Path) -> None:
     keys = device_keys(tmp_path)
     for env in make_chain(keys, 3):
-        assert envelope_bytes(env.record.canonical(), env.sig) == env.canonical()
+        assert env.canonical() == canonical_json(env.to_dict())
 
 
 def test_batch_is_stored_once_and_acknowledged_again(centre: Centre, tmp_path: Path) -> None:

@@ -51,8 +51,8 @@ class CheckinBody(BodyModel):
     threshold: float
     score: float | None
     at: str
-    second_best: float | None | Absent = ABSENT
-    match: dict[str, Any] | None | Absent = ABSENT
+    second_best: float | Absent | None = ABSENT
+    match: dict[str, Any] | Absent | None = ABSENT
     liveness: dict[str, Any] | Absent = ABSENT
     camera_stream: list[str] | Absent = ABSENT
     quality: dict[str, Any] | Absent = ABSENT

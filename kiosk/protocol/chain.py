@@ -105,9 +105,10 @@ class ChainVerifier:
 
     Strict (default): every record must be the next seq, link by ``prev`` to the one
     before and be signed by the key in force; the first failure raises LedgerTampered.
-    ``allow_gaps=True``: records must still come in ascending seq and be authentic, but a
-    missing stretch is not an error; `check` answers whether the record links to the one
-    before it, and a malformed rotation is not followed instead of being refused.
+    ``allow_gaps=True`` (the centre): every record must still be authentic (device, and the
+    signature of the key in force at its seq, rotations followed), but a missing stretch,
+    a repeat or a late record is not an error: `check` answers whether the record links to
+    the one before it, and a malformed rotation is not followed instead of being refused.
     """
 
     def __init__(
@@ -155,7 +156,7 @@ class ChainVerifier:
         elif r.device != self.device:
             raise _fail(env, f"foreign device {r.device!r}, expected {self.device!r}")
         in_order = r.seq == self.next_seq
-        if not in_order and (not self.allow_gaps or r.seq < self.next_seq):
+        if not in_order and not self.allow_gaps:
             raise _fail(env, self._seq_problem(r.seq, peek))
         signer = self.keys.key_for(r.seq)
         try:
@@ -170,8 +171,9 @@ class ChainVerifier:
                 f"seq {r.seq - 1} ({self.prev})",
             )
         self._follow_rotation(env, signer)
-        self.prev = env.digest()
-        self.next_seq = r.seq + 1
+        if r.seq >= self.next_seq:  # a late or repeated record does not move the chain back
+            self.prev = env.digest()
+            self.next_seq = r.seq + 1
         self.count += 1
         return linked
 

@@ -187,7 +187,7 @@ def test_unknown_revoked_unsigned_and_stale_requests(centre: Centre, tmp_path: P
     r = centre.push(stranger, make_chain(stranger, 1))
     assert (r.status_code, r.json()["error"]) == (401, "device_unknown")
     # Body swapped after signing.
-    from kiosk.sync.signing import sign_request
+    from kiosk.protocol.requests import sign_request
 
     headers = sign_request(keys.private_key, keys.device_id, "POST", path, body)
     r = centre.client.post(path, content=body.replace(b"A-00000", b"A-99999"), headers=headers)

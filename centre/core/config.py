@@ -157,7 +157,9 @@ def _coerce(key: str, value: object) -> object:
                 return text.lower() in ("1", "true", "yes")
             return kind(text)
         except ValueError:
-            raise CentreConfigError(f"[centre] {key}: {value!r} is not a {kind.__name__}") from None
+            raise CentreConfigError(
+                f"[centre] {key}: {value!r} is not a valid {kind.__name__}"
+            ) from None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

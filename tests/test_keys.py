@@ -18,8 +18,9 @@ from kiosk.ledger.keys import (
     load_public_key_b64,
     pin_centre_key,
 )
-from kiosk.ledger.records import public_key_b64, verify_chain
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.chain import verify_chain
+from kiosk.protocol.keys import public_key_b64
 
 
 def _mode(path: Path) -> int:

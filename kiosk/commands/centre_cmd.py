@@ -14,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run or administer the centre service (same as `kiosk-centre`)",
         description=f"Sub-commands: {', '.join(_COMMANDS)}; see `kiosk-centre --help`.",
         add_help=False,
+        # Every argument, `--help` and `--port` included, belongs to the centre's parser;
+        # "+" as the only prefix keeps this parser from reading any of them as its own.
+        prefix_chars="+",
     )
     p.add_argument("centre_args", nargs=argparse.REMAINDER, help="arguments for kiosk-centre")
     p.set_defaults(handler=_run)

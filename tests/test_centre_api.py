@@ -149,7 +149,7 @@ def test_enrolment_tokens_are_single_use_and_keys_cannot_be_swapped(
         }
     ).encode()
     headers = {"X-Kiosk-Device": keys.device_id}
-    from kiosk.sync.signing import sign_request
+    from kiosk.protocol.requests import sign_request
 
     headers = sign_request(
         other.private_key, keys.device_id, "POST", "/api/v1/devices/enroll", body

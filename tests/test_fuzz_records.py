@@ -21,13 +21,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.errors import RecordFormatError, SignatureInvalid
-from kiosk.ledger.records import (
-    Envelope,
-    canonical_json,
-    new_record,
-    sign_record,
-    verify_envelope,
-)
+from kiosk.protocol.bodies import parse_body
+from kiosk.protocol.canonical import canonical_json
+from kiosk.protocol.envelope import RECORD_TYPES, Envelope, new_record, sign_record, verify_envelope
+from kiosk.protocol.errors import BodyFormatError
 
 FUZZ = fuzz(150)
 
@@ -157,3 +154,15 @@ def test_a_number_json_cannot_carry_exactly_is_refused_before_it_is_stored(
             store.append("checkin", {"score": 2.0**53})
         assert store.verify() == 0
         assert store.pending(10) == []
+
+
+@FUZZ
+@given(st.sampled_from(RECORD_TYPES), wild_values)
+def test_a_body_from_arbitrary_json_is_refused_only_with_body_format_error(
+    rtype: str, value: Any
+) -> None:
+    try:
+        body = parse_body(rtype, value)
+    except BodyFormatError:
+        return
+    assert body.to_dict() == value  # anything accepted reads back to the same dict

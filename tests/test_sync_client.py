@@ -13,7 +13,7 @@ import pytest
 from test_centre_api import roster_doc
 from test_centre_support import Centre, UvicornThread, checkin_body, free_port, make_settings
 
-from kiosk.checkin.roster import RosterStore
+from kiosk.checkin.roster_store import RosterStore
 from kiosk.cli import main as kiosk_main
 from kiosk.errors import CentreProtocolError, CentreUnavailable, RosterSignatureInvalid
 from kiosk.ledger.centre_key_pin import pin_centre_key

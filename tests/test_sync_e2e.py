@@ -29,8 +29,9 @@ from centre.crud.users import add_user
 from centre.models import Device, StoredRecord
 from kiosk.errors import CentreUnavailable
 from kiosk.ledger.keys import DeviceKeys, load_public_key_b64
-from kiosk.ledger.records import Envelope, verify_chain
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.chain import verify_chain
+from kiosk.protocol.envelope import Envelope
 from kiosk.sync.client import SyncClient
 
 db_url = support.db_url

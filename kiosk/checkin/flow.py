@@ -51,8 +51,8 @@ from kiosk.checkin.session_book import SessionBook
 from kiosk.checkin.states import ApplicantView, FlowState, StateName, applicant_view
 from kiosk.config import KioskConfig
 from kiosk.errors import PolicyViolation, UnknownApplicant
-from kiosk.ledger.records import Envelope
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.envelope import Envelope
 from kiosk.vision.pipeline import FaceEngine, FaceObservation, FrameAnalysis
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from kiosk.config import KioskConfig
 from kiosk.errors import PolicyViolation, ProctorAuthError, ProctorLockedOut
-from kiosk.ledger.records import format_ts, is_uuid7
+from kiosk.protocol.canonical import format_ts, is_uuid7
 from kiosk.storage import open_sqlite
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from typing import Any
 
 from kiosk.checkin.decision import CLAIM_REFUSALS, Decision, Reason
 from kiosk.errors import PolicyViolation
-from kiosk.ledger.records import Envelope
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.envelope import Envelope
 
 log = logging.getLogger(__name__)
 

@@ -142,7 +142,7 @@ def import_roster(s: _Stores, data: bytes, *, now: datetime) -> Roster:
 
 
 def _print_roster(roster: Roster) -> None:
-    from kiosk.checkin.iin import mask_iin
+    from kiosk.protocol.iin import mask_iin
 
     s = roster.session
     print(

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kiosk.errors import TemplateVaultError
-from kiosk.ledger.records import canonical_json
+from kiosk.protocol.canonical import canonical_json
 from kiosk.storage import open_sqlite
 
 log = logging.getLogger(__name__)

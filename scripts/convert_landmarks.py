@@ -278,7 +278,11 @@ def verify(work: Path, out: Path) -> dict[str, float]:
         "presence_logit": float(np.abs(ref[1].reshape(-1) - presence.reshape(-1)).max()),
         "blendshapes": float(np.abs(ref_bs.reshape(-1) - blendshapes.reshape(-1)).max()),
     }
-    if diffs["landmarks_px"] > 2e-3 or diffs["presence_logit"] > 1e-3 or diffs["blendshapes"] > 1e-4:
+    if (
+        diffs["landmarks_px"] > 2e-3
+        or diffs["presence_logit"] > 1e-3
+        or diffs["blendshapes"] > 1e-4
+    ):
         raise SystemExit(f"converted models differ from TFLite: {diffs}")
     return diffs
 

@@ -16,8 +16,9 @@ scaled like x and y (relative depth: smaller is nearer the camera). A second pas
 ROI of the first pass's mesh moves points by 0.7 % of the eye distance on average (32
 held-out photos), so one pass is enough.
 
-    lm = DenseLandmarker.from_pack(engine.pack, cfg.runtime).infer(frame, face.box, face.landmarks)
-    head_pose(lm.points, landmarker.canonical_mesh).yaw
+    landmarker = DenseLandmarker.from_pack(engine.pack, cfg.runtime)  # once
+    lm = landmarker.infer(frame, face.box, face.landmarks)  # per frame
+    head_pose(lm.points, landmarker.canonical_mesh).yaw  # kiosk.vision.landmark_cues
 """
 
 from __future__ import annotations
@@ -169,13 +170,16 @@ class DenseLandmarker:
         self._inv_std = 1.0 / np.asarray(spec.std, np.float32)
 
     @classmethod
-    def from_pack(cls, pack: ModelPack, runtime: RuntimeConfig | None = None) -> DenseLandmarker:
-        """Verify and open the pack's landmark (and blendshape) models, one thread by default.
+    def from_pack(
+        cls, pack: ModelPack, runtime: RuntimeConfig | None = None, *, threads: int = 1
+    ) -> DenseLandmarker:
+        """Verify and open the pack's landmark (and blendshape) models.
 
-        One thread because the landmarker runs beside the detector and recogniser on a
-        small kiosk CPU: a second ORT thread pool would spin against theirs.
+        `runtime` gives the provider and graph settings (as for the other models); the
+        thread count is `threads`, one by default: the landmarker runs beside the detector
+        and recogniser on a small kiosk CPU, and another spinning ORT pool slows them all.
         """
-        runtime = replace(runtime or RuntimeConfig(), intra_op_threads=1)
+        runtime = replace(runtime or RuntimeConfig(), intra_op_threads=threads)
         spec = pack.get("landmark")
         if spec.kind != LANDMARK_KIND:
             raise ModelPackError(f"no dense landmarker for kind {spec.kind!r}")

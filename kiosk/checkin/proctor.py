@@ -26,6 +26,7 @@ from pathlib import Path
 from kiosk.config import KioskConfig
 from kiosk.errors import PolicyViolation, ProctorAuthError, ProctorLockedOut
 from kiosk.ledger.records import format_ts, is_uuid7
+from kiosk.owner_only import create_owner_only
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,7 @@ class ProctorDirectory:
     they survive restarts and are shared by every process on the kiosk."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = create_owner_only(Path(path))
         self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(_SCHEMA)

@@ -26,6 +26,7 @@ from kiosk.checkin.roster import (
 from kiosk.errors import RosterRollback
 from kiosk.ledger.records import format_ts
 from kiosk.ledger.vault import TemplateVault
+from kiosk.owner_only import create_owner_only
 
 _STORE_SCHEMA = """CREATE TABLE IF NOT EXISTS rosters (
     room_key TEXT PRIMARY KEY,
@@ -46,8 +47,7 @@ class RosterStore:
     """
 
     def __init__(self, path: Path, vault: TemplateVault) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = create_owner_only(Path(path))
         self._vault = vault
         self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
         self._conn.execute("PRAGMA synchronous=FULL")

@@ -355,7 +355,7 @@ class DeviceKeys:
                     "device_id": device_id,
                     "keys": [_epoch_json(KeyEpoch(public_key_to_b64(first), 1))],
                 }
-                _create_once(directory / _DEVICE, _json_bytes(doc), 0o644)
+                _create_once(directory / _DEVICE, _json_bytes(doc), 0o600)
         return cls.load(data_dir, policy)
 
     @classmethod
@@ -507,7 +507,7 @@ class DeviceKeys:
         if self.history[-1] != epoch:
             history = [*self.history, epoch]
             doc = {"device_id": self.device_id, "keys": [_epoch_json(e) for e in history]}
-            _atomic_write(self.directory / _DEVICE, _json_bytes(doc), 0o644)
+            _atomic_write(self.directory / _DEVICE, _json_bytes(doc), 0o600)
             self.history = history
         old = (self.directory / _PRIVATE).read_bytes()
         os.replace(self.directory / _STAGED, self.directory / _PRIVATE)
@@ -558,6 +558,11 @@ def _read_device_doc(path: Path) -> tuple[str, list[KeyEpoch]]:
     return device_id, history
 
 
+def read_key_history(directory: Path) -> tuple[str, list[KeyEpoch]]:
+    """The device id and public key history from ``device.json`` (no secret is read)."""
+    return _read_device_doc(Path(directory) / _DEVICE)
+
+
 def pin_centre_key(data_dir: Path, public_key_b64: str) -> None:
     """Pin the centre's roster-signing key. Re-pinning a different key is refused: changing
     the trust anchor must be a deliberate act (delete the file), never a side effect."""
@@ -566,7 +571,7 @@ def pin_centre_key(data_dir: Path, public_key_b64: str) -> None:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     text = public_key_to_b64(key) + "\n"
     path = directory / _CENTRE
-    if not _create_once(path, text.encode("ascii"), 0o644):
+    if not _create_once(path, text.encode("ascii"), 0o600):
         current = path.read_text(encoding="ascii").strip()
         if current != text.strip():
             raise KeyStoreError(
@@ -598,5 +603,6 @@ __all__ = [
     "load_public_key_b64",
     "pin_centre_key",
     "public_key_to_b64",
+    "read_key_history",
     "store_protection",
 ]

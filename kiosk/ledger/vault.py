@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kiosk.errors import TemplateVaultError
 from kiosk.ledger.records import canonical_json
+from kiosk.owner_only import create_owner_only
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,7 @@ class TemplateVault:
     def __init__(self, path: Path, key: bytes) -> None:
         if len(key) != 32:
             raise TemplateVaultError("template key must be 32 bytes (AES-256)")
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = create_owner_only(Path(path))
         self._aes = AESGCM(key)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(

@@ -47,6 +47,7 @@ from kiosk.checkin.proctor import (
     proctor_directory_path,
 )
 from kiosk.config import KioskConfig
+from kiosk.owner_only import owner_only_dir
 from kiosk.ui.door import Door
 from kiosk.ui.driver import DoorDriver
 from kiosk.ui.i18n import Translator
@@ -190,7 +191,7 @@ def build_demo_door(
     if data_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="kiosk-demo-")
         data_dir = Path(tmp.name)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    owner_only_dir(data_dir)
     cfg = demo_config(cfg, data_dir, liveness_mode=liveness_mode)
     engine = engine or FaceEngine.from_config(cfg)
     calibration = find_calibration(cfg, engine.pack)
@@ -281,13 +282,19 @@ def replay(demo: DemoDoor, clock: SimClock, fps: float = DEMO_FPS) -> None:
         demo.flow.tick()
 
 
-def run_headless(cfg: KioskConfig, console: Console, *, engine: FaceEngine | None = None) -> int:
+def run_headless(
+    cfg: KioskConfig,
+    console: Console,
+    *,
+    engine: FaceEngine | None = None,
+    keep: Path | None = None,
+) -> int:
     """The demo without a screen: every state change and each decision printed, then the
-    demo proctor's signed override of the refusal."""
+    demo proctor's signed override of the refusal. `keep` keeps the data folder there."""
     from rich.table import Table
 
     clock = SimClock()
-    demo = build_demo_door(cfg, engine=engine, clock=clock)
+    demo = build_demo_door(cfg, engine=engine, clock=clock, data_dir=keep)
     tr = Translator("en")
     try:
         flow = demo.flow
@@ -295,7 +302,8 @@ def run_headless(cfg: KioskConfig, console: Console, *, engine: FaceEngine | Non
             f"[bold]kiosk demo[/] (headless): room {flow.room}, "
             f"{len(flow.roster.applicants)} booked applicants, pack {demo.door.engine.pack_id}"
         )
-        console.print(f"demo data (temporary, never your real ledger): {demo.data_dir}")
+        kept = "kept" if keep is not None else "temporary"
+        console.print(f"demo data ({kept}, never your real ledger): {demo.data_dir}")
         console.print(
             f"demo proctor: id [bold]{DEMO_PROCTOR_ID}[/], PIN [bold]{DEMO_PROCTOR_PIN}[/]"
         )

@@ -23,7 +23,7 @@ from kiosk.checkin.proctor import (
     ProctorDirectory,
     ProctorRole,
     check_pin_policy,
-    proctor_directory_path,
+    open_proctor_directory,
     require_role,
 )
 from kiosk.config import load_config
@@ -114,7 +114,10 @@ class PinReader:
 
 @contextmanager
 def _directory(args: argparse.Namespace) -> Iterator[ProctorDirectory]:
-    directory = ProctorDirectory(proctor_directory_path(load_config(args.config)))
+    from kiosk.ledger.keys import DeviceKeys
+
+    cfg = load_config(args.config)
+    directory = open_proctor_directory(cfg, DeviceKeys.for_config(cfg))
     try:
         yield directory
     finally:

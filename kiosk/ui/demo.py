@@ -43,8 +43,7 @@ from kiosk.checkin.flow import CheckinFlow, FlowState, StateName
 from kiosk.checkin.proctor import (
     OverrideReason,
     OverrideRequest,
-    ProctorDirectory,
-    proctor_directory_path,
+    open_proctor_directory,
 )
 from kiosk.config import KioskConfig
 from kiosk.owner_only import owner_only_dir
@@ -200,7 +199,7 @@ def build_demo_door(
     # A throw-away folder: plain-text keys are acceptable here and only here.
     keys = DeviceKeys.load_or_create(data_dir, KeyPolicy.plaintext_for_demo())
     ledger = LedgerStore(cfg.ledger_path, keys)
-    proctors = ProctorDirectory(proctor_directory_path(cfg))
+    proctors = open_proctor_directory(cfg, keys)
     if not proctors.list():
         proctors.add(DEMO_PROCTOR_ID, "Demo Proctor", "proctor", DEMO_PROCTOR_PIN)
     flow = CheckinFlow(

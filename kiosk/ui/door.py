@@ -11,7 +11,7 @@ from typing import Any
 
 from kiosk.camera import FrameSource, LatestFrameGrabber, open_source
 from kiosk.checkin.flow import CheckinFlow
-from kiosk.checkin.proctor import ProctorDirectory, proctor_directory_path
+from kiosk.checkin.proctor import ProctorDirectory, open_proctor_directory
 from kiosk.config import KioskConfig
 from kiosk.errors import ConfigError, RosterError
 from kiosk.vision.pipeline import FaceEngine
@@ -97,7 +97,7 @@ def build_door(
         )
     ledger = LedgerStore(cfg.ledger_path, keys)
     closers.append(ledger.close)
-    proctors = ProctorDirectory(proctor_directory_path(cfg))
+    proctors = open_proctor_directory(cfg, keys)
     closers.append(proctors.close)
     if not proctors.list():
         log.warning("no proctor accounts in %s: nobody can open the session", proctors)

@@ -70,8 +70,9 @@ def _run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.camera:
         cfg.camera.source = args.camera
-    from kiosk.ui.door import build_door
+    from kiosk.ui.door import build_door, refuse_demo_centre_key
 
+    refuse_demo_centre_key(cfg.data_dir)
     door = build_door(cfg)
     return _show_window(
         door,

@@ -7,13 +7,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kiosk.camera import FrameSource, LatestFrameGrabber, open_source
 from kiosk.checkin.flow import CheckinFlow
 from kiosk.checkin.proctor import ProctorDirectory, open_proctor_directory
 from kiosk.config import KioskConfig
-from kiosk.errors import ConfigError, RosterError
+from kiosk.errors import ConfigError, KeyStoreError, RosterError
+from kiosk.owner_only import check_owner_only_tree
 from kiosk.vision.pipeline import FaceEngine
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,9 @@ def build_door(
             "set [checkin] centre_id and room (or KIOSK_CHECKIN_CENTRE_ID / KIOSK_CHECKIN_ROOM) "
             "so the kiosk knows which roster to load; try `kiosk demo` to see it without one"
         )
+    # Refusals that need no camera or model come first: loosened file modes, then (below)
+    # a ledger that no longer holds its witnessed head.
+    check_owner_only_tree(cfg.data_dir)
     engine = engine or FaceEngine.from_config(cfg)
     closers: list[Callable[[], None]] = []
     keys = DeviceKeys.for_config(cfg)
@@ -97,6 +102,11 @@ def build_door(
         )
     ledger = LedgerStore(cfg.ledger_path, keys)
     closers.append(ledger.close)
+    if ledger.head_problem is not None:
+        # Not open for business: every record would reuse a seq already witnessed.
+        for close in reversed(closers):
+            close()
+        raise ledger.head_problem
     proctors = open_proctor_directory(cfg, keys)
     closers.append(proctors.close)
     if not proctors.list():
@@ -138,6 +148,25 @@ def build_door(
     door = Door(engine, flow, proctors, LatestFrameGrabber(source), sync=sync, stream_guard=guard)
     door.closers.extend(closers)
     return door
+
+
+def refuse_demo_centre_key(data_dir: Path) -> None:
+    """`kiosk run` never trusts the demo centre key: its private half is in the repository,
+    so anyone could sign a roster this door would accept."""
+    from kiosk.config import BUNDLED_ASSETS
+    from kiosk.ledger.keys import keys_dir
+
+    pinned = keys_dir(data_dir) / "centre_key.pub"
+    demo = BUNDLED_ASSETS / "demo" / "demo-centre-key.pub"
+    if not (pinned.is_file() and demo.is_file()):
+        return
+    if pinned.read_text(encoding="ascii").strip() == demo.read_text(encoding="ascii").strip():
+        raise KeyStoreError(
+            f"{pinned} is the DEMO centre key (its private half is public in the "
+            "repository): the door refuses it; pin the real centre key "
+            "(`kiosk keys pin-centre KEY` after removing this file)",
+            code="demo_centre_key",
+        )
 
 
 def camera_source(cfg: KioskConfig, *, loop: bool = False) -> FrameSource:

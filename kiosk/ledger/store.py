@@ -410,6 +410,15 @@ class LedgerStore:
                 yield _parse_row(seq, blob)
             after = rows[-1][0]
 
+    def iter_type(self, rtype: str) -> Iterator[Envelope]:
+        """Every record of one type, in seq order (e.g. the signed calibration records)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, envelope FROM records WHERE type = ? ORDER BY seq", (rtype,)
+            ).fetchall()
+        for seq, blob in rows:
+            yield _parse_row(seq, blob)
+
     def last(self) -> Envelope | None:
         with self._lock:
             row = self._conn.execute(

@@ -14,7 +14,7 @@ from kiosk.camera import FrameSource, LatestFrameGrabber, open_source
 from kiosk.checkin.flow import CheckinFlow
 from kiosk.checkin.proctor import ProctorDirectory, open_proctor_directory
 from kiosk.config import KioskConfig
-from kiosk.errors import ConfigError, KeyStoreError, RosterError
+from kiosk.errors import ConfigError, KeyStoreError, KioskError, RosterError
 from kiosk.owner_only import check_owner_only_tree
 from kiosk.vision.pipeline import FaceEngine
 
@@ -69,6 +69,7 @@ def build_door(
 ) -> Door:
     """The production door from the config: the roster accepted for ``[checkin] room``,
     the device ledger, real liveness, the configured camera and (if set) the centre."""
+    from kiosk.checkin.calibration_floor import check_recorded
     from kiosk.checkin.matcher import Matcher
     from kiosk.checkin.roster_store import RosterStore
     from kiosk.ledger.keys import DeviceKeys
@@ -111,11 +112,24 @@ def build_door(
     closers.append(proctors.close)
     if not proctors.list():
         log.warning("no proctor accounts in %s: nobody can open the session", proctors)
+    try:
+        matcher = Matcher.from_config(cfg, engine.pack)
+        if cfg.match.calibration_file:
+            # A site threshold is used only as the technician confirmed it (signed record).
+            check_recorded(
+                matcher.calibration.file_sha256,
+                (e.record.body for e in ledger.iter_type("calibration")),
+                matcher.calibration.source,
+            )
+    except KioskError:
+        for close in reversed(closers):
+            close()
+        raise
     flow = CheckinFlow(
         engine,
         roster,
         ledger,
-        Matcher.from_config(cfg, engine.pack),
+        matcher,
         LivenessChecker.from_config(cfg, engine),
         cfg,
         room=room,

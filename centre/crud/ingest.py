@@ -35,6 +35,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from centre.crud.devices import add_rotated_key, key_history
+from centre.crud.heads import check_record_against_head
 from centre.crud.incidents import raise_incident, resolve_gaps
 from centre.models import Device, StoredRecord
 from kiosk.errors import KioskError
@@ -401,6 +402,8 @@ class BatchIngestor:
             results[c.index] = RecordResult(c.index, rec.id, seq, ACCEPTED)
         self.db.execute(insert(StoredRecord.__table__), rows)
         self.device.max_seq = max(self.device.max_seq, max(new))
+        for seq, c in new.items():  # a seq the device already reported with another hash
+            check_record_against_head(self.db, self.device.id, seq, c.digest)
 
     def _override_rooms(self, new: dict[int, _Candidate]) -> dict[str, str | None]:
         """Room of each overridden check-in, so an override counts against the right room."""

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -126,6 +126,7 @@ class LedgerStore:
         )
         # Checked once at open: a rolled-back ledger takes no new record (it would reuse
         # a seq the witness and the centre already saw) until the loss is accepted.
+        self._listeners: list[Callable[[Envelope], None]] = []
         self.head_problem: LedgerTampered | None = None
         try:
             self.check_head()
@@ -249,7 +250,22 @@ class LedgerStore:
             raise self.head_problem
         env = self._append_unchecked(type, body)
         self._advance_witness(env)
+        self._announce(env)
         return env
+
+    def add_listener(self, callback: Callable[[Envelope], None]) -> Callable[[], None]:
+        """Call `callback(envelope)` after each record this store writes is durable (the
+        sync client pushes an override at once instead of at its next interval); returns
+        a function that removes it."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback)
+
+    def _announce(self, env: Envelope) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(env)
+            except Exception:  # a listener must never undo or hide a durable record
+                log.exception("ledger listener failed")
 
     def _append_unchecked(self, type: str, body: dict[str, Any]) -> Envelope:
         with self._write_txn():

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 API = "/api/v1"
 ACK_STATUSES = frozenset({"accepted", "duplicate"})
+URGENT_TYPES = frozenset({"override", "device_event"})
 
 
 @dataclass
@@ -122,6 +123,9 @@ class SyncClient:
         # Every centre answer carries its Date: a kiosk clock far from it (or stepped) is
         # a signed device_event, because record timestamps are evidence.
         self.clock_guard = clock_guard if clock_guard is not None else ClockGuard(store)
+        # Overrides and device events go to the centre at once, not at the next interval:
+        # a record deleted on the kiosk before it synced is what an insider would try.
+        self._unlisten = store.add_listener(self._on_append)
 
     @classmethod
     def from_config(cls, cfg: Any, store: LedgerStore, keys: DeviceKeys) -> SyncClient:
@@ -142,7 +146,12 @@ class SyncClient:
 
     def close(self) -> None:
         self.stop()
+        self._unlisten()
         self._http.close()
+
+    def _on_append(self, env: Any) -> None:
+        if env.record.type in URGENT_TYPES:
+            self.notify()
 
     def __enter__(self) -> SyncClient:
         return self
@@ -241,6 +250,19 @@ class SyncClient:
         )
         return result
 
+    def report_head(self) -> dict[str, Any]:
+        """Send the ledger's signed head (seq, hash) to the centre, the second witness; the
+        centre answers with the highest seq it has seen and any incident it raised."""
+        body = json.dumps(self.store.signed_head().to_dict(), separators=(",", ":")).encode()
+        resp = self._request("POST", f"/devices/{self.keys.device_id}/head", body)
+        self._raise_for_status(resp, "head")
+        doc = self._json(resp)
+        if not isinstance(doc, dict):
+            raise CentreProtocolError("the centre's answer to a head report is not an object")
+        if doc.get("incidents"):
+            log.error("the centre raised %s on this device's ledger head", doc["incidents"])
+        return doc
+
     def _read_results(self, resp: httpx.Response, envs: list[Any]) -> tuple[list[str], PushResult]:
         doc = self._json(resp)
         results = doc.get("results") if isinstance(doc, dict) else None
@@ -337,6 +359,9 @@ class SyncClient:
                     log.warning("could not re-queue rejected records: %s", exc)
             try:
                 r = self.push_once()
+                # Every contact (a push, or this heartbeat when there was nothing to send)
+                # reports the signed head.
+                self.report_head()
             except KioskError as exc:
                 self.last_error = f"[{exc.code}] {exc}"
                 delay = self.backoff.next_delay()

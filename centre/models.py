@@ -154,10 +154,14 @@ class Roster(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     room: Mapped[str] = mapped_column(String(64), nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # AES-256-GCM of the signed document ("enc-v1:" + base64), "" once purged: the
+    # document carries enrolment templates (centre/crud/rosters.py).
     signed_doc: Mapped[str] = mapped_column(Text, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
+    session_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("room", "version", name="uq_rosters_room_version"),)
 

@@ -28,6 +28,9 @@ class CentreSettings:
     # Signed requests older/newer than this are refused as stale (replay window).
     request_window_s: float = 300.0
     enrolment_token_ttl_s: float = 24 * 3600.0
+    # Stored rosters (with enrolment templates) are purged this long after their session
+    # ends: the kiosk's template retention ([ledger] retention_days).
+    roster_retention_days: int = 30
     migrate_on_start: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -52,6 +55,7 @@ class CentreSettings:
             port=cfg.centre.port,
             max_batch=cfg.centre.max_batch,
             override_rate_alert=cfg.centre.override_rate_alert,
+            roster_retention_days=cfg.ledger.retention_days,
         )
 
     def with_(self, **changes: object) -> CentreSettings:

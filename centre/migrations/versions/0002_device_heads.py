@@ -1,4 +1,5 @@
-"""device heads: the centre as the second witness of each kiosk's ledger head
+"""device heads (the centre as the second witness of each kiosk's ledger head); rosters
+encrypted at rest and purged after their session
 
 Revision ID: 0002
 Revises: 0001
@@ -28,7 +29,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["device_id"], ["devices.id"]),
         sa.PrimaryKeyConstraint("device_id"),
     )
+    op.add_column("rosters", sa.Column("session_ends_at", sa.DateTime(timezone=True)))
+    op.add_column("rosters", sa.Column("purged_at", sa.DateTime(timezone=True)))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("rosters") as batch:
+        batch.drop_column("purged_at")
+        batch.drop_column("session_ends_at")
     op.drop_table("device_heads")

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def build_context(settings: CentreSettings) -> CentreContext:
-    key = CentreKey.load_or_create(settings.data_dir)
+    key = CentreKey.load_or_create(settings.data_dir, settings.key_passphrase)
     engine = make_engine(settings)
     check_owner_only_tree(settings.data_dir)
     if settings.migrate_on_start:

@@ -31,6 +31,8 @@ class CentreSettings:
     # Stored rosters (with enrolment templates) are purged this long after their session
     # ends: the kiosk's template retention ([ledger] retention_days).
     roster_retention_days: int = 30
+    # Unlocks the sealed centre keys; None: from KIOSK_CENTRE_KEY_PASSPHRASE at start-up.
+    key_passphrase: str | None = field(default=None, repr=False)
     migrate_on_start: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 

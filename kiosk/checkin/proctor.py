@@ -7,11 +7,8 @@ note, and ends up as a signed ``override`` record. PINs are short, so they are s
 with scrypt and guarded by a persisted lockout (a restart must not reset the counter)
 that escalates (5 min, 30 min, 4 h) while the guessing goes on.
 
-A 4-digit PIN has 10,000 values: scrypt alone only slows an offline search (534 s on one
-core for a stolen ``proctors.sqlite``). So each stored hash is also keyed:
-``HMAC-SHA256(pin key, scrypt(PIN, salt))``, where the pin key is derived from the
-device's sealed template key (keyring or passphrase, `kiosk.ledger.keyseal`). The
-database file alone gives no way to check a guess; the lockout is the only oracle.
+Each stored hash is keyed with a secret sealed with the device keys
+(`kiosk.checkin.pin_hash`): the database file alone gives no way to check a guess.
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import itertools
 import logging
 import os
 import re
@@ -31,6 +27,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiosk.checkin.pin_hash import (
+    PIN_KEY_BYTES,
+    SCRYPT_N,
+    SCRYPT_P,
+    SCRYPT_R,
+    check_pin_policy,
+    keyed,
+    pin_key_for,
+    pin_key_from_template_key,
+    stretch,
+)
 from kiosk.config import KioskConfig
 from kiosk.errors import KeyStoreError, PolicyViolation, ProctorAuthError, ProctorLockedOut
 from kiosk.ledger.records import format_ts, is_uuid7
@@ -45,11 +52,7 @@ MAX_FAILED_ATTEMPTS = 5
 # Each further lockout (without a good PIN in between) lasts longer; the last one repeats.
 LOCKOUTS = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=4))
 LOCKOUT = LOCKOUTS[0]
-PIN_KEY_BYTES = 32
-_PIN_KEY_INFO = b"exam-door-kiosk/proctor-pin-key/v1"
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 _SALT_BYTES = 16
-_HASH_BYTES = 32
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -87,39 +90,9 @@ def proctor_directory_path(cfg: KioskConfig) -> Path:
     return cfg.data_dir / "proctors.sqlite"
 
 
-def _stretch(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(
-        pin.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=_HASH_BYTES
-    )
-
-
-def _keyed(pin_key: bytes, stretched: bytes) -> bytes:
-    return hmac.new(pin_key, stretched, hashlib.sha256).digest()
-
-
-def pin_key_from_template_key(template_key: bytes) -> bytes:
-    """The proctor PIN key: derived (HMAC, its own label) from the device's template key,
-    so it is sealed like every device secret and never stored beside the hashes."""
-    return hmac.new(template_key, _PIN_KEY_INFO, hashlib.sha256).digest()
-
-
-def pin_key_for(keys: DeviceKeys) -> bytes:
-    """The PIN key of this device (unlocks the template key: keyring or passphrase)."""
-    return pin_key_from_template_key(keys.template_key())
-
-
 def open_proctor_directory(cfg: KioskConfig, keys: DeviceKeys) -> ProctorDirectory:
     """The configured kiosk's proctor directory, keyed with its device's PIN key."""
     return ProctorDirectory(proctor_directory_path(cfg), pin_key=pin_key_for(keys))
-
-
-def check_pin_policy(pin: str) -> None:
-    """PINs are 4–8 ASCII digits and not trivially guessable (all one digit, a run)."""
-    if not isinstance(pin, str) or not re.fullmatch(r"[0-9]{4,8}", pin):
-        raise PolicyViolation("PIN must be 4 to 8 digits")
-    steps = {int(b) - int(a) for a, b in itertools.pairwise(pin)}
-    if steps in ({0}, {1}, {-1}):
-        raise PolicyViolation("PIN is too easy to guess (repeated or consecutive digits)")
 
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS proctors (
@@ -197,12 +170,12 @@ class ProctorDirectory:
         for proctor_id, stretched in rows.fetchall():
             self._conn.execute(
                 "UPDATE proctors SET pin_hash = ?, keyed = 1 WHERE proctor_id = ?",
-                (_keyed(self._pin_key, bytes(stretched)), proctor_id),
+                (keyed(self._pin_key, bytes(stretched)), proctor_id),
             )
             log.warning("proctor %s: PIN hash now keyed with the device's PIN key", proctor_id)
 
     def _hash_pin(self, pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-        return _keyed(self._pin_key, _stretch(pin, salt, n, r, p))
+        return keyed(self._pin_key, stretch(pin, salt, n, r, p))
 
     def close(self) -> None:
         self._conn.close()

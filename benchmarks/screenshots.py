@@ -46,16 +46,17 @@ def main() -> int:
     import cv2
     from PySide6.QtCore import QEventLoop
 
+    from kiosk.app.driver import FrameResult
     from kiosk.camera import CameraStatus
     from kiosk.checkin.decision import CheckinDecision, Decision, Reason
-    from kiosk.checkin.demo import DEMO_DIR
     from kiosk.checkin.flow import FlowState, StateName
     from kiosk.checkin.states import ApplicantView
     from kiosk.config import load_config
+    from kiosk.demo.door import DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN, SimClock, build_demo_door
+    from kiosk.demo.headless import replay
+    from kiosk.demo.roster import DEMO_DIR
     from kiosk.ui.app import KioskWindow, ensure_application
     from kiosk.ui.calibration import CalibrationWindow
-    from kiosk.ui.demo import DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN, SimClock, build_demo_door, replay
-    from kiosk.ui.driver import FrameResult
     from kiosk.ui.i18n import Translator
     from kiosk.ui.video_view import GuideState
 

@@ -24,8 +24,9 @@ from centre.core.config import CentreSettings
 from centre.core.keys import CentreKey
 from centre.crud.rosters import purge_rosters, seal_legacy_rosters
 from centre.db import make_engine, migrate, session_factory
+from centre.errors import CentreError
 from centre.models import utcnow
-from kiosk.owner_only import check_owner_only_tree
+from kiosk.storage import describe_loose, loose_paths
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,12 @@ log = logging.getLogger(__name__)
 def build_context(settings: CentreSettings) -> CentreContext:
     key = CentreKey.load_or_create(settings.data_dir, settings.key_passphrase)
     engine = make_engine(settings)
-    check_owner_only_tree(settings.data_dir)
+    loose = loose_paths(settings.data_dir)  # its keys, database and WAL are nobody else's
+    if loose:
+        raise CentreError(
+            f"refusing to start: {describe_loose(settings.data_dir, loose)}",
+            code="file_permissions_loose",
+        )
     if settings.migrate_on_start:
         migrate(settings, engine)
     ctx = CentreContext(settings=settings, engine=engine, sessions=session_factory(engine), key=key)
@@ -48,7 +54,7 @@ def build_context(settings: CentreSettings) -> CentreContext:
 
 
 def create_app(settings: CentreSettings | None = None) -> FastAPI:
-    settings = settings or CentreSettings.from_config()
+    settings = settings or CentreSettings.load()
     ctx = build_context(settings)
 
     @asynccontextmanager

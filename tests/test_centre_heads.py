@@ -131,7 +131,7 @@ def test_a_head_signed_by_another_key_is_refused(
     doc = SignedHead.sign(forged.head, other.private_key).to_dict()
     import json
 
-    resp = client._request(
+    resp = client._centre.request(
         "POST", f"/devices/{client.keys.device_id}/head", json.dumps(doc).encode()
     )
     assert resp.status_code == 422

@@ -19,7 +19,7 @@ from test_centre_api import roster_doc
 from test_centre_support import Centre, make_settings
 
 from centre.core.keys import KEY_FILE, CentreKey
-from kiosk.errors import FilePermissionsLoose, KeyStoreError
+from centre.errors import CentreError, CentreKeyError
 from kiosk.owner_only import loose_paths
 
 
@@ -41,12 +41,12 @@ def test_keys_are_sealed_and_need_the_passphrase(tmp_path: Path) -> None:
     assert loose_paths(tmp_path) == []
     again = CentreKey.load_or_create(tmp_path, "centre passphrase 1")
     assert again.key_id == key.key_id and again.roster_key == key.roster_key
-    with pytest.raises(KeyStoreError, match="wrong centre key passphrase"):
+    with pytest.raises(CentreKeyError, match="wrong centre key passphrase"):
         CentreKey.load_or_create(tmp_path, "not the passphrase")
     env = {k: v for k, v in os.environ.items() if "PASSPHRASE" not in k}
     from centre.core.sealing import centre_passphrase
 
-    with pytest.raises(KeyStoreError, match="set KIOSK_CENTRE_KEY_PASSPHRASE"):
+    with pytest.raises(CentreKeyError, match="set KIOSK_CENTRE_KEY_PASSPHRASE"):
         centre_passphrase(env)
 
 
@@ -113,5 +113,5 @@ def test_a_loosened_centre_folder_refuses_to_start(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'centre-data' / 'c.sqlite'}")
     Centre(settings).close()
     os.chmod(settings.data_dir / "c.sqlite", 0o644)
-    with pytest.raises(FilePermissionsLoose, match=r"c\.sqlite \(644\)"):
+    with pytest.raises(CentreError, match=r"c\.sqlite \(644\)"):
         Centre(settings)

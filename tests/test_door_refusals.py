@@ -32,7 +32,7 @@ def test_kiosk_run_refuses_the_demo_centre_key(demo_room: None, capsys) -> None:
 
 
 def test_a_loosened_file_mode_refuses_the_door(demo_room: None, engine) -> None:  # type: ignore[no-untyped-def]
-    from kiosk.ui.door import build_door
+    from kiosk.app.door import build_door
 
     cfg = load_config()
     os.chmod(cfg.data_dir / "rosters.sqlite", 0o644)
@@ -41,7 +41,7 @@ def test_a_loosened_file_mode_refuses_the_door(demo_room: None, engine) -> None:
 
 
 def test_a_ledger_behind_its_witness_refuses_the_door(demo_room: None, engine) -> None:  # type: ignore[no-untyped-def]
-    from kiosk.ui.door import build_door
+    from kiosk.app.door import build_door
 
     cfg = load_config()
     with LedgerStore(cfg.ledger_path, DeviceKeys.for_config(cfg)) as ledger:

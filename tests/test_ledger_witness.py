@@ -26,7 +26,7 @@ from kiosk.owner_only import loose_paths
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory, engine) -> Path:  # type: ignore[no-untyped-def]
-    from kiosk.ui.demo import run_headless
+    from kiosk.demo.headless import run_headless
 
     keep = tmp_path_factory.mktemp("demo") / "kept"
     cfg = load_config(environ={"KIOSK_RUNTIME_PROVIDER": "cpu"})

@@ -16,9 +16,9 @@ ADMIN, ADMIN_PIN = "root", "2580"
 
 
 def _door_directory() -> ProctorDirectory:
-    """What `kiosk run` opens (kiosk.ui.door.build_door uses the same helper)."""
+    """What `kiosk run` opens (kiosk.app.door.build_door uses the same helper)."""
+    from kiosk.app import door
     from kiosk.ledger.keys import DeviceKeys
-    from kiosk.ui import door
 
     assert door.open_proctor_directory is open_proctor_directory
     cfg = load_config()

@@ -8,10 +8,6 @@ import csv
 from pathlib import Path
 
 import cv2
-import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import Qt
 
 from kiosk.camera import ImageFolderSource, LatestFrameGrabber

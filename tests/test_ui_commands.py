@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import Qt
 
 from kiosk.camera import ImageFolderSource, LatestFrameGrabber
@@ -54,7 +51,9 @@ def test_headless_demo_signs_an_accepted_live_check_in_a_refusal_and_an_override
     """The signed records behind the demo: the genuine applicant accepted (matched) with
     liveness checked and passed in active+passive mode, the impostor rejected (no_match),
     and the proctor's override of that refusal. Seeded, so the same on every run."""
-    from kiosk.ui.demo import SimClock, build_demo_door, override_for_demo, replay
+    from kiosk.app.door_status import applicant_status, overridable_refusals
+    from kiosk.demo.door import SimClock, build_demo_door, override_for_demo
+    from kiosk.demo.headless import replay
 
     for _ in range(2):
         clock = SimClock()
@@ -64,9 +63,15 @@ def test_headless_demo_signs_an_accepted_live_check_in_a_refusal_and_an_override
             genuine, impostor = demo.decisions
             assert (genuine.applicant_id, genuine.decision.value) == ("A1001", "accepted")
             assert (impostor.applicant_id, impostor.decision.value) == ("A1002", "rejected")
+            flow = demo.flow
+            statuses = [applicant_status(flow, a) for a in ("A1001", "A1002", "A1003")]
+            assert statuses == ["accepted", "rejected", "waiting"]
+            assert [r.record_id for r in overridable_refusals(flow)] == [impostor.record_id]
             assert override_for_demo(demo, genuine) is None
             admitted = override_for_demo(demo, impostor)
             assert admitted is not None and admitted.decision.value == "accepted_by_override"
+            assert applicant_status(flow, "A1002") == "accepted_by_override"
+            assert overridable_refusals(flow) == []
             records = [e.record for e in demo.flow.ledger.iter_envelopes()]
             checkins = {r.id: r.body for r in records if r.type == "checkin"}
             g, i = checkins[genuine.record_id], checkins[impostor.record_id]
@@ -80,11 +85,12 @@ def test_headless_demo_signs_an_accepted_live_check_in_a_refusal_and_an_override
             assert override["decision"] == "accepted_by_override"
         finally:
             demo.close()
+        assert not demo.data_dir.exists()  # the temporary demo folder goes with the door
 
 
 def test_windowed_demo_checks_in_from_a_qr_on_the_demo_camera(qtbot, engine) -> None:
+    from kiosk.demo.door import build_demo_door
     from kiosk.ui.app import KioskWindow
-    from kiosk.ui.demo import build_demo_door
 
     demo = build_demo_door(load_config(), engine=engine, fps=8)
     window = KioskWindow(demo.door, Translator("en"), locked=True, demo=True)

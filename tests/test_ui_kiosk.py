@@ -17,11 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import Qt
 
+from kiosk.app.door import Door
 from kiosk.camera import ImageFolderSource, LatestFrameGrabber
 from kiosk.checkin.flow import CheckinFlow, StateName
 from kiosk.checkin.matcher import Matcher
@@ -33,7 +31,6 @@ from kiosk.ledger.keys import DeviceKeys
 from kiosk.ledger.keyseal import KeyPolicy
 from kiosk.ledger.store import LedgerStore
 from kiosk.ui.app import KioskWindow
-from kiosk.ui.door import Door
 from kiosk.ui.i18n import Translator
 from kiosk.vision.pipeline import FaceEngine
 
@@ -154,7 +151,8 @@ def build_door(
         flow.open_session(proctors.authenticate(PROCTOR_ID, PROCTOR_PIN))
     grabber = LatestFrameGrabber(source, retry_s=0.05, max_retry_s=0.2)
     door = Door(engine, flow, proctors, grabber)
-    door.closers += [ledger.close, proctors.close]
+    door.resources.callback(ledger.close)
+    door.resources.callback(proctors.close)
     return door
 
 
@@ -216,7 +214,7 @@ def test_full_checkin_through_the_widgets(qtbot, tmp_path, make_window) -> None:
     assert "turn_left" in seen_prompts  # the liveness prompt went through the screen
     (body,) = _records(window, "checkin")
     assert (body["decision"], body["applicant_id"]) == ("accepted", "app-0")
-    assert window.door.flow.door.releases == 1
+    assert window.door.flow.door_lock.releases == 1
 
 
 def test_liveness_prompt_is_shown_translated(qtbot, tmp_path, make_window) -> None:

@@ -9,8 +9,6 @@ paper over.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import os
 from collections.abc import Callable
@@ -20,8 +18,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from centre.core.sealing import centre_passphrase, seal, unseal, write_new
-from kiosk.errors import KeyStoreError
+from centre.core.sealing import centre_passphrase, seal, unseal
+from centre.errors import CentreKeyError
+from kiosk.protocol.keys import key_id, public_key_b64, raw_public_bytes
+from kiosk.storage import create_once_bytes
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +43,15 @@ class CentreKey:
         return self.private_key.public_key()
 
     def public_key_raw(self) -> bytes:
-        return self.public_key.public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        return raw_public_bytes(self.public_key)
 
     def public_key_b64(self) -> str:
-        return base64.b64encode(self.public_key_raw()).decode("ascii")
+        return public_key_b64(self.public_key)
 
     @property
     def key_id(self) -> str:
         """Short fingerprint an operator can read aloud when pinning a kiosk."""
-        return hashlib.sha256(self.public_key_raw()).hexdigest()[:16]
+        return key_id(self.public_key)
 
     @classmethod
     def load_or_create(cls, data_dir: Path, passphrase: str | None = None) -> CentreKey:
@@ -80,7 +78,7 @@ class CentreKey:
             directory / ROSTER_KEY_FILE, PURPOSE_ROSTERS, passphrase, lambda: os.urandom(32)
         )
         if len(signing) != 32 or len(storage) != 32:
-            raise KeyStoreError(f"a sealed centre key in {directory} has the wrong length")
+            raise CentreKeyError(f"a sealed centre key in {directory} has the wrong length")
         key = cls(Ed25519PrivateKey.from_private_bytes(signing), storage)
         log.info("centre signing key loaded (key id %s)", key.key_id)
         return key
@@ -92,9 +90,9 @@ def _legacy_pem(path: Path) -> bytes | None:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError) as exc:
-        raise KeyStoreError(f"centre key {path} is unreadable: {exc}") from None
+        raise CentreKeyError(f"centre key {path} is unreadable: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyStoreError(f"centre key {path} is not an Ed25519 key")
+        raise CentreKeyError(f"centre key {path} is not an Ed25519 key")
     return key.private_bytes_raw()
 
 
@@ -102,5 +100,6 @@ def _load_or_create_secret(
     path: Path, purpose: str, passphrase: str, make: Callable[[], bytes]
 ) -> bytes:
     if not path.exists():
-        write_new(path, seal(make(), purpose, passphrase))
+        # a race loser (another worker) opens the winner's file
+        create_once_bytes(path, seal(make(), purpose, passphrase), 0o600)
     return unseal(path.read_bytes(), purpose, passphrase, path)

@@ -18,13 +18,12 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kiosk.errors import KeyStoreError
+from centre.errors import CentreKeyError
 
 PASSPHRASE_ENVS = ("KIOSK_CENTRE_KEY_PASSPHRASE", "KIOSK_KEY_PASSPHRASE")
 MIN_PASSPHRASE_CHARS = 8
@@ -35,15 +34,15 @@ _kek_cache: dict[tuple[bytes, bytes, int, int, int], bytes] = {}
 
 
 def centre_passphrase(environ: Mapping[str, str] | None = None) -> str:
-    """The operator's passphrase; KeyStoreError (a clear refusal) when none is set."""
+    """The operator's passphrase; CentreKeyError (a clear refusal) when none is set."""
     env = os.environ if environ is None else environ
     for name in PASSPHRASE_ENVS:
         value = env.get(name)
         if value:
             if len(value) < MIN_PASSPHRASE_CHARS:
-                raise KeyStoreError(f"{name} must be at least {MIN_PASSPHRASE_CHARS} characters")
+                raise CentreKeyError(f"{name} must be at least {MIN_PASSPHRASE_CHARS} characters")
             return value
-    raise KeyStoreError(
+    raise CentreKeyError(
         "the centre keeps its signing and roster keys sealed: set KIOSK_CENTRE_KEY_PASSPHRASE",
         code="key_passphrase_missing",
     )
@@ -51,7 +50,7 @@ def centre_passphrase(environ: Mapping[str, str] | None = None) -> str:
 
 def _kek(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     if not (_MIN_N <= n <= _MAX_N) or n & (n - 1) or not 1 <= r <= 32 or not 1 <= p <= 4:
-        raise KeyStoreError(f"sealed file declares unacceptable scrypt parameters n={n} r={r}")
+        raise CentreKeyError(f"sealed file declares unacceptable scrypt parameters n={n} r={r}")
     ident = (hashlib.sha256(passphrase.encode()).digest(), salt, n, r, p)
     if ident not in _kek_cache:
         _kek_cache[ident] = hashlib.scrypt(
@@ -91,34 +90,16 @@ def unseal(data: bytes, purpose: str, passphrase: str, where: object) -> bytes:
         ct = base64.b64decode(doc["ct"], validate=True)
         n, r, p = int(header["n"]), int(header["r"]), int(header["p"])
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise KeyStoreError(f"{where}: not a sealed centre secret") from None
+        raise CentreKeyError(f"{where}: not a sealed centre secret") from None
     if header["purpose"] != purpose or header["kdf"] != "scrypt" or header["v"] != 1:
-        raise KeyStoreError(f"{where}: sealed file is not a {purpose}")
+        raise CentreKeyError(f"{where}: sealed file is not a {purpose}")
     try:
         return AESGCM(_kek(passphrase, salt, n, r, p)).decrypt(nonce, ct, _aad(header))
     except InvalidTag:
-        raise KeyStoreError(
+        raise CentreKeyError(
             f"{where}: wrong centre key passphrase (or the sealed file was altered)",
             code="key_passphrase_wrong",
         ) from None
 
 
-def write_new(path: Path, data: bytes) -> bool:
-    """Create `path` (0600) only if absent; True if this call created it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        tmp.unlink()
-
-
-__all__ = ["PASSPHRASE_ENVS", "centre_passphrase", "seal", "unseal", "write_new"]
+__all__ = ["PASSPHRASE_ENVS", "centre_passphrase", "seal", "unseal"]

@@ -28,17 +28,18 @@ from sqlalchemy.orm import Session
 
 from centre.crud.devices import key_history
 from centre.crud.incidents import raise_incident
+from centre.errors import CentreError
 from centre.models import Device, DeviceHead, StoredRecord, utcnow
-from kiosk.errors import KioskError
-from kiosk.ledger.keys import load_public_key_b64
-from kiosk.ledger.witness import LedgerHead, SignedHead
+from kiosk.protocol.errors import CodedError
+from kiosk.protocol.keys import load_public_key_b64
+from kiosk.protocol.ledger_head import LedgerHead, SignedHead
 
 log = logging.getLogger(__name__)
 
 HEAD_KINDS = ("head_rollback", "head_mismatch", "seq_reused")
 
 
-class HeadRefused(KioskError):
+class HeadRefused(CentreError):
     """A head report that is not this device's signed head."""
 
     code = "head_invalid"
@@ -68,7 +69,7 @@ def parse_signed_head(doc: object, device: Device, db: Session) -> SignedHead:
         raise HeadRefused("only an empty ledger (seq 0) has no head hash")
     keys = []
     for _from, key in key_history(db, device.id) or [(1, device.public_key)]:
-        with contextlib.suppress(KioskError):
+        with contextlib.suppress(CodedError):
             keys.append(load_public_key_b64(key))
     if not signed.verified_by(keys):
         raise HeadRefused("head signature does not verify with this device's keys")

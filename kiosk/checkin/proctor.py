@@ -40,8 +40,8 @@ from kiosk.checkin.pin_hash import (
 )
 from kiosk.config import KioskConfig
 from kiosk.errors import KeyStoreError, PolicyViolation, ProctorAuthError, ProctorLockedOut
-from kiosk.ledger.records import format_ts, is_uuid7
-from kiosk.owner_only import create_owner_only
+from kiosk.protocol.canonical import format_ts, is_uuid7
+from kiosk.storage import open_sqlite
 
 if TYPE_CHECKING:
     from kiosk.ledger.keys import DeviceKeys
@@ -136,10 +136,9 @@ class ProctorDirectory:
     def __init__(self, path: Path, *, pin_key: bytes) -> None:
         if len(pin_key) != PIN_KEY_BYTES:
             raise KeyStoreError("the proctor PIN key must be 32 bytes")
-        self.path = create_owner_only(Path(path))
+        self.path = Path(path)
         self._pin_key = pin_key
-        self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn = open_sqlite(self.path)
         with self._txn():
             columns = {r[1] for r in self._conn.execute("PRAGMA table_info(proctors)")}
             if columns and "keyed" not in columns:
@@ -369,7 +368,8 @@ class OverrideRequest:
     refused_record_id: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.reason, OverrideReason):
+        raw: object = self.reason  # typed as the enum, but built from untrusted input
+        if not isinstance(raw, OverrideReason):
             try:
                 object.__setattr__(self, "reason", OverrideReason(self.reason))
             except ValueError:

@@ -70,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.camera:
         cfg.camera.source = args.camera
-    from kiosk.ui.door import build_door, refuse_demo_centre_key
+    from kiosk.app.door import build_door, refuse_demo_centre_key
 
     refuse_demo_centre_key(cfg.data_dir)
     door = build_door(cfg)
@@ -88,12 +88,12 @@ def _demo(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     console = Console()
     if args.headless or not display_available():
-        from kiosk.ui.demo import run_headless
+        from kiosk.demo.headless import run_headless
 
         if not args.headless:
             console.print("[yellow]no display found: running the demo headless[/]")
         return run_headless(cfg, console, keep=args.keep)
-    from kiosk.ui.demo import DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN, build_demo_door
+    from kiosk.demo.door import DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN, build_demo_door
 
     demo = build_demo_door(cfg, loop=args.loop, data_dir=args.keep)
     console.print(f"kiosk demo: room {demo.flow.room}; demo data in {demo.data_dir}")
@@ -146,7 +146,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.self_test or not display_available():
         from rich.console import Console
 
-        from kiosk.ui.selftest import run_self_test
+        from kiosk.app.selftest import run_self_test
 
         console = Console()
         results = run_self_test(cfg)

@@ -19,8 +19,9 @@ from urllib.parse import quote
 
 from kiosk.errors import KioskError, LedgerError, LedgerRolledBack, LedgerTampered
 from kiosk.ledger.keys import KeyEpoch, keys_dir, load_public_key_b64, read_key_history
-from kiosk.ledger.records import ChainVerifier, Envelope
 from kiosk.ledger.witness import HeadWitness, LedgerHead, compare_head
+from kiosk.protocol.chain import ChainVerifier
+from kiosk.protocol.envelope import Envelope
 
 _CHUNK = 500
 

@@ -20,23 +20,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from kiosk.errors import (
-    KeyStoreError,
-    KioskError,
-    LedgerError,
-    LedgerTampered,
-    StorageFull,
-)
+from kiosk.errors import KeyStoreError, KioskError, LedgerError, LedgerTampered, StorageFull
 from kiosk.ledger.audit import parse_row, verify_envelopes
 from kiosk.ledger.keys import DeviceKeys
-from kiosk.ledger.records import (
-    Envelope,
-    key_rotation_body,
-    new_record,
-    sign_record,
-)
 from kiosk.ledger.witness import HeadWitness, LedgerHead, SignedHead, compare_head
-from kiosk.owner_only import create_owner_only
+from kiosk.protocol.chain import key_rotation_body
+from kiosk.protocol.envelope import Envelope, new_record, sign_record
+from kiosk.storage import open_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -91,21 +81,17 @@ class LedgerStore:
         max_size_bytes: int | None = None,
         witness: HeadWitness | None = None,
     ) -> None:
-        self.path = create_owner_only(Path(path))
+        self.path = Path(path)
         self._keys = keys
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.path,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
-            check_same_thread=False,
-        )
         try:
-            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise LedgerError(f"{self.path}: cannot switch the ledger to WAL mode ({mode})")
-            self._conn.execute("PRAGMA synchronous=FULL")
+            # WAL + synchronous=FULL: a committed append survives power loss or SIGKILL.
+            self._conn = open_sqlite(
+                self.path, busy_timeout_ms=BUSY_TIMEOUT_MS, check_same_thread=False
+            )
+        except (sqlite3.DatabaseError, OSError) as exc:  # not a database, or no access
+            raise LedgerError(f"{self.path}: cannot open ledger ({exc})") from None
+        try:
             if max_size_bytes is not None:
                 page = self._conn.execute("PRAGMA page_size").fetchone()[0]
                 self._conn.execute(f"PRAGMA max_page_count={max(1, max_size_bytes // page)}")

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.app.driver import FrameResult
 from kiosk.camera import CameraStatus
 from kiosk.checkin.decision import CLAIM_REFUSALS, Decision
 from kiosk.checkin.flow import FlowState, StateName
-from kiosk.ui.driver import FrameResult
 from kiosk.ui.i18n import LANGUAGES, NATIVE_NAMES, Translator
 from kiosk.ui.keypad import Keypad
 from kiosk.ui.video_view import GuideState, VideoView

@@ -1,7 +1,7 @@
 """The proctor's panel: sign in with ID + PIN, then open/close the session, see who has
 checked in, unlock the door, override a refusal, and see what still waits to sync.
 
-Every action is a call into the core (`CheckinFlow`, `DoorController`), which checks the
+Every action is a call into the core (`CheckinFlow`, `DoorLock`), which checks the
 role and writes the signed record; a `KioskError` it raises is shown in words here. The
 panel signs the proctor out whenever it is hidden, so a walk-away leaves nothing open.
 """
@@ -29,28 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.app.door_status import CentreState, applicant_status, overridable_refusals
 from kiosk.checkin.flow import CheckinFlow
 from kiosk.checkin.proctor import OverrideReason, OverrideRequest, ProctorAccount, ProctorDirectory
-from kiosk.checkin.session_book import Refusal
 from kiosk.errors import KioskError, ProctorAuthError, ProctorLockedOut
 from kiosk.ui.i18n import Translator
 
 log = logging.getLogger(__name__)
-
-CentreState = Callable[[], str]  # "online" | "offline" | "not_configured"
-
-
-def applicant_status(flow: CheckinFlow, applicant_id: str) -> str:
-    """The status word for one booked applicant, read from the session book the flow keeps
-    (display only: the book is the flow's own record of what happened)."""
-    book = flow.book
-    mine = [r for r in book.refusals.values() if r.applicant_id == applicant_id]
-    if applicant_id in book.checked_in:
-        overridden = any(r.record_id in book.overridden for r in mine)
-        return "accepted_by_override" if overridden else "accepted"
-    if mine:
-        return mine[-1].decision.value
-    return "waiting"
 
 
 class ProctorPanel(QWidget):
@@ -266,7 +251,7 @@ class ProctorPanel(QWidget):
         session_id = self.flow.roster.session.session_id
 
         def unlock(acc: ProctorAccount) -> None:
-            self.flow.door.unlock_manually(acc, note, session_id=session_id)
+            self.flow.door_lock.unlock_manually(acc, note, session_id=session_id)
 
         if self._act(unlock, "proctor.door_unlocked"):
             self.unlock_note.clear()
@@ -286,18 +271,6 @@ class ProctorPanel(QWidget):
             self.note_edit.clear()
 
     # --- display ---------------------------------------------------------------------
-    def overridable(self) -> list[Refusal]:
-        """Refusals of this session a proctor may still turn into an admission, newest
-        first (the flow re-checks every rule when the override is submitted)."""
-        book = self.flow.book
-        return [
-            r
-            for r in reversed(book.refusals.values())
-            if r.applicant_id is not None
-            and r.record_id not in book.overridden
-            and r.applicant_id not in book.checked_in
-        ]
-
     def refresh(self) -> None:
         """Re-read session, applicants, refusals and sync state from the core."""
         t = self.tr_.t
@@ -330,7 +303,7 @@ class ProctorPanel(QWidget):
 
         current = self.refusal_combo.currentData()
         self.refusal_combo.clear()
-        for r in self.overridable():
+        for r in overridable_refusals(flow):
             label = t(
                 "proctor.override_target",
                 name=names.get(r.applicant_id or "", r.applicant_id),

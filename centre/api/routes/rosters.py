@@ -24,7 +24,7 @@ from centre.core.security import Role
 from centre.crud.rosters import latest_roster, publish_roster, purge_rosters, roster_text
 from centre.crud.users import user_for_token
 from centre.models import utcnow
-from kiosk.errors import KioskError, RosterError
+from kiosk.protocol.errors import CodedError
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
@@ -47,7 +47,7 @@ def _publish(ctx: CentreContext, room: str, body: bytes, who: str) -> dict[str, 
             row = publish_roster(db, ctx.key, room, doc, created_by=who)
             purge_rosters(db, utcnow(), timedelta(days=ctx.settings.roster_retention_days))
             db.commit()
-        except KioskError as exc:
+        except CodedError as exc:
             db.rollback()
             raise ApiError(422, exc.code, str(exc)) from None
         except IntegrityError:
@@ -86,7 +86,7 @@ def _latest(ctx: CentreContext, request: Request, room: str) -> str:
             raise ApiError(404, "roster_not_found", f"no roster published for room {room!r}")
         try:
             return roster_text(ctx.key.roster_key, row)
-        except RosterError as exc:
+        except CodedError as exc:
             status = 410 if exc.code == "roster_purged" else 500
             raise ApiError(status, exc.code, str(exc)) from None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,21 +22,35 @@ from centre.api.deps import ApiError, CentreContext
 from centre.api.routes import devices, reports, rosters, staff
 from centre.core.config import CentreSettings
 from centre.core.keys import CentreKey
+from centre.crud.rosters import purge_rosters, seal_legacy_rosters
 from centre.db import make_engine, migrate, session_factory
+from centre.errors import CentreError
+from centre.models import utcnow
+from kiosk.storage import describe_loose, loose_paths
 
 log = logging.getLogger(__name__)
 
 
 def build_context(settings: CentreSettings) -> CentreContext:
+    key = CentreKey.load_or_create(settings.data_dir, settings.key_passphrase)
     engine = make_engine(settings)
+    loose = loose_paths(settings.data_dir)  # its keys, database and WAL are nobody else's
+    if loose:
+        raise CentreError(
+            f"refusing to start: {describe_loose(settings.data_dir, loose)}",
+            code="file_permissions_loose",
+        )
     if settings.migrate_on_start:
         migrate(settings, engine)
-    return CentreContext(
-        settings=settings,
-        engine=engine,
-        sessions=session_factory(engine),
-        key=CentreKey.load_or_create(settings.data_dir),
-    )
+    ctx = CentreContext(settings=settings, engine=engine, sessions=session_factory(engine), key=key)
+    if settings.migrate_on_start:
+        with ctx.session() as db:
+            sealed = seal_legacy_rosters(db, key.roster_key)
+            purged = purge_rosters(db, utcnow(), timedelta(days=settings.roster_retention_days))
+            db.commit()
+        if sealed or purged:
+            log.warning("rosters: %d encrypted at rest, %d purged after retention", sealed, purged)
+    return ctx
 
 
 def create_app(settings: CentreSettings | None = None) -> FastAPI:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from kiosk.errors import KioskError
+from kiosk.owner_only import restrict_umask
 
 # Imported lazily per run so `kiosk --help` stays fast; add a module here to add commands.
 COMMAND_MODULES = (
@@ -51,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 1
+    # Everything a command writes (ledger, PIN hashes, rosters, SQLite -wal/-shm) is for
+    # this account only; see kiosk/owner_only.py.
+    restrict_umask()
     try:
         return int(args.handler(args) or 0)
     except KioskError as exc:

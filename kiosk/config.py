@@ -23,6 +23,8 @@ from kiosk.errors import ConfigError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODELS = REPO_ROOT / "models"
 BUNDLED_ASSETS = REPO_ROOT / "assets"
+# The fewest distinct people a site calibration may be measured on (the floor).
+CALIBRATION_MIN_PEOPLE = 20
 
 
 def _default_data_dir() -> str:
@@ -91,6 +93,9 @@ class MatchConfig:
     frames_to_fuse: int = 3
     # A stand-in who scores this close to another booked applicant is sent to a proctor.
     identification_margin: float = 0.05
+    # Distinct people a site calibration's impostor pairs must come from; may be raised,
+    # never set below CALIBRATION_MIN_PEOPLE (kiosk/checkin/calibration_floor.py).
+    calibration_min_people: int = 20
 
 
 @dataclass
@@ -327,6 +332,11 @@ def validate(cfg: KioskConfig) -> None:
         raise ConfigError("[checkin] qr_repeat_ignore_s must be 0 (off) or more")
     if not 0.0 < cfg.match.target_fmr < 1.0:
         raise ConfigError("[match] target_fmr must be between 0 and 1")
+    if cfg.match.calibration_min_people < CALIBRATION_MIN_PEOPLE:
+        raise ConfigError(
+            f"[match] calibration_min_people must be at least {CALIBRATION_MIN_PEOPLE} "
+            "(it can be raised, never lowered)"
+        )
     if not 1 <= cfg.centre.port <= 65535:
         raise ConfigError("[centre] port must be 1..65535")
 

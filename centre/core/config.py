@@ -51,6 +51,11 @@ class CentreSettings:
     # Signed requests older/newer than this are refused as stale (replay window).
     request_window_s: float = 300.0
     enrolment_token_ttl_s: float = 24 * 3600.0
+    # Stored rosters (with enrolment templates) are purged this long after their session
+    # ends: the kiosk's template retention ([ledger] retention_days).
+    roster_retention_days: int = 30
+    # Unlocks the sealed centre keys; None: from KIOSK_CENTRE_KEY_PASSPHRASE at start-up.
+    key_passphrase: str | None = field(default=None, repr=False)
     migrate_on_start: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -103,7 +108,13 @@ class CentreSettings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(CentreSettings) if f.name not in ("extra",)}
+# Not from a file or CENTRE_* variables: the passphrase is read by centre.core.sealing from
+# KIOSK_CENTRE_KEY_PASSPHRASE, never kept in a config file.
+_FIELDS = {
+    f.name: f
+    for f in dataclasses.fields(CentreSettings)
+    if f.name not in ("extra", "key_passphrase")
+}
 _TYPES = typing.get_type_hints(CentreSettings)
 
 

@@ -102,8 +102,11 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    import numpy as np
     from rich.table import Table
 
+    from kiosk.checkin.calibration_floor import assess
+    from kiosk.checkin.matcher import Calibration
     from kiosk.evaluation import evaluation as ev
 
     cfg = load_config(args.config)
@@ -112,6 +115,14 @@ def _eval(args: argparse.Namespace) -> int:
     pairs = ev.read_pairs(args.pairs)
     if not args.images.is_dir():
         raise KioskError(f"{args.images}: no such folder")
+    if args.calibrate is not None:
+        # Refused before any image is read when the pairs cannot show the target at all.
+        assess(
+            target_fmr=target,
+            impostor_scores=[0.0] * sum(1 for p in pairs if not p.same),
+            threshold=1.0,
+            people=None,
+        ).refuse_unless_demonstrable()
 
     def embed(name: str):
         try:
@@ -123,7 +134,21 @@ def _eval(args: argparse.Namespace) -> int:
     with console.status(f"embedding images for {len(pairs)} pairs"):
         result = ev.score_pairs(pairs, embed)
     summary = ev.summarise(result, target)
-    threshold = summary[f"threshold_at_fmr_{target:g}"]
+    bundled = engine.pack.calibration_path
+    verdict = assess(
+        target_fmr=target,
+        impostor_scores=result.impostor,
+        threshold=float(summary[f"threshold_at_fmr_{target:g}"]),
+        people=None,  # a pairs CSV names images, not people
+        bundled_threshold=(
+            Calibration.load(bundled).threshold if bundled and bundled.is_file() else None
+        ),
+    )
+    summary.update(verdict.as_fields())
+    threshold = verdict.threshold
+    if verdict.raised_to_bundled:  # the FNMR the door will see is the one at the file's
+        _fmr, fnmr = ev.error_rates(result.genuine, result.impostor, np.array([threshold]))
+        summary[f"fnmr_at_fmr_{target:g}"] = float(fnmr[0])
     args.out.mkdir(parents=True, exist_ok=True)
     ev.write_pair_csv(result, threshold, args.out / "pairs_scored.csv")
     ev.plot_roc_det(
@@ -159,7 +184,18 @@ def _eval(args: argparse.Namespace) -> int:
             f"[yellow]note:[/yellow] {summary['impostor_pairs']} impostor pairs cannot show "
             f"FMR {target:g}; the threshold sits above every impostor score"
         )
+    console.print(
+        f"FMR at threshold {threshold:.4f}: {verdict.false_matches}/{verdict.impostor_pairs} "
+        f"impostor pairs, 95% upper bound {verdict.fmr_upper_95:.4g} (Clopper-Pearson)"
+    )
     if args.calibrate is not None:
+        verdict.refuse_unless_demonstrable()
+        if verdict.raised_to_bundled:
+            console.print(
+                f"[yellow]note:[/yellow] measured threshold {verdict.measured_threshold:.4f} "
+                f"is below the pack's bundled {verdict.bundled_threshold}; the file keeps "
+                "the bundled one (going lower needs a policy signed by the centre)"
+            )
         path = Path(args.calibrate) if args.calibrate else args.out / "calibration.toml"
         ev.write_calibration(
             path,
@@ -168,6 +204,7 @@ def _eval(args: argparse.Namespace) -> int:
             target_fmr=target,
             summary=summary,
             source=args.pairs,
+            floor=verdict.as_fields(),
         )
         console.print(f"calibration written to {path} (threshold {threshold:.4f})")
     console.print(f"plots and per-pair scores in {args.out}")

@@ -156,7 +156,7 @@ class DeviceKeys:
                     "device_id": device_id,
                     "keys": [_epoch_json(KeyEpoch(public_key_to_b64(first), 1))],
                 }
-                create_once_bytes(directory / DEVICE_FILE, _json_bytes(doc), 0o644)
+                create_once_bytes(directory / DEVICE_FILE, _json_bytes(doc), 0o600)
         return cls.load(data_dir, policy)
 
     @classmethod
@@ -307,7 +307,7 @@ class DeviceKeys:
         if self.history[-1] != epoch:
             history = [*self.history, epoch]
             doc = {"device_id": self.device_id, "keys": [_epoch_json(e) for e in history]}
-            atomic_write_bytes(self.directory / DEVICE_FILE, _json_bytes(doc), 0o644)
+            atomic_write_bytes(self.directory / DEVICE_FILE, _json_bytes(doc), 0o600)
             self.history = history
         old = (self.directory / PRIVATE_FILE).read_bytes()
         replace_durably(self.directory / STAGED_FILE, self.directory / PRIVATE_FILE)
@@ -344,6 +344,11 @@ def _read_device_doc(path: Path) -> tuple[str, list[KeyEpoch]]:
     return device_id, history
 
 
+def read_key_history(directory: Path) -> tuple[str, list[KeyEpoch]]:
+    """The device id and public key history from ``device.json`` (no secret is read)."""
+    return _read_device_doc(Path(directory) / DEVICE_FILE)
+
+
 __all__ = [
     "DeviceKeys",
     "KeyEpoch",
@@ -354,5 +359,6 @@ __all__ = [
     "load_public_key_b64",
     "public_key_to_b64",
     "raw_public_bytes",
+    "read_key_history",
     "store_protection",
 ]

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 LANGUAGES = ("kk", "ru", "en")
 FALLBACK = "en"
+# The door greets in Kazakh first; each person may switch (and is switched back when idle).
+DEFAULT_LANGUAGE = "kk"
 # Each language names itself on the switch button, so an applicant finds their own.
 NATIVE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 
@@ -83,6 +85,13 @@ class Translator:
                 self._missing.add((self._language, key))
                 log.warning("no %s translation for %r", self._language, key)
             text = self._catalogues[FALLBACK].get(key, key)
+        return text.format_map(_SafeDict(values)) if values else text
+
+    def t_in(self, language: str, key: str, /, **values: Any) -> str:
+        """`t` in another language (the idle screen greets in Kazakh and Russian at once)."""
+        text = self._catalogues.get(language, {}).get(key) or self._catalogues[FALLBACK].get(
+            key, key
+        )
         return text.format_map(_SafeDict(values)) if values else text
 
     def t_opt(self, prefix: str, code: str | None, **values: Any) -> str:

@@ -2,6 +2,7 @@
 say where to go or when to come back. Real models, real photos, a real signed ledger;
 the fixtures are the flow tests' own (tests/test_flow.py)."""
 
+# ruff: noqa: F811  (pytest fixtures imported from a shared module, then used by name)
 from __future__ import annotations
 
 from datetime import timedelta

@@ -3,6 +3,7 @@ ledger and proctor directory, with an image-folder camera replaying real face ph
 (see tests/ui_kit.py). Everything is waited for with qtbot.waitUntil and asserted on
 visible texts."""
 
+# ruff: noqa: F811  (pytest fixtures imported from a shared module, then used by name)
 from __future__ import annotations
 
 import pytest
@@ -198,10 +199,9 @@ def test_proctor_panel_shows_every_booked_name_whole(qtbot, tmp_path, make_windo
     metrics = table.fontMetrics()
     for lang in ("en", "ru", "kk"):  # header and status texts differ in length
         tap(qtbot, panel.lang_buttons[lang])
-        qtbot.waitUntil(lambda: panel.lang_buttons[lang].isChecked())
+        assert panel.lang_buttons[lang].isChecked()
         names = [table.item(r, 0).text() for r in range(table.rowCount())]
         assert names == ["Aigerim Sadykova", "Daniyar Omarov"]
-        qtbot.waitUntil(
-            lambda: all(table.columnWidth(0) >= metrics.horizontalAdvance(n) for n in names)
-        )
+        widest = max(metrics.horizontalAdvance(n) for n in names)
+        qtbot.waitUntil(lambda widest=widest: table.columnWidth(0) >= widest)
         assert window.minimumSizeHint().width() <= 1280, lang

@@ -71,7 +71,8 @@ def test_a_stand_in_is_held_for_a_proctor_not_offered_a_retry(make) -> None:
         None,
         2,
     )
-    assert s.reference == reference_code(s.decision.record_id) and len(s.reference) == 4
+    assert s.reference == reference_code(s.decision.record_id)
+    assert len(s.reference) == 4 and s.reference.isdigit()
     kit.clock.advance(3600)
     assert kit.flow.tick() is s  # a held result never times out
     assert kit.flow.claim(booking_code="BK-A09") is s  # nor is it wiped by the next claim

@@ -150,6 +150,7 @@ def build_door(
     open_session: bool = True,
     clock: Callable[[], float] | None = None,
     names: tuple[str, str] = ("Aigerim Sadykova", "Daniyar Omarov"),
+    proctor_name: str = "Gulnara Proctor",
 ) -> Door:
     cfg = load_config()
     cfg.liveness.mode = "active"
@@ -166,7 +167,7 @@ def build_door(
     keys = DeviceKeys.load_or_create(data, KeyPolicy.plaintext_for_demo())
     ledger = LedgerStore(data / "ledger.sqlite", keys)
     proctors = ProctorDirectory(data / "proctors.sqlite")
-    proctors.add(PROCTOR_ID, "Gulnara Proctor", "proctor", PROCTOR_PIN)
+    proctors.add(PROCTOR_ID, proctor_name, "proctor", PROCTOR_PIN)
     matcher = Matcher.from_config(cfg, engine.pack)
     kwargs = {} if clock is None else {"clock": clock}
     flow = CheckinFlow(

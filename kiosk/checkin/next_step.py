@@ -53,9 +53,10 @@ def display_seconds(step: NextStep, cfg: CheckinConfig) -> float | None:
 
 
 def reference_code(record_id: str) -> str:
-    """Four characters from the end of the record id (UUIDv7: the random part), enough
-    for a proctor to find one case among a session's refusals."""
-    return record_id.replace("-", "")[-4:].upper()
+    """Four digits from the end of the record id (UUIDv7: the random part), enough for a
+    proctor to find one case among a session's refusals. Digits, not hex letters: they
+    read the same in Kazakh, Russian and English, and are easy to say aloud."""
+    return f"{int(record_id.replace('-', '')[-8:], 16) % 10_000:04d}"
 
 
 def checkin_opens_at(roster: Roster, cfg: CheckinConfig) -> datetime:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,23 @@ FALLBACK = "en"
 DEFAULT_LANGUAGE = "kk"
 # Each language names itself on the switch button, so an applicant finds their own.
 NATIVE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+
+# Latin-script words a Kazakh or Russian text may carry, because native texts use them too
+# ("QR-код", "PIN-код"), or, on the technician's calibration screen only, because they
+# are names to type or look up: metric acronyms and the config key to set.
+LATIN_IN_ANY_TEXT = frozenset({"QR", "PIN"})
+LATIN_IN_TECHNICIAN_TEXT = frozenset({"FMR", "FNMR", "EER", "match", "calibration_file", "P"})
+
+
+def latin_words(text: str, *, technician: bool = False) -> list[str]:
+    """Latin-script words in a (Kazakh or Russian) text, placeholders aside: English or an
+    internal name that slipped into a screen. Codes mixing letters and digits (a booking
+    code, a room "A-101") are data, not words."""
+    allowed = LATIN_IN_ANY_TEXT | (LATIN_IN_TECHNICIAN_TEXT if technician else frozenset())
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    words = re.findall(r"(?<![\w-])[A-Za-z_]+(?![\w])", text)
+    return [w for w in words if w not in allowed and len(w) > 1]
 
 
 def catalogue_dir(assets_dir: str | Path | None = None) -> Path:

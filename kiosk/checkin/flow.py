@@ -39,7 +39,7 @@ from kiosk.checkin.liveness_gate import (
     LivenessCheckerLike,
 )
 from kiosk.checkin.matcher import Matcher, TemplatePackMismatch
-from kiosk.checkin.next_step import checkin_opens_at, display_seconds, next_step, reference_code
+from kiosk.checkin.next_step import decision_state
 from kiosk.checkin.proctor import (
     OverrideRequest,
     ProctorAccount,
@@ -422,33 +422,16 @@ class CheckinFlow:
             self._set(FlowState(StateName.IDLE, reason))
             raise
         self._qr.decided(self._qr_claim)
-        left = 0
-        if applicant is not None:
-            left = max(
-                0, self.cfg.checkin.max_attempts - self.book.attempts_used(applicant.applicant_id)
-            )
-        step = next_step(result, left)
-        shown = display_seconds(step, self.cfg.checkin)
+        used = self.book.attempts_used(applicant.applicant_id) if applicant else None
         return self._set(
-            FlowState(
-                StateName.DECISION,
-                reason,
-                None,
-                applicant_view(applicant) if applicant else None,
-                1.0,
-                None if shown is None else self._clock() + shown,
+            decision_state(
                 result,
+                applicant_view(applicant) if applicant else None,
                 attempt,
-                next_step=step,
-                attempts_left=left,
-                hold=shown is None,
-                reference=reference_code(result.record_id),
-                go_to_room=self.roster.session.room if reason == Reason.WRONG_ROOM else None,
-                opens_at=(
-                    checkin_opens_at(self.roster, self.cfg.checkin)
-                    if reason == Reason.TOO_EARLY
-                    else None
-                ),
+                attempts_used=used,
+                roster=self.roster,
+                cfg=self.cfg.checkin,
+                now=self._clock(),
             )
         )
 

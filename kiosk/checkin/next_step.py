@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from kiosk.checkin.decision import CheckinDecision, Decision, Reason
 from kiosk.checkin.roster import Roster
-from kiosk.checkin.states import NextStep
+from kiosk.checkin.states import ApplicantView, FlowState, NextStep, StateName
 from kiosk.config import CheckinConfig
 
 # Refusals that point at fraud rather than bad luck: retrying alone would only let a
@@ -63,4 +63,44 @@ def checkin_opens_at(roster: Roster, cfg: CheckinConfig) -> datetime:
     return roster.session.starts_at - timedelta(minutes=cfg.early_window_min)
 
 
-__all__ = ["checkin_opens_at", "display_seconds", "next_step", "reference_code"]
+def decision_state(
+    result: CheckinDecision,
+    applicant: ApplicantView | None,
+    attempt: int,
+    *,
+    attempts_used: int | None,
+    roster: Roster,
+    cfg: CheckinConfig,
+    now: float,
+) -> FlowState:
+    """The DECISION state the screen shows for a recorded `result`: the next step, how
+    long it stays (`now` on the flow's clock), and what the action line needs to name."""
+    left = 0 if attempts_used is None else max(0, cfg.max_attempts - attempts_used)
+    step = next_step(result, left)
+    shown = display_seconds(step, cfg)
+    reason = result.reason
+    return FlowState(
+        StateName.DECISION,
+        reason,
+        None,
+        applicant,
+        1.0,
+        None if shown is None else now + shown,
+        result,
+        attempt,
+        next_step=step,
+        attempts_left=left,
+        hold=shown is None,
+        reference=reference_code(result.record_id),
+        go_to_room=roster.session.room if reason == Reason.WRONG_ROOM else None,
+        opens_at=checkin_opens_at(roster, cfg) if reason == Reason.TOO_EARLY else None,
+    )
+
+
+__all__ = [
+    "checkin_opens_at",
+    "decision_state",
+    "display_seconds",
+    "next_step",
+    "reference_code",
+]

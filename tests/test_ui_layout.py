@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPoint, QRect
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QComboBox,
@@ -236,6 +237,10 @@ def test_result_action_is_as_large_as_the_headline(qtbot, window) -> None:
         title, action = screen.result_title.font(), screen.result_next.font()
         assert action.pixelSize() == title.pixelSize() >= 44
         assert screen.result_detail.font().pixelSize() < title.pixelSize()
+        # The drawn colours are the tone's (black on amber, white on green and red).
+        tone = screen.result.property("tone")
+        for label in (screen.result_title, screen.result_detail, screen.result_next):
+            assert label.palette().color(QPalette.ColorRole.WindowText).name() == TONE_TEXT[tone]
 
 
 def visible_texts(window: QWidget) -> list[tuple[str, str]]:

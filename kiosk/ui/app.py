@@ -152,7 +152,9 @@ class KioskWindow(LockdownWindow):
 
     def resizeEvent(self, event) -> None:
         size = event.size()
-        self.panel.set_narrow(size.height() > size.width())
+        # Below 1200 px the panel's three columns stack and scroll up and down (a finger
+        # scrolls vertically far more easily than sideways).
+        self.panel.set_narrow(size.width() < 1200 or size.height() > size.width())
         super().resizeEvent(event)
 
     # --- slots -----------------------------------------------------------------------

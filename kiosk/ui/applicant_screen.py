@@ -352,8 +352,10 @@ class ApplicantScreen(QWidget):
         texts = result_texts(self.tr_, s, room=self.room)
         self.texts = texts
         self.result.setProperty("tone", texts.tone)
-        self.result.style().unpolish(self.result)
-        self.result.style().polish(self.result)
+        # The labels' colour follows the tone too (black on amber): restyle them as well.
+        for w in (self.result, *self.result.findChildren(QLabel)):
+            w.style().unpolish(w)
+            w.style().polish(w)
         self.result_icon.set_icon(texts.icon, TONE_TEXT[texts.tone])
         self.result_title.setText(texts.title)
         self.result_detail.setText(texts.detail)

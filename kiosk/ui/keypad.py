@@ -31,7 +31,7 @@ from kiosk.checkin.iin import mask_iin, validate_iin
 from kiosk.errors import RosterError
 from kiosk.ui.i18n import Translator
 
-CODE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I/O: booking codes avoid them next to 1/0
+CODE_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # all of them: the demo's own codes have an O
 ID_LETTERS = "abcdefghijklmnopqrstuvwxyz.-"  # proctor ids are lower-case words or numbers
 
 

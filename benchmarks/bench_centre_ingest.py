@@ -55,7 +55,7 @@ def _worker(args: tuple[str, str, int, int, Any, Any]) -> dict[str, Any]:
     from centre.db import make_engine, session_factory
     from centre.models import Device
     from kiosk.ledger.keys import DeviceKeys, KeyPolicy
-    from kiosk.ledger.records import new_record, sign_record
+    from kiosk.protocol.envelope import new_record, sign_record
 
     keys = DeviceKeys.load_or_create(
         Path(data_dir) / uuid.uuid4().hex, KeyPolicy.plaintext_for_demo()

@@ -24,8 +24,10 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from kiosk.ledger.keys import DeviceKeys, KeyPolicy  # noqa: E402
-from kiosk.ledger.records import canonical_json, new_record, sign_record, verify_chain  # noqa: E402
 from kiosk.ledger.store import LedgerStore  # noqa: E402
+from kiosk.protocol.canonical import canonical_json  # noqa: E402
+from kiosk.protocol.chain import verify_chain  # noqa: E402
+from kiosk.protocol.envelope import new_record, sign_record  # noqa: E402
 
 TARGET_APPENDS_PER_S = 500
 

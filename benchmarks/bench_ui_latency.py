@@ -34,11 +34,11 @@ from PySide6.QtCore import QEventLoop  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from kiosk.camera import ImageFolderSource, LatestFrameGrabber  # noqa: E402
-from kiosk.checkin.demo import DEMO_DIR  # noqa: E402
 from kiosk.checkin.flow import StateName  # noqa: E402
 from kiosk.config import load_config  # noqa: E402
+from kiosk.demo.door import GENUINE_CODE, build_demo_door  # noqa: E402
+from kiosk.demo.roster import DEMO_DIR  # noqa: E402
 from kiosk.ui.app import KioskWindow, ensure_application  # noqa: E402
-from kiosk.ui.demo import GENUINE_CODE, build_demo_door  # noqa: E402
 from kiosk.ui.i18n import Translator  # noqa: E402
 
 TARGET_MS = 1000.0

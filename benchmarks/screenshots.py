@@ -94,14 +94,12 @@ def main() -> int:
 
     from PySide6.QtCore import QEventLoop
 
+    from kiosk.app.driver import DoorDriver
     from kiosk.camera import CameraStatus, GrabbedFrame
-    from kiosk.checkin.demo import DEMO_DIR
     from kiosk.checkin.flow import StateName
     from kiosk.checkin.states import NextStep
     from kiosk.config import load_config
-    from kiosk.ui.app import KioskWindow, ensure_application
-    from kiosk.ui.calibration import CalibrationWindow
-    from kiosk.ui.demo import (
+    from kiosk.demo.door import (
         DEMO_FPS,
         DEMO_PROCTOR_ID,
         DEMO_PROCTOR_PIN,
@@ -110,7 +108,9 @@ def main() -> int:
         SimClock,
         build_demo_door,
     )
-    from kiosk.ui.driver import DoorDriver
+    from kiosk.demo.roster import DEMO_DIR
+    from kiosk.ui.app import KioskWindow, ensure_application
+    from kiosk.ui.calibration import CalibrationWindow
     from kiosk.ui.i18n import Translator
 
     ensure_application(sys.argv[:1])

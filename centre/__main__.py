@@ -1,10 +1,10 @@
-"""`python -m centre`: serve the centre (same as `kiosk centre serve`)."""
+"""`python -m centre COMMAND`: the centre's own entry point (see `centre.cli`)."""
 
 from __future__ import annotations
 
 import sys
 
-from kiosk.cli import main
+from centre.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["centre", "serve", *sys.argv[1:]]))
+    sys.exit(main(prog="python -m centre"))

@@ -39,7 +39,7 @@ def build_context(settings: CentreSettings) -> CentreContext:
 
 
 def create_app(settings: CentreSettings | None = None) -> FastAPI:
-    settings = settings or CentreSettings.from_config()
+    settings = settings or CentreSettings.load()
     ctx = build_context(settings)
 
     @asynccontextmanager

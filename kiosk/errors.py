@@ -2,24 +2,27 @@
 
 Each error carries a stable `code` (for logs, ledger `device_event`s and translations)
 and a human message. Raise the most specific type; catch `KioskError` at the edge.
+
+`KioskError` is `kiosk.protocol.errors.CodedError`, the base the wire contract's errors
+(record format, signatures, tampering, rosters) also derive from, so `except KioskError`
+still catches them; they are re-exported here under their old names.
 """
 
 from __future__ import annotations
 
-
-class KioskError(Exception):
-    """Base for every error a user, operator or bad input can cause."""
-
-    code = "kiosk_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-
-    @property
-    def message(self) -> str:
-        return str(self)
+from kiosk.protocol.errors import (
+    BodyFormatError,
+    KeyFormatError,
+    LedgerTampered,
+    ProtocolError,
+    RecordFormatError,
+    RosterError,
+    RosterExpired,
+    RosterRollback,
+    RosterSignatureInvalid,
+    SignatureInvalid,
+)
+from kiosk.protocol.errors import CodedError as KioskError
 
 
 class ConfigError(KioskError):
@@ -38,6 +41,13 @@ class ModelPackError(KioskError):
     code = "model_pack"
 
 
+class MissingDependency(KioskError):
+    """An optional part of the kiosk is needed but its extra is not installed
+    (e.g. an InsightFace pack without `pip install -e ".[insightface]"`)."""
+
+    code = "missing_dependency"
+
+
 class ImageDecodeError(KioskError):
     """An input is empty, corrupt or not an image."""
 
@@ -54,39 +64,6 @@ class CameraUnavailable(KioskError):
 
 class LedgerError(KioskError):
     code = "ledger_error"
-
-
-class LedgerTampered(LedgerError):
-    """Verification found an edited, deleted, reordered or foreign record."""
-
-    code = "ledger_tampered"
-
-
-class RecordFormatError(LedgerError):
-    """A ledger record or envelope does not match record format v1 (missing, extra or
-    wrongly typed field, unknown type, bad id or timestamp)."""
-
-    code = "record_format"
-
-
-class SignatureInvalid(KioskError):
-    code = "signature_invalid"
-
-
-class RosterError(KioskError):
-    code = "roster_invalid"
-
-
-class RosterSignatureInvalid(RosterError):
-    code = "roster_signature_invalid"
-
-
-class RosterRollback(RosterError):
-    code = "roster_rollback"
-
-
-class RosterExpired(RosterError):
-    code = "roster_expired"
 
 
 class UnknownApplicant(KioskError):
@@ -129,3 +106,34 @@ class CentreProtocolError(KioskError):
 
 class StorageFull(KioskError):
     code = "storage_full"
+
+
+__all__ = [
+    "BodyFormatError",
+    "CameraUnavailable",
+    "CentreProtocolError",
+    "CentreUnavailable",
+    "ConfigError",
+    "ImageDecodeError",
+    "KeyFormatError",
+    "KeyStoreError",
+    "KioskError",
+    "LedgerError",
+    "LedgerTampered",
+    "ModelIntegrityError",
+    "ModelPackError",
+    "NoFaceError",
+    "PolicyViolation",
+    "ProctorAuthError",
+    "ProctorLockedOut",
+    "ProtocolError",
+    "RecordFormatError",
+    "RosterError",
+    "RosterExpired",
+    "RosterRollback",
+    "RosterSignatureInvalid",
+    "SignatureInvalid",
+    "StorageFull",
+    "TemplateVaultError",
+    "UnknownApplicant",
+]

@@ -40,11 +40,32 @@ def test_import_linter_contracts_hold() -> None:
 
 def test_ruff_lint_and_format_are_clean() -> None:
     """The style gate: `ruff check` and `ruff format --check` on the whole tree."""
-    import shutil
     import subprocess
+    import sys
 
-    ruff = shutil.which("ruff")
-    assert ruff, "ruff is part of the test extra"
+    # The ruff of this interpreter (the test extra), not whichever one PATH finds first.
     for args in (["check", "."], ["format", "--check", "."]):
-        done = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-500:]
+
+
+def test_the_cli_loads_no_door_or_demo_code_until_a_command_runs() -> None:
+    """The commands import `kiosk.app` and `kiosk.demo` inside their handlers, so building
+    the `kiosk` command (every invocation does) loads no door assembly and no demo keys."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from kiosk.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[:2] in (['kiosk', 'app'], "
+        "['kiosk', 'demo'])))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

@@ -17,14 +17,14 @@ from kiosk.camera import DeviceSource, ImageFolderSource, set_exposure
 from kiosk.checkin.matcher import Calibration, find_calibration
 from kiosk.config import load_config
 from kiosk.errors import KioskError, LedgerError, PolicyViolation
-from kiosk.ledger.keys import DeviceKeys
-from kiosk.ledger.store import LedgerStore
-from kiosk.vision.calibration_set import (
+from kiosk.evaluation.calibration_set import (
     CALIBRATION_EVENT,
     CalibrationSet,
     Offer,
     check_label,
 )
+from kiosk.ledger.keys import DeviceKeys
+from kiosk.ledger.store import LedgerStore
 from kiosk.vision.imageio import read_image
 from kiosk.vision.pipeline import FaceEngine, FrameAnalysis
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import cv2
@@ -30,13 +29,9 @@ def _numbered_frames(folder: Path, n: int, size: tuple[int, int] = (48, 64)) -> 
         cv2.imwrite(str(folder / f"frame_{i:03d}.png"), img)
 
 
-def _wait_for(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
+# Waits below end at the grabber's next frame or status change; the timeout only bounds
+# a hang.
+HANG_S = 30.0
 
 
 def test_image_folder_replays_sorted_and_ends(tmp_path: Path) -> None:
@@ -107,11 +102,11 @@ def test_grabber_keeps_latest_and_counts_drops(tmp_path: Path) -> None:
         first = grabber.wait_next(0, timeout=5)
         assert first is not None
         # A slow consumer: by the time it asks again, many frames have come and gone.
-        assert _wait_for(lambda: grabber.frames_grabbed >= first.seq + 5)
+        assert grabber.wait_until(lambda: grabber.frames_grabbed >= first.seq + 5, HANG_S)
         nxt = grabber.wait_next(first.seq, timeout=5)
         assert nxt is not None and nxt.seq >= first.seq + 5
         assert grabber.frames_dropped >= 4
-        assert _wait_for(lambda: grabber.status == CameraStatus.ENDED)
+        assert grabber.wait_until(lambda: grabber.status == CameraStatus.ENDED, HANG_S)
         assert grabber.wait_next(grabber.frames_grabbed, timeout=5) is None  # ended, no wait
 
 
@@ -143,15 +138,15 @@ def test_grabber_reconnects_after_unplug(tmp_path: Path) -> None:
     grabber = LatestFrameGrabber(source, retry_s=0.02, max_retry_s=0.05)
     grabber.add_status_listener(lambda status, _err: seen.append(status))
     with grabber:
-        assert _wait_for(lambda: grabber.status == CameraStatus.LIVE)
+        assert grabber.wait_until(lambda: grabber.status == CameraStatus.LIVE, HANG_S)
         source.plugged.clear()
-        assert _wait_for(lambda: grabber.status == CameraStatus.LOST)
+        assert grabber.wait_until(lambda: grabber.status == CameraStatus.LOST, HANG_S)
         assert "stopped delivering" in (grabber.last_error or "") or "cannot be opened" in (
             grabber.last_error or ""
         )
         before = grabber.frames_grabbed
         source.plugged.set()
-        assert _wait_for(lambda: grabber.status == CameraStatus.LIVE)
+        assert grabber.wait_until(lambda: grabber.status == CameraStatus.LIVE, HANG_S)
         assert grabber.wait_next(before, timeout=5) is not None
     assert source.opens >= 2
     assert seen[:3] == [CameraStatus.LIVE, CameraStatus.LOST, CameraStatus.LIVE]
@@ -161,6 +156,6 @@ def test_grabber_reconnects_after_unplug(tmp_path: Path) -> None:
 def test_grabber_on_a_missing_camera_reports_lost(tmp_path: Path) -> None:
     grabber = LatestFrameGrabber(ImageFolderSource(tmp_path / "nope"), retry_s=0.02)
     with grabber:
-        assert _wait_for(lambda: grabber.status == CameraStatus.LOST)
+        assert grabber.wait_until(lambda: grabber.status == CameraStatus.LOST, HANG_S)
         assert "does not exist" in (grabber.last_error or "")
         assert grabber.latest() is None

@@ -20,9 +20,9 @@ from test_centre_support import (
     signed,
 )
 
-from centre.crud.ingest import envelope_bytes
-from kiosk.ledger.records import new_record, sign_record
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.canonical import canonical_json
+from kiosk.protocol.envelope import new_record, sign_record
 
 # Fixtures shared through the support module (a conftest.py is not ours to edit).
 db_url = support.db_url
@@ -33,10 +33,10 @@ def _statuses(resp) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-
     return [(r["status"], r.get("reason")) for r in resp.json()["results"]]
 
 
-def test_envelope_bytes_match_the_ledger_canonical_form(tmp_path: Path) -> None:
+def test_framed_envelope_bytes_match_the_canonical_form(tmp_path: Path) -> None:
     keys = device_keys(tmp_path)
     for env in make_chain(keys, 3):
-        assert envelope_bytes(env.record.canonical(), env.sig) == env.canonical()
+        assert env.canonical() == canonical_json(env.to_dict())
 
 
 def test_batch_is_stored_once_and_acknowledged_again(centre: Centre, tmp_path: Path) -> None:
@@ -187,7 +187,7 @@ def test_unknown_revoked_unsigned_and_stale_requests(centre: Centre, tmp_path: P
     r = centre.push(stranger, make_chain(stranger, 1))
     assert (r.status_code, r.json()["error"]) == (401, "device_unknown")
     # Body swapped after signing.
-    from kiosk.sync.signing import sign_request
+    from kiosk.protocol.requests import sign_request
 
     headers = sign_request(keys.private_key, keys.device_id, "POST", path, body)
     r = centre.client.post(path, content=body.replace(b"A-00000", b"A-99999"), headers=headers)

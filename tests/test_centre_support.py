@@ -24,8 +24,9 @@ from centre.core.config import CentreSettings
 from centre.core.security import Role
 from centre.crud.users import add_user
 from kiosk.ledger.keys import DeviceKeys
-from kiosk.ledger.records import Envelope, format_ts, new_record, sign_record
-from kiosk.sync.signing import sign_request
+from kiosk.protocol.canonical import format_ts
+from kiosk.protocol.envelope import Envelope, new_record, sign_record
+from kiosk.protocol.requests import sign_request
 
 PG_ENV = "KIOSK_TEST_POSTGRES_URL"
 

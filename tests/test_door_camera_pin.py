@@ -15,7 +15,7 @@ from kiosk.ledger.store import LedgerStore
 def test_unpinned_camera_refuses_the_door_and_is_recorded(
     monkeypatch: pytest.MonkeyPatch, engine
 ) -> None:
-    from kiosk.ui.door import build_door
+    from kiosk.app.door import build_door
 
     assert main(["roster", "make-demo", "--pin-demo-key", "--import"]) == 0
     monkeypatch.setenv("KIOSK_CHECKIN_CENTRE_ID", "DEMO-CENTRE")

@@ -23,7 +23,8 @@ from test_centre_support import Centre, make_chain, make_settings
 
 from centre.core.security import Role
 from kiosk.ledger.keys import DeviceKeys
-from kiosk.ledger.records import Envelope, verify_chain
+from kiosk.protocol.chain import verify_chain
+from kiosk.protocol.envelope import Envelope
 
 API_BUDGET = fuzz(12)
 INGEST_BUDGET = fuzz(60)
@@ -192,7 +193,7 @@ def test_a_device_key_change_is_refused_by_the_centre(
             "public_key": other.public_key_b64(),
         }
     ).encode()
-    from kiosk.sync.signing import sign_request
+    from kiosk.protocol.requests import sign_request
 
     headers = sign_request(
         other.private_key, device.device_id, "POST", "/api/v1/devices/enroll", body

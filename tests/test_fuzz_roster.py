@@ -28,7 +28,7 @@ from kiosk.checkin.roster import (
 )
 from kiosk.errors import RecordFormatError, RosterError
 from kiosk.ledger.keys import key_id
-from kiosk.ledger.records import canonical_json
+from kiosk.protocol.canonical import canonical_json
 
 FUZZ = fuzz(150)
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)

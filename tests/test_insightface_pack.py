@@ -9,6 +9,7 @@ zipped, installed with `install_pack`, selected by `vision.pack` and run by `Fac
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -17,9 +18,9 @@ import numpy as np
 import pytest
 
 from kiosk.config import KioskConfig, load_config
+from kiosk.vision.detect_scrfd import ScrfdDetector
 from kiosk.vision.embed import OnnxEmbedder, cosine_similarity
-from kiosk.vision.insightface_pack import ScrfdDetector, route_onnx
-from kiosk.vision.packs import install_pack
+from kiosk.vision.packs.insightface_pack import install_pack, route_onnx
 from kiosk.vision.pipeline import FaceEngine
 from kiosk.vision.runtime import create_session
 
@@ -214,3 +215,28 @@ def test_scrfd_detector_honours_config(
         type(scrfd_engine.cfg.vision)(det_score_threshold=0.999),
     )
     assert len(strict.detect(photos[OTHER])) == 0
+
+
+def test_missing_insightface_is_one_clear_error_naming_the_extra(
+    scrfd_engine: FaceEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """insightface is the [insightface] extra: a kiosk installed without it refuses an
+    InsightFace pack with a sentence saying what to install, not an ImportError."""
+    from kiosk import cli
+    from kiosk.errors import MissingDependency
+
+    for name in ("insightface", "insightface.model_zoo", "insightface.model_zoo.scrfd"):
+        monkeypatch.setitem(sys.modules, name, None)  # None in sys.modules: import fails
+    with pytest.raises(MissingDependency, match=r'pip install -e "\.\[insightface\]"') as info:
+        FaceEngine.from_config(scrfd_engine.cfg)
+    assert info.value.code == "missing_dependency"
+    monkeypatch.setenv("KIOSK_VISION_PACK", scrfd_engine.cfg.vision.pack)
+    monkeypatch.setenv("KIOSK_PATHS_DATA_DIR", str(scrfd_engine.cfg.data_dir))
+    monkeypatch.setenv("KIOSK_RUNTIME_PROVIDER", "cpu")
+    capsys.readouterr()
+    assert cli.main(["compare", str(DATA / SAME_A), str(DATA / SAME_B)]) == 2
+    err = capsys.readouterr().err  # the CLI's one line, not a traceback
+    assert err.startswith("error [missing_dependency]: this model pack uses an InsightFace")
+    assert err.count("\n") == 1

@@ -11,15 +11,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.errors import KeyStoreError
-from kiosk.ledger.keys import (
-    DeviceKeys,
-    keys_dir,
-    load_centre_key,
-    load_public_key_b64,
-    pin_centre_key,
-)
-from kiosk.ledger.records import public_key_b64, verify_chain
+from kiosk.ledger.centre_key_pin import load_centre_key, pin_centre_key
+from kiosk.ledger.keys import DeviceKeys, keys_dir, load_public_key_b64
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.chain import verify_chain
+from kiosk.protocol.keys import public_key_b64
 
 
 def _mode(path: Path) -> int:

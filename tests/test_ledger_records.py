@@ -1,4 +1,5 @@
-"""Record format v1: RFC 8785 canonical JSON, strict parsing, signatures and chain checks."""
+"""Record format v1 (`kiosk.protocol`): RFC 8785 canonical JSON, strict parsing, signatures
+and strict chain checks. Typed bodies and the gap-tolerant verifier: test_protocol.py."""
 
 from __future__ import annotations
 
@@ -11,15 +12,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.errors import LedgerTampered, RecordFormatError, SignatureInvalid
-from kiosk.ledger.records import (
+from kiosk.protocol.canonical import canonical_json, uuid7
+from kiosk.protocol.chain import key_rotation_body, verify_chain
+from kiosk.protocol.envelope import (
     RECORD_TYPES,
     Envelope,
-    canonical_json,
-    key_rotation_body,
     new_record,
     sign_record,
-    uuid7,
-    verify_chain,
     verify_envelope,
 )
 

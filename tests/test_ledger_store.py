@@ -12,8 +12,8 @@ import pytest
 
 from kiosk.errors import LedgerTampered, StorageFull
 from kiosk.ledger.keys import DeviceKeys
-from kiosk.ledger.records import Envelope
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.envelope import Envelope
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 
 from kiosk.config import LivenessConfig
 from kiosk.errors import ConfigError
-from kiosk.vision.attacks import (
+from kiosk.evaluation.attacks import (
     ATTACK_TYPES,
     GenuinePresenter,
     StaticPhotoPresenter,
@@ -71,10 +71,13 @@ def test_genuine_head_turns_pass(engine, sources) -> None:
 def test_passive_cues_alone_reject_print_and_replay(engine, sources) -> None:
     """Even if an attacker beat the challenge, the cues measured on the way say attack."""
     checker = checker_for()
-    for kind in ("print", "screen_replay"):
+    # A print is flat (no parallax) and has a border; a screen shows moiré and a bezel.
+    expected = {"print": "cue_veto:border,parallax", "screen_replay": "cue_veto:border,moire"}
+    for kind, reason in expected.items():
         presenter = make_presenter(kind, sources, 1, np.random.default_rng(7))
         verdict = run_presentation(checker, engine, presenter, seed=7)
-        assert checker.assess_passive(verdict.cues).passed is not True, (kind, verdict.cues)
+        passive = checker.assess_passive(verdict.cues)
+        assert (passive.passed, passive.reason) == (False, reason), (kind, verdict.cues)
 
 
 def test_turning_the_wrong_way_fails(engine, sources) -> None:

@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from kiosk.config import load_config
-from kiosk.vision.attacks import GenuinePresenter, load_sources, run_presentation
+from kiosk.evaluation.attacks import GenuinePresenter, load_sources, run_presentation
 from kiosk.vision.liveness import LivenessChecker
 from kiosk.vision.liveness_cues import (
     moire_peakiness,

@@ -20,8 +20,8 @@ from kiosk.cli import main
 from kiosk.commands import models_cmd
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ModelIntegrityError, ModelPackError
-from kiosk.vision.insightface_pack import INSIGHTFACE_LICENCE, route_onnx
-from kiosk.vision.packs import install_pack, list_packs, packs_dir, resolve_pack, sha256_file
+from kiosk.vision.packs import list_packs, packs_dir, resolve_pack, sha256_file
+from kiosk.vision.packs.insightface_pack import INSIGHTFACE_LICENCE, install_pack, route_onnx
 from kiosk.vision.pipeline import FaceEngine
 
 

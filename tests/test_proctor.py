@@ -16,7 +16,7 @@ from kiosk.checkin.proctor import (
     require_role,
 )
 from kiosk.errors import PolicyViolation, ProctorAuthError, ProctorLockedOut
-from kiosk.ledger.records import uuid7
+from kiosk.protocol.canonical import uuid7
 
 T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 

@@ -16,8 +16,8 @@ ADMIN, ADMIN_PIN = "root", "2580"
 
 
 def _door_directory() -> ProctorDirectory:
-    """What `kiosk run` opens (kiosk.ui.door.build_door uses the same helper)."""
-    from kiosk.ui import door
+    """What `kiosk run` opens (kiosk.app.door.build_door uses the same helper)."""
+    from kiosk.app import door
 
     assert door.proctor_directory_path is proctor_directory_path
     return ProctorDirectory(proctor_directory_path(load_config()))

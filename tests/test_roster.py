@@ -17,13 +17,13 @@ from kiosk.checkin.roster import (
     BookedApplicant,
     ExamSession,
     Roster,
-    RosterStore,
     Template,
     make_iin,
     parse_signed_roster,
     sign_roster,
     validate_iin,
 )
+from kiosk.checkin.roster_store import RosterStore
 from kiosk.errors import (
     RosterError,
     RosterExpired,
@@ -31,8 +31,8 @@ from kiosk.errors import (
     RosterSignatureInvalid,
     UnknownApplicant,
 )
-from kiosk.ledger.records import canonical_json
 from kiosk.ledger.vault import TemplateVault
+from kiosk.protocol.canonical import canonical_json
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from kiosk.camera.identity import probe_modes, read_identity
 from kiosk.camera.pinning import (
     PIN_EVENT,
     CameraNotPinned,
@@ -20,8 +21,6 @@ from kiosk.camera.pinning import (
     load_pin,
     pin_camera,
     pin_path,
-    probe_modes,
-    read_identity,
 )
 from kiosk.errors import CameraUnavailable
 from kiosk.ledger.keys import DeviceKeys
@@ -193,7 +192,7 @@ def test_an_edited_pin_file_is_refused(sysfs: Path, tmp_path: Path, ledger: Ledg
     with pytest.raises(CameraPinMismatch, match="was edited"):
         load_pin(tmp_path)
     # ...and recomputes the fingerprint too: the ledger never recorded that pin.
-    from kiosk.camera.pinning import CameraIdentity
+    from kiosk.camera.identity import CameraIdentity
 
     doc["fingerprint"] = CameraIdentity.from_dict(doc["identity"]).fingerprint()
     pin_path(tmp_path).write_text(json.dumps(doc))

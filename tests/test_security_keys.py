@@ -12,7 +12,7 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from kiosk.errors import KeyStoreError
-from kiosk.ledger import keyseal
+from kiosk.ledger import sealed_secret
 from kiosk.ledger.keys import DeviceKeys, keys_dir
 from kiosk.ledger.keyseal import KeyPolicy, Protection, ProtectionSetting
 from kiosk.ledger.store import LedgerStore
@@ -143,9 +143,11 @@ def test_sealed_files_cannot_be_swapped_or_weakened(tmp_path: Path) -> None:
     with pytest.raises(KeyStoreError, match="not a device-signing-key"):
         DeviceKeys.load(tmp_path, _policy())
     with pytest.raises(KeyStoreError, match="unacceptable scrypt"):  # nor can one be made
-        keyseal.seal_with_passphrase(b"x" * 32, "device-signing-key", PASS, n=2**10)
-    doc = keyseal._unarmour(original, "KIOSK SEALED SECRET")
-    (d / "device_key.pem").write_bytes(keyseal._armour("KIOSK SEALED SECRET", {**doc, "n": 2**10}))
+        sealed_secret.seal_with_passphrase(b"x" * 32, "device-signing-key", PASS, n=2**10)
+    doc = sealed_secret.unarmour(original, "KIOSK SEALED SECRET")
+    (d / "device_key.pem").write_bytes(
+        sealed_secret.armour("KIOSK SEALED SECRET", {**doc, "n": 2**10})
+    )
     with pytest.raises(KeyStoreError, match="unacceptable scrypt"):
         DeviceKeys.load(tmp_path, _policy())
     (d / "device_key.pem").write_bytes(original.replace(b"A", b"B", 1))

@@ -9,20 +9,16 @@ import hashlib
 from pathlib import Path
 
 import cv2
-import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import Qt
 
 from kiosk.camera import ImageFolderSource, LatestFrameGrabber
 from kiosk.checkin.matcher import Calibration
 from kiosk.config import load_config
+from kiosk.evaluation.calibration_set import CALIBRATION_EVENT
 from kiosk.ledger.keys import DeviceKeys
 from kiosk.ledger.store import LedgerStore
 from kiosk.ui.calibration import CalibrationWindow
 from kiosk.ui.i18n import Translator
-from kiosk.vision.calibration_set import CALIBRATION_EVENT
 
 PAIRS = Path(__file__).resolve().parent / "data" / "pairs"
 WAIT_MS = 30_000

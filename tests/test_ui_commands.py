@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import Qt
 
 from kiosk.camera import ImageFolderSource, LatestFrameGrabber
@@ -32,8 +29,8 @@ def test_display_detection() -> None:
 def test_kiosk_demo_runs_headless_without_a_display(capsys: pytest.CaptureFixture[str]) -> None:
     """The README's first command on a server: QR claim, the genuine applicant accepted by
     the real liveness check, impostor refused, then the demo proctor's override; nothing
-    written outside a temporary folder."""
-    assert main(["demo"]) == 0
+    written outside a temporary folder. Prompts and result texts in the chosen language."""
+    assert main(["demo", "--language", "kk"]) == 0
     out = capsys.readouterr().out
     assert "no display found: running the demo headless" in out
     assert "PIN 2468" in out
@@ -44,6 +41,10 @@ def test_kiosk_demo_runs_headless_without_a_display(capsys: pytest.CaptureFixtur
     assert "decision rejected (no_match)" in out
     assert "accepted_by_override" in out
     assert "needs_proctor" not in out
+    # What the applicant reads, in Kazakh: the head-turn prompts and the result screens.
+    assert '"Басыңызды солға бұрыңыз"' in out or '"Басыңызды оңға бұрыңыз"' in out
+    assert 'screen: "Қош келдіңіз, A. B."' in out
+    assert '"Қайталап көріңіз. Қалған әрекет: 2"' in out
     data_dir = load_config().data_dir
     assert not (data_dir / "ledger.sqlite").exists()
 
@@ -54,7 +55,9 @@ def test_headless_demo_signs_an_accepted_live_check_in_a_refusal_and_an_override
     """The signed records behind the demo: the genuine applicant accepted (matched) with
     liveness checked and passed in active+passive mode, the impostor rejected (no_match),
     and the proctor's override of that refusal. Seeded, so the same on every run."""
-    from kiosk.ui.demo import SimClock, build_demo_door, override_for_demo, replay
+    from kiosk.app.door_status import applicant_status, overridable_refusals
+    from kiosk.demo.door import SimClock, build_demo_door, override_for_demo
+    from kiosk.demo.headless import replay
 
     for _ in range(2):
         clock = SimClock()
@@ -64,9 +67,15 @@ def test_headless_demo_signs_an_accepted_live_check_in_a_refusal_and_an_override
             genuine, impostor = demo.decisions
             assert (genuine.applicant_id, genuine.decision.value) == ("A1001", "accepted")
             assert (impostor.applicant_id, impostor.decision.value) == ("A1002", "rejected")
+            flow = demo.flow
+            statuses = [applicant_status(flow, a) for a in ("A1001", "A1002", "A1003")]
+            assert statuses == ["accepted", "rejected", "waiting"]
+            assert [r.record_id for r in overridable_refusals(flow)] == [impostor.record_id]
             assert override_for_demo(demo, genuine) is None
             admitted = override_for_demo(demo, impostor)
             assert admitted is not None and admitted.decision.value == "accepted_by_override"
+            assert applicant_status(flow, "A1002") == "accepted_by_override"
+            assert overridable_refusals(flow) == []
             records = [e.record for e in demo.flow.ledger.iter_envelopes()]
             checkins = {r.id: r.body for r in records if r.type == "checkin"}
             g, i = checkins[genuine.record_id], checkins[impostor.record_id]
@@ -80,11 +89,12 @@ def test_headless_demo_signs_an_accepted_live_check_in_a_refusal_and_an_override
             assert override["decision"] == "accepted_by_override"
         finally:
             demo.close()
+        assert not demo.data_dir.exists()  # the temporary demo folder goes with the door
 
 
 def test_windowed_demo_checks_in_from_a_qr_on_the_demo_camera(qtbot, engine) -> None:
+    from kiosk.demo.door import build_demo_door
     from kiosk.ui.app import KioskWindow
-    from kiosk.ui.demo import build_demo_door
 
     demo = build_demo_door(load_config(), engine=engine, fps=8)
     window = KioskWindow(demo.door, Translator("en"), locked=True, demo=True)

@@ -6,10 +6,6 @@ visible texts."""
 # ruff: noqa: F811  (pytest fixtures imported from a shared module, then used by name)
 from __future__ import annotations
 
-import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import Qt
 from ui_kit import (  # noqa: F401  (fixtures used by name)
     IIN_0,
@@ -56,7 +52,7 @@ def test_full_checkin_through_the_widgets(qtbot, tmp_path, make_window) -> None:
     assert "turn_left" in seen_prompts  # the liveness prompt went through the screen
     (body,) = records(window, "checkin")
     assert (body["decision"], body["applicant_id"]) == ("accepted", "app-0")
-    assert window.door.flow.door.releases == 1
+    assert window.door.flow.door_lock.releases == 1
 
 
 def test_liveness_prompt_is_shown_translated_with_an_arrow(qtbot, tmp_path, make_window) -> None:

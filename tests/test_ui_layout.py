@@ -12,9 +12,6 @@ import itertools
 from dataclasses import replace
 
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import QPoint, QRect
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (

@@ -6,11 +6,7 @@ engine, flow, signed ledger and proctor directory (tests/ui_kit.py)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
-
-pytest.importorskip("pytestqt")
-
 from ui_kit import (  # noqa: F401  (fixtures used by name)
     IIN_0,
     PROCTOR_PIN,

@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from kiosk.vision.convert import convert, dequantize
+from kiosk.evaluation.convert import convert, dequantize
 from kiosk.vision.packs import sha256_file
 
 MODELS = Path(__file__).resolve().parent.parent / "models"

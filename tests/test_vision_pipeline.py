@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from kiosk.errors import ImageDecodeError, NoFaceError
+from kiosk.evaluation.evaluation import auc, read_pairs, score_pairs
 from kiosk.vision.align import ARCFACE_TEMPLATE, similarity_transform
 from kiosk.vision.embed import cosine_similarity
-from kiosk.vision.evaluation import auc, read_pairs, score_pairs
 from kiosk.vision.imageio import decode_image, read_image
 from kiosk.vision.quality import estimate_head_pose
 

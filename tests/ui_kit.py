@@ -22,9 +22,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
+from kiosk.app.door import Door
 from kiosk.camera import ImageFolderSource, LatestFrameGrabber
 from kiosk.checkin.flow import CheckinFlow
-from kiosk.checkin.iin import make_iin
 from kiosk.checkin.matcher import Matcher
 from kiosk.checkin.proctor import ProctorDirectory
 from kiosk.checkin.roster import BookedApplicant, ExamSession, Roster, Template
@@ -33,8 +33,8 @@ from kiosk.errors import CameraUnavailable
 from kiosk.ledger.keys import DeviceKeys
 from kiosk.ledger.keyseal import KeyPolicy
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.iin import make_iin
 from kiosk.ui.app import KioskWindow
-from kiosk.ui.door import Door
 from kiosk.ui.i18n import Translator
 from kiosk.vision.pipeline import FaceEngine
 
@@ -177,7 +177,8 @@ def build_door(
         flow.open_session(proctors.authenticate(PROCTOR_ID, PROCTOR_PIN))
     grabber = LatestFrameGrabber(source, retry_s=0.05, max_retry_s=0.2)
     door = Door(engine, flow, proctors, grabber)
-    door.closers += [ledger.close, proctors.close]
+    door.resources.callback(ledger.close)
+    door.resources.callback(proctors.close)
     return door
 
 

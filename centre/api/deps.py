@@ -23,9 +23,9 @@ from centre.core.security import Role
 from centre.crud.devices import key_history
 from centre.crud.users import user_for_token
 from centre.models import Device, StaffUser
-from kiosk.errors import KioskError
-from kiosk.ledger.keys import load_public_key_b64
-from kiosk.sync.signing import RequestAuthError, parse_auth_headers, verify_request
+from kiosk.protocol.errors import CodedError
+from kiosk.protocol.keys import load_public_key_b64
+from kiosk.protocol.requests import RequestAuthError, parse_auth_headers, verify_request
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def authenticate_device(
                 error = exc
                 if exc.code == "stale_request":
                     break
-            except KioskError as exc:
+            except CodedError as exc:
                 error = RequestAuthError(str(exc), code="bad_device_key")
         return error
 

@@ -7,17 +7,16 @@ that fails to parse: that is an error for an operator, not something to paper ov
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from kiosk.errors import KeyStoreError
+from centre.errors import CentreKeyError
+from kiosk.protocol.keys import key_id, public_key_b64, raw_public_bytes
+from kiosk.storage import create_once_bytes
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +32,15 @@ class CentreKey:
         return self.private_key.public_key()
 
     def public_key_raw(self) -> bytes:
-        return self.public_key.public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        return raw_public_bytes(self.public_key)
 
     def public_key_b64(self) -> str:
-        return base64.b64encode(self.public_key_raw()).decode("ascii")
+        return public_key_b64(self.public_key)
 
     @property
     def key_id(self) -> str:
         """Short fingerprint an operator can read aloud when pinning a kiosk."""
-        return hashlib.sha256(self.public_key_raw()).hexdigest()[:16]
+        return key_id(self.public_key)
 
     @classmethod
     def load_or_create(cls, data_dir: Path) -> CentreKey:
@@ -52,9 +49,9 @@ class CentreKey:
             try:
                 key = serialization.load_pem_private_key(path.read_bytes(), password=None)
             except (ValueError, TypeError) as exc:
-                raise KeyStoreError(f"centre key {path} is unreadable: {exc}") from None
+                raise CentreKeyError(f"centre key {path} is unreadable: {exc}") from None
             if not isinstance(key, Ed25519PrivateKey):
-                raise KeyStoreError(f"centre key {path} is not an Ed25519 key")
+                raise CentreKeyError(f"centre key {path} is not an Ed25519 key")
             return cls(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
@@ -63,11 +60,8 @@ class CentreKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
+        if not create_once_bytes(path, pem, 0o600):  # another worker won the race: use its key
+            return cls.load_or_create(data_dir)
         created = cls(key)
         log.info("created centre signing key %s (key id %s)", path, created.key_id)
         return created

@@ -11,13 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centre.core.security import ENROLMENT_TOKEN_PREFIX, hash_token, new_token
+from centre.errors import CentreError
 from centre.models import Device, DeviceKey, EnrolmentToken, utcnow
-from kiosk.errors import KioskError
 
 DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 
-class EnrolmentError(KioskError):
+class EnrolmentError(CentreError):
     code = "enrolment_refused"
 
 
@@ -136,10 +136,10 @@ def enroll_device(
 
 def set_device_status(db: Session, device_id: str, status: str) -> Device:
     if status not in {"active", "revoked"}:
-        raise KioskError(f"unknown device status {status!r}", code="bad_status")
+        raise CentreError(f"unknown device status {status!r}", code="bad_status")
     device = db.get(Device, device_id)
     if device is None:
-        raise KioskError(f"device {device_id} is not enrolled", code="device_unknown")
+        raise CentreError(f"device {device_id} is not enrolled", code="device_unknown")
     device.status = status
     db.flush()
     return device

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from centre.core.keys import CentreKey
 from centre.models import Roster as RosterRow
-from kiosk.checkin.roster import roster_from_document, sign_roster
-from kiosk.errors import RosterError
-from kiosk.ledger.records import format_ts
+from kiosk.protocol.canonical import format_ts
+from kiosk.protocol.errors import RosterError
+from kiosk.protocol.roster import RosterDocument, sign_roster_document
 
 
 def publish_roster(
@@ -40,8 +40,8 @@ def publish_roster(
     doc.setdefault("v", 1)
     doc.setdefault("issued_at", format_ts(now))
     doc.setdefault("expires_at", format_ts(now + timedelta(days=2)))
-    roster = roster_from_document(doc)  # strict: refuses what a kiosk would refuse
-    signed = sign_roster(roster, key.private_key)
+    roster = RosterDocument.from_dict(doc)  # strict: refuses what a kiosk would refuse
+    signed = sign_roster_document(doc, key.private_key)
     text = json.dumps(signed, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     row = RosterRow(
         room=room,

@@ -6,11 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centre.core.security import STAFF_TOKEN_PREFIX, Role, hash_token, new_token
+from centre.errors import CentreError
 from centre.models import StaffUser
-from kiosk.errors import KioskError
 
 
-class StaffUserExists(KioskError):
+class StaffUserExists(CentreError):
     code = "staff_user_exists"
 
 
@@ -19,7 +19,7 @@ def add_user(db: Session, name: str, role: Role | str) -> tuple[StaffUser, str]:
     role = role if isinstance(role, Role) else Role.parse(role)
     name = name.strip()
     if not name:
-        raise KioskError("a staff user needs a name", code="staff_user_invalid")
+        raise CentreError("a staff user needs a name", code="staff_user_invalid")
     if db.scalar(select(StaffUser).where(StaffUser.name == name)) is not None:
         raise StaffUserExists(f"staff user {name!r} already exists")
     token = new_token(STAFF_TOKEN_PREFIX)

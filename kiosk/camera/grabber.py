@@ -155,6 +155,13 @@ class LatestFrameGrabber:
                     return None
                 self._cond.wait(left)
 
+    def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Block until `condition()` holds, re-checking at every new frame and status
+        change; False if `timeout` seconds pass first (so callers and tests wait for an
+        event, not for a guessed amount of time)."""
+        with self._cond:
+            return self._cond.wait_for(condition, timeout)
+
     # --- the thread ------------------------------------------------------------------
     def _publish(self, image: np.ndarray) -> None:
         now = time.monotonic()

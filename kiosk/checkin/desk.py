@@ -23,8 +23,17 @@ from kiosk.checkin.proctor import (
 from kiosk.checkin.roster import Roster
 from kiosk.checkin.session_book import Refusal, SessionBook
 from kiosk.errors import PolicyViolation, ProctorLockedOut
-from kiosk.ledger.records import Envelope, format_ts
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.bodies import (
+    PROCTOR_LOCKED_OUT_EVENT,
+    BodyModel,
+    OverrideBody,
+    ProctorLockedOutBody,
+    SessionCloseBody,
+    SessionOpenBody,
+)
+from kiosk.protocol.canonical import format_ts
+from kiosk.protocol.envelope import Envelope
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +55,11 @@ class ProctorDesk:
         self.room, self._now = room, now
         self._settings = settings  # pack, threshold, liveness mode: stated in session_open
 
-    def _append(self, rtype: str, body: dict[str, Any]) -> Envelope:
-        env = self.ledger.append(rtype, {**body, "at": format_ts(self._now())})
+    def _at(self) -> str:
+        return format_ts(self._now())
+
+    def _append(self, body: BodyModel) -> Envelope:
+        env = self.ledger.append(body.record_type, body.to_dict())
         self.book.apply(env)
         return env
 
@@ -60,13 +72,13 @@ class ProctorDesk:
             return directory.authenticate(proctor_id, pin, now=self._now())
         except ProctorLockedOut as exc:
             self._append(
-                "device_event",
-                {
-                    "event": "proctor_locked_out",
-                    "proctor_id": proctor_id,
-                    "session_id": self.roster.session.session_id,
-                    "detail": str(exc),
-                },
+                ProctorLockedOutBody(
+                    event=PROCTOR_LOCKED_OUT_EVENT,
+                    proctor_id=proctor_id,
+                    session_id=self.roster.session.session_id,
+                    detail=str(exc),
+                    at=self._at(),
+                )
             )
             raise
 
@@ -78,17 +90,17 @@ class ProctorDesk:
         if s.room != self.room:
             log.warning("opening session for room %s on a kiosk in room %s", s.room, self.room)
         return self._append(
-            "session_open",
-            {
-                "session_id": s.session_id,
-                "roster_id": self.roster.roster_id,
-                "roster_version": self.roster.version,
-                "room": self.room,
-                "kind": s.kind,
-                "proctor_id": account.proctor_id,
-                "booked": len(self.roster.applicants),
+            SessionOpenBody(
+                session_id=s.session_id,
+                roster_id=self.roster.roster_id,
+                roster_version=self.roster.version,
+                room=self.room,
+                kind=s.kind,
+                proctor_id=account.proctor_id,
+                booked=len(self.roster.applicants),
+                at=self._at(),
                 **self._settings,
-            },
+            )
         )
 
     def close_session(self, account: ProctorAccount) -> Envelope:
@@ -96,13 +108,13 @@ class ProctorDesk:
         if not self.book.is_open:
             raise PolicyViolation(f"session {self.roster.session.session_id} is not open")
         return self._append(
-            "session_close",
-            {
-                "session_id": self.roster.session.session_id,
-                "room": self.room,
-                "proctor_id": account.proctor_id,
+            SessionCloseBody(
+                session_id=self.roster.session.session_id,
+                room=self.room,
+                proctor_id=account.proctor_id,
+                at=self._at(),
                 **self.book.summary(len(self.roster.applicants)),
-            },
+            )
         )
 
     def override(
@@ -115,17 +127,17 @@ class ProctorDesk:
             raise PolicyViolation("an override must be made by the signed-in proctor")
         refusal = self.book.overridable(request.refused_record_id)
         env = self._append(
-            "override",
-            {
+            OverrideBody(
                 **request.to_body(),
-                "applicant_id": refusal.applicant_id,
-                "session_id": self.roster.session.session_id,
-                "room": self.room,
-                "role": account.role.value,
-                "refused_decision": refusal.decision.value,
-                "refused_reason": refusal.reason.value,
-                "decision": Decision.ACCEPTED_BY_OVERRIDE.value,
-            },
+                applicant_id=refusal.applicant_id,
+                session_id=self.roster.session.session_id,
+                room=self.room,
+                role=account.role.value,
+                refused_decision=refusal.decision.value,
+                refused_reason=refusal.reason.value,
+                decision=Decision.ACCEPTED_BY_OVERRIDE.value,
+                at=self._at(),
+            )
         )
         log.warning(
             "override by %s for %s (%s): record %s",

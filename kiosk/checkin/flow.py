@@ -33,11 +33,11 @@ from kiosk.checkin.attempt import CaptureAttempt
 from kiosk.checkin.claims import claim_refusal, lookup, one_claim
 from kiosk.checkin.decision import Decision, Reason
 from kiosk.checkin.desk import ProctorDesk
-from kiosk.checkin.door import DoorController
 from kiosk.checkin.liveness_gate import (
     FailClosedLiveness,
     LivenessCheckerLike,
 )
+from kiosk.checkin.lock import DoorLock
 from kiosk.checkin.matcher import Matcher, TemplatePackMismatch
 from kiosk.checkin.next_step import decision_state
 from kiosk.checkin.proctor import (
@@ -52,8 +52,8 @@ from kiosk.checkin.session_book import SessionBook
 from kiosk.checkin.states import ApplicantView, FlowState, NextStep, StateName, applicant_view
 from kiosk.config import KioskConfig
 from kiosk.errors import PolicyViolation, UnknownApplicant
-from kiosk.ledger.records import Envelope
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.envelope import Envelope
 from kiosk.vision.pipeline import FaceEngine, FaceObservation, FrameAnalysis
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class CheckinFlow:
         room: str,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] | datetime | None = None,
-        door: DoorController | None = None,
+        door_lock: DoorLock | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if matcher.pack_id != engine.pack_id:
@@ -90,7 +90,7 @@ class CheckinFlow:
             self._now: Callable[[], datetime] = lambda: fixed
         else:
             self._now = now or (lambda: datetime.now(UTC))
-        self.door = door or DoorController(ledger)
+        self.door_lock = door_lock or DoorLock(ledger)
         self._rng = rng or random.Random()
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[FlowState], None]] = []
@@ -112,7 +112,7 @@ class CheckinFlow:
             ledger,
             roster,
             self.book,
-            self.door,
+            self.door_lock,
             matcher,
             cfg,
             room=room,
@@ -323,7 +323,7 @@ class CheckinFlow:
         # could be captured and a live accomplice do the head turns. Frontal-ish frames
         # only: a turned head legitimately scores lower.
         frontal = obs is not None and abs(obs.quality.pose.yaw) <= self.cfg.quality.max_yaw_deg
-        if frontal and obs.embedding is not None and att.probe is not None:
+        if frontal and obs is not None and obs.embedding is not None and att.probe is not None:
             c = float(np.dot(obs.embedding, att.probe))
             att.continuity = c if att.continuity is None else min(att.continuity, c)
         # Frames without a face are fed too: a face that leaves the view mid-challenge
@@ -464,7 +464,7 @@ class CheckinFlow:
         with self._lock:
             env, refusal = self.desk.override(account, request)
             if refusal.applicant_id:
-                self.door.release_for(refusal.applicant_id, env.record.id)
+                self.door_lock.release_for(refusal.applicant_id, env.record.id)
             s = self._state
             if s.decision is not None and s.decision.record_id == refusal.record_id:
                 turned = replace(

@@ -18,17 +18,30 @@ import numpy as np
 from kiosk.vision.pipeline import FaceObservation
 
 
+# Read-only members: frozen dataclasses and plain ones both satisfy them.
 class Verdict(Protocol):
-    passed: bool | None  # None: cannot decide
-    score: float
-    reason: str
-    cues: dict[str, float]
+    @property
+    def passed(self) -> bool | None: ...  # None: cannot decide
+
+    @property
+    def score(self) -> float: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def cues(self) -> dict[str, float]: ...
 
 
 class Step(Protocol):
-    prompt: str | None
-    progress: float
-    verdict: Verdict | None
+    @property
+    def prompt(self) -> str | None: ...
+
+    @property
+    def progress(self) -> float: ...
+
+    @property
+    def verdict(self) -> Verdict | None: ...
 
 
 class LivenessSessionLike(Protocol):

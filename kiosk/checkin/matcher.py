@@ -181,6 +181,16 @@ def _normalise(v: np.ndarray) -> np.ndarray:
     return v / n
 
 
+def fuse_embeddings(vectors: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-frame fusion, the one place it is done: returns (the frames' unit embeddings
+    as an (n, d) matrix, their mean renormalised to a unit probe). See the module
+    docstring for why the mean of embeddings and not a median of scores."""
+    if len(vectors) == 0:
+        raise ValueError("no embedding to fuse")
+    unit = np.stack([_normalise(v) for v in vectors])
+    return unit, _normalise(unit.mean(axis=0))
+
+
 class Matcher:
     """Compares a fused probe with the claimed applicant (1:1) and the roster (1:N)."""
 
@@ -235,10 +245,14 @@ class Matcher:
 
     def fuse(self, observations: Sequence[FaceObservation]) -> np.ndarray:
         """Mean of the selected frames' embeddings, L2-normalised (see module docstring)."""
+        return fuse_embeddings(self._embeddings(observations, "fuse"))[1]
+
+    def _embeddings(self, observations: Sequence[FaceObservation], what: str) -> list[np.ndarray]:
         frames = self.select_frames(observations)
-        if not frames:
-            raise ValueError("no good-quality frame with an embedding to fuse")
-        return _normalise(np.mean([_normalise(o.embedding) for o in frames], axis=0))
+        vectors = [o.embedding for o in frames if o.embedding is not None]
+        if not vectors:
+            raise ValueError(f"no good-quality frame with an embedding to {what}")
+        return vectors
 
     def templates_of(self, applicant: BookedApplicant) -> np.ndarray | None:
         """(n, d) matrix of the applicant's templates for this pack, or None if none."""
@@ -260,11 +274,8 @@ class Matcher:
     ) -> MatchResult:
         """Fuse the frames and decide 1:1 + 1:N. TemplatePackMismatch if the claimed
         applicant has no template of this pack (they must be re-enrolled)."""
-        frames = self.select_frames(observations)
-        if not frames:
-            raise ValueError("no good-quality frame with an embedding to match")
-        embeddings = np.stack([_normalise(o.embedding) for o in frames])
-        probe = _normalise(embeddings.mean(axis=0))
+        embeddings, probe = fuse_embeddings(self._embeddings(observations, "match"))
+        frames_used = len(embeddings)
         own = self.templates_of(claimed)
         if own is None:
             packs = sorted({t.pack_id for t in claimed.templates}) or ["none"]
@@ -278,7 +289,7 @@ class Matcher:
         # vectors is still ~0.7 similar to each of them, so only pairs reveal a swap.
         pairs = embeddings @ embeddings.T
         consistency = (
-            float(pairs[np.triu_indices(len(frames), 1)].min()) if len(frames) > 1 else 1.0
+            float(pairs[np.triu_indices(frames_used, 1)].min()) if frames_used > 1 else 1.0
         )
 
         second, second_id, compared, skipped = None, None, 0, 0
@@ -297,7 +308,7 @@ class Matcher:
 
         thr, margin = self.threshold, self.identification_margin
         rival = second is not None and second >= score - margin
-        if len(frames) > 1 and consistency < thr:
+        if frames_used > 1 and consistency < thr:
             outcome = MatchOutcome.INCONSISTENT
         elif second is not None and second >= thr and score < thr:
             outcome = MatchOutcome.STAND_IN
@@ -317,7 +328,7 @@ class Matcher:
             second_best_applicant=second_id if outcome in _RIVAL_OUTCOMES else None,
             frame_scores=frame_scores,
             consistency=consistency,
-            frames_used=len(frames),
+            frames_used=frames_used,
             gallery_size=compared,
             gallery_skipped=skipped,
         )
@@ -339,4 +350,5 @@ __all__ = [
     "Matcher",
     "TemplatePackMismatch",
     "find_calibration",
+    "fuse_embeddings",
 ]

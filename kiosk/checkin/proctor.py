@@ -25,7 +25,8 @@ from pathlib import Path
 
 from kiosk.config import KioskConfig
 from kiosk.errors import PolicyViolation, ProctorAuthError, ProctorLockedOut
-from kiosk.ledger.records import format_ts, is_uuid7
+from kiosk.protocol.canonical import format_ts, is_uuid7
+from kiosk.storage import open_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +119,7 @@ class ProctorDirectory:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn = open_sqlite(self.path)
         self._conn.execute(_SCHEMA)
         self._dummy_salt = os.urandom(_SALT_BYTES)
 
@@ -315,7 +314,8 @@ class OverrideRequest:
     refused_record_id: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.reason, OverrideReason):
+        raw: object = self.reason  # typed as the enum, but built from untrusted input
+        if not isinstance(raw, OverrideReason):
             try:
                 object.__setattr__(self, "reason", OverrideReason(self.reason))
             except ValueError:

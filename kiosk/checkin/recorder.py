@@ -17,14 +17,15 @@ from typing import Any
 
 from kiosk.checkin.attempt import CaptureAttempt, decide, evidence
 from kiosk.checkin.decision import CheckinDecision, Decision, Reason
-from kiosk.checkin.door import DoorController
 from kiosk.checkin.liveness_gate import LivenessCheckerLike
+from kiosk.checkin.lock import DoorLock
 from kiosk.checkin.matcher import Matcher, MatchResult, TemplatePackMismatch
 from kiosk.checkin.roster import BookedApplicant, Roster
 from kiosk.checkin.session_book import SessionBook
 from kiosk.config import KioskConfig
-from kiosk.ledger.records import format_ts
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.bodies import CheckinBody
+from kiosk.protocol.canonical import format_ts
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class CheckinRecorder:
         ledger: LedgerStore,
         roster: Roster,
         book: SessionBook,
-        door: DoorController,
+        door: DoorLock,
         matcher: Matcher,
         cfg: KioskConfig,
         *,
@@ -59,24 +60,25 @@ class CheckinRecorder:
         *,
         attempt: int,
     ) -> dict[str, Any]:
-        """The fields every ``checkin`` record has, refusals at the claim included."""
+        """The fields every ``checkin`` record has, refusals at the claim included; the
+        evidence fields of `CheckinBody` are added by `conclude` for a captured attempt."""
         s = self.roster.session
-        return {
-            "applicant_id": applicant.applicant_id if applicant else None,
-            "session_id": s.session_id,
-            "roster_id": self.roster.roster_id,
-            "roster_version": self.roster.version,
-            "room": self.room,
-            "claim": method,
-            "decision": decision.value,
-            "reason": reason.value,
-            "attempt": attempt,
-            "max_attempts": self.cfg.checkin.max_attempts,
-            "pack_id": self.matcher.pack_id,
-            "threshold": self.matcher.threshold,
-            "score": None,
-            "at": format_ts(self._now()),
-        }
+        return CheckinBody(
+            applicant_id=applicant.applicant_id if applicant else None,
+            session_id=s.session_id,
+            roster_id=self.roster.roster_id,
+            roster_version=self.roster.version,
+            room=self.room,
+            claim=method,
+            decision=decision.value,
+            reason=reason.value,
+            attempt=attempt,
+            max_attempts=self.cfg.checkin.max_attempts,
+            pack_id=self.matcher.pack_id,
+            threshold=self.matcher.threshold,
+            score=None,
+            at=format_ts(self._now()),
+        ).to_dict()
 
     def conclude(
         self,
@@ -129,7 +131,9 @@ class CheckinRecorder:
     ) -> CheckinDecision:
         """Sign and store the record first; only then open the door. Raises whatever the
         ledger raises, before anything else has happened."""
-        env = self.ledger.append("checkin", body)
+        # Strict on the kiosk: a body that drifted from the schema fails here, in tests,
+        # rather than as an unreadable record at the centre.
+        env = self.ledger.append("checkin", CheckinBody.from_dict(body).to_dict())
         self.book.apply(env)
         result = CheckinDecision(
             decision,

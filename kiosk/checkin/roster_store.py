@@ -1,14 +1,13 @@
 """Accepted rosters kept on the kiosk, with the anti-rollback version per room.
 
-Split from `kiosk.checkin.roster` (which still re-exports `RosterStore`): that module is
-the signed wire format and the in-memory model; this one is where an accepted roster
-lives between restarts, its templates encrypted in the `TemplateVault`.
+`kiosk.protocol.roster` is the signed wire format and the anti-rollback rule,
+`kiosk.checkin.roster` the in-memory model; this module is where an accepted roster lives
+between restarts, its templates encrypted in the `TemplateVault`.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,10 @@ from kiosk.checkin.roster import (
     roster_from_document,
     roster_to_document,
 )
-from kiosk.errors import RosterRollback
-from kiosk.ledger.records import format_ts
 from kiosk.ledger.vault import TemplateVault
+from kiosk.protocol.canonical import format_ts
+from kiosk.protocol.roster import check_not_rollback
+from kiosk.storage import open_sqlite
 
 _STORE_SCHEMA = """CREATE TABLE IF NOT EXISTS rosters (
     room_key TEXT PRIMARY KEY,
@@ -47,10 +47,8 @@ class RosterStore:
 
     def __init__(self, path: Path, vault: TemplateVault) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._vault = vault
-        self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn = open_sqlite(self.path)
         self._conn.execute(_STORE_SCHEMA)
 
     def close(self) -> None:
@@ -78,11 +76,7 @@ class RosterStore:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             current = self.version(s.centre, s.room)
-            if roster.version <= current:
-                raise RosterRollback(
-                    f"roster {roster.roster_id} version {roster.version} is not newer than "
-                    f"the accepted version {current} for {roster.room_key}"
-                )
+            check_not_rollback(roster.roster_id, roster.version, current, roster.room_key)
             stripped = roster_to_document(roster)
             expires = s.ends_at + retention
             for a, entry in zip(roster.applicants, stripped["applicants"], strict=True):

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from kiosk.checkin.decision import CLAIM_REFUSALS, Decision, Reason
 from kiosk.errors import PolicyViolation
-from kiosk.ledger.records import Envelope
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.envelope import Envelope
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class SessionBook:
             if applicant:
                 self.checked_in[str(applicant)] = env.record.id
 
-    def _apply_checkin(self, record_id: str, body: dict[str, object]) -> None:
+    def _apply_checkin(self, record_id: str, body: dict[str, Any]) -> None:
         try:
             decision, reason = Decision(body["decision"]), Reason(body["reason"])
         except (KeyError, ValueError):

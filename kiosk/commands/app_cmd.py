@@ -62,7 +62,7 @@ def _run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.camera:
         cfg.camera.source = args.camera
-    from kiosk.ui.door import build_door
+    from kiosk.app.door import build_door
 
     door = build_door(cfg)
     return _show_window(
@@ -79,18 +79,19 @@ def _demo(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     console = Console()
     if args.headless or not display_available():
-        from kiosk.ui.demo import run_headless
+        from kiosk.demo.headless import run_headless
 
         if not args.headless:
             console.print("[yellow]no display found: running the demo headless[/]")
-        return run_headless(cfg, console)
-    from kiosk.ui.demo import DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN, build_demo_door
+        return run_headless(cfg, console, language=args.language or cfg.ui.language)
+    from kiosk.demo.door import DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN, build_demo_door
 
     demo = build_demo_door(cfg, loop=args.loop)
     console.print(f"kiosk demo: room {demo.flow.room}; demo data in {demo.data_dir}")
     console.print(
-        f"proctor panel: Ctrl+Shift+P, id [bold]{DEMO_PROCTOR_ID}[/], "
-        f"PIN [bold]{DEMO_PROCTOR_PIN}[/] (also the way out of the full-screen window)"
+        "proctor panel: hold the top-left corner for 3 s (or Ctrl+Shift+P), "
+        f"number [bold]{DEMO_PROCTOR_ID}[/], PIN [bold]{DEMO_PROCTOR_PIN}[/] "
+        "(also the way out of the full-screen window)"
     )
     try:
         return _show_window(
@@ -137,7 +138,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.self_test or not display_available():
         from rich.console import Console
 
-        from kiosk.ui.selftest import run_self_test
+        from kiosk.app.selftest import run_self_test
 
         console = Console()
         results = run_self_test(cfg)

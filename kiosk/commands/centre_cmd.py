@@ -1,116 +1,55 @@
-"""`kiosk centre serve|migrate|enroll-token|add-user|key`: run and administer the centre."""
+"""`kiosk centre …`: a thin wrapper that hands its arguments to the centre's own entry
+point (`centre.cli`, also `python -m centre` and `kiosk-centre`), imported only when run."""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import functools
+import importlib.util
+from collections.abc import Callable
 
-from kiosk.config import load_config
+from kiosk.errors import MissingDependency
 
-log = logging.getLogger(__name__)
+_COMMANDS = ("serve", "migrate", "enroll-token", "add-user", "key")
+
+# The centre's server stack is the [centre] extra: a kiosk install does not carry it.
+CENTRE_PACKAGES = ("fastapi", "uvicorn", "sqlalchemy", "alembic")
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _needs_centre_extra(handler: Handler) -> Handler:
+    """Refuse with one sentence naming the extra, not an ImportError, where it is missing."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        missing = [name for name in CENTRE_PACKAGES if importlib.util.find_spec(name) is None]
+        if missing:
+            raise MissingDependency(
+                f"the centre needs {', '.join(missing)}: install the kiosk with its [centre] "
+                'extra (pip install -e ".[centre]")'
+            )
+        return handler(args)
+
+    return run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("centre", help="run or administer the centre service")
-    csub = p.add_subparsers(dest="centre_command", required=True)
-    serve = csub.add_parser("serve", help="run the centre HTTP service (uvicorn)")
-    serve.add_argument("--host", help="bind address (default: [centre] host)")
-    serve.add_argument("--port", type=int, help="port (default: [centre] port)")
-    serve.set_defaults(handler=_serve)
-    migrate = csub.add_parser("migrate", help="create or upgrade the centre database schema")
-    migrate.set_defaults(handler=_migrate)
-    token = csub.add_parser("enroll-token", help="issue a one-time kiosk enrolment token")
-    token.add_argument("--room", help="room the kiosk will serve")
-    token.add_argument("--label", help="a note for the registry (e.g. door name)")
-    token.add_argument("--ttl-hours", type=float, default=24.0, help="validity (default 24 h)")
-    token.set_defaults(handler=_enroll_token)
-    user = csub.add_parser("add-user", help="add a staff user and print their API key once")
-    user.add_argument("name")
-    user.add_argument("--role", required=True, choices=("viewer", "auditor", "admin"))
-    user.set_defaults(handler=_add_user)
-    key = csub.add_parser("key", help="print the centre's public key and key id")
-    key.set_defaults(handler=_key)
-
-
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from centre.core.config import CentreSettings
-
-    return CentreSettings.from_config(load_config(args.config))
-
-
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from centre.app import create_app
-
-    settings = _settings(args)
-    host = args.host or settings.host
-    port = args.port or settings.port
-    app = create_app(settings)
-    log.info("serving the centre on http://%s:%d", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="info" if args.verbose else "warning")
-    return 0
-
-
-def _migrate(args: argparse.Namespace) -> int:
-    from centre.db import migrate
-
-    settings = _settings(args)
-    migrate(settings)
-    print(f"centre database is up to date ({_safe_url(settings.database_url)})")
-    return 0
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _with_db(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from centre.db import make_engine, migrate, session_factory
-
-    settings = _settings(args)
-    engine = make_engine(settings)
-    migrate(settings, engine)
-    return settings, engine, session_factory(engine)
-
-
-def _enroll_token(args: argparse.Namespace) -> int:
-    from centre.crud.devices import create_enrolment_token
-
-    _, engine, sessions = _with_db(args)
-    with sessions() as db:
-        row, token = create_enrolment_token(
-            db, ttl_s=args.ttl_hours * 3600, room=args.room, label=args.label
-        )
-        db.commit()
-    engine.dispose()
-    print(token)
-    print(
-        f"(one-time; expires {row.expires_at.isoformat(timespec='minutes')}; on the kiosk run "
-        "`kiosk sync enroll TOKEN`)"
+    p = sub.add_parser(
+        "centre",
+        help="run or administer the centre service (same as `kiosk-centre`)",
+        description=f"Sub-commands: {', '.join(_COMMANDS)}; see `kiosk-centre --help`.",
+        add_help=False,
+        # Every argument, `--help` and `--port` included, belongs to the centre's parser;
+        # "+" as the only prefix keeps this parser from reading any of them as its own.
+        prefix_chars="+",
     )
-    return 0
+    p.add_argument("centre_args", nargs=argparse.REMAINDER, help="arguments for kiosk-centre")
+    p.set_defaults(handler=_run)
 
 
-def _add_user(args: argparse.Namespace) -> int:
-    from centre.crud.users import add_user
+@_needs_centre_extra
+def _run(args: argparse.Namespace) -> int:
+    from centre.cli import main
 
-    _, engine, sessions = _with_db(args)
-    with sessions() as db:
-        user, token = add_user(db, args.name, args.role)
-        db.commit()
-    engine.dispose()
-    print(token)
-    print(f"(API key for {user.name}, role {user.role}; shown once, stored only as a hash)")
-    return 0
-
-
-def _key(args: argparse.Namespace) -> int:
-    from centre.core.keys import CentreKey
-
-    key = CentreKey.load_or_create(_settings(args).data_dir)
-    print(key.public_key_b64())
-    print(f"key id {key.key_id}")
-    return 0
+    forwarded = [*(["--config", args.config] if args.config else []), *["-v"] * args.verbose]
+    return main([*forwarded, *args.centre_args], prog="kiosk centre")

@@ -118,7 +118,8 @@ def _enroll(args: argparse.Namespace) -> int:
 
 def import_roster(s: _Stores, data: bytes, *, now: datetime) -> Roster:
     """Verify with the pinned centre key, store, and record ``roster_loaded`` in the ledger."""
-    from kiosk.ledger.keys import key_id, load_centre_key
+    from kiosk.ledger.centre_key_pin import load_centre_key
+    from kiosk.ledger.keys import key_id
 
     centre_key = load_centre_key(s.cfg.data_dir)
     retention = timedelta(days=s.cfg.ledger.retention_days)
@@ -141,7 +142,7 @@ def import_roster(s: _Stores, data: bytes, *, now: datetime) -> Roster:
 
 
 def _print_roster(roster: Roster) -> None:
-    from kiosk.checkin.iin import mask_iin
+    from kiosk.protocol.iin import mask_iin
 
     s = roster.session
     print(
@@ -184,8 +185,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _make_demo(args: argparse.Namespace) -> int:
-    from kiosk.checkin.demo import demo_public_key_b64, make_demo_roster
-    from kiosk.ledger.keys import pin_centre_key
+    from kiosk.demo.roster import demo_public_key_b64, make_demo_roster
+    from kiosk.ledger.centre_key_pin import pin_centre_key
 
     cfg = load_config(args.config)
     engine, threshold = _engine_and_threshold(cfg)

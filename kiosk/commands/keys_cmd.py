@@ -12,22 +12,9 @@ import os
 
 from kiosk.config import load_config
 from kiosk.errors import KeyStoreError
-from kiosk.ledger.keys import (
-    DeviceKeys,
-    key_id,
-    keys_dir,
-    load_centre_key,
-    load_public_key_b64,
-    pin_centre_key,
-)
-from kiosk.ledger.keyseal import (
-    NEW_PASSPHRASE_ENV,
-    KeyPolicy,
-    Protection,
-    ProtectionSetting,
-    prompt_passphrase,
-)
-from kiosk.ledger.store import LedgerStore
+
+# Only the parser is built at import (`kiosk --help` loads every command module); each
+# handler imports the ledger, keys or camera code it needs.
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,12 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--to",
         choices=("keyring", "passphrase"),
         default="passphrase",
-        help=f"target protection (passphrase: from {NEW_PASSPHRASE_ENV} or asked twice)",
+        # keyseal.NEW_PASSPHRASE_ENV, spelled out so the parser needs no key code
+        help="target protection (passphrase: from KIOSK_KEY_NEW_PASSPHRASE or asked twice)",
     )
     seal.set_defaults(handler=_seal)
 
 
 def _init(args: argparse.Namespace) -> int:
+    from kiosk.ledger.keys import DeviceKeys, keys_dir
+
     cfg = load_config(args.config)
     existed = (keys_dir(cfg.data_dir) / "device.json").exists()
     keys = DeviceKeys.for_config(cfg)
@@ -67,6 +57,9 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from kiosk.ledger.centre_key_pin import load_centre_key
+    from kiosk.ledger.keys import DeviceKeys, KeyPolicy, key_id, load_public_key_b64
+
     cfg = load_config(args.config)
     keys = DeviceKeys.load(cfg.data_dir, KeyPolicy.from_config(cfg))
     print(f"device id  {keys.device_id}")
@@ -83,6 +76,9 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
+    from kiosk.ledger.keys import DeviceKeys, KeyPolicy
+    from kiosk.ledger.store import LedgerStore
+
     cfg = load_config(args.config)
     keys = DeviceKeys.load(cfg.data_dir, KeyPolicy.from_config(cfg))
     with LedgerStore(cfg.ledger_path, keys) as store:
@@ -93,6 +89,9 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _pin(args: argparse.Namespace) -> int:
+    from kiosk.ledger.centre_key_pin import pin_centre_key
+    from kiosk.ledger.keys import key_id, load_public_key_b64
+
     cfg = load_config(args.config)
     pin_centre_key(cfg.data_dir, args.public_key)
     print(f"pinned centre key {key_id(load_public_key_b64(args.public_key))}")
@@ -100,6 +99,15 @@ def _pin(args: argparse.Namespace) -> int:
 
 
 def _seal(args: argparse.Namespace) -> int:
+    from kiosk.ledger.keys import DeviceKeys
+    from kiosk.ledger.keyseal import (
+        NEW_PASSPHRASE_ENV,
+        KeyPolicy,
+        Protection,
+        ProtectionSetting,
+        prompt_passphrase,
+    )
+
     cfg = load_config(args.config)
     keys = DeviceKeys.load(cfg.data_dir, KeyPolicy.from_config(cfg))
     before = keys.protection()

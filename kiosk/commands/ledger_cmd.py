@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import LedgerError
-from kiosk.ledger.keys import DeviceKeys, KeyPolicy
-from kiosk.ledger.store import LedgerStore
-from kiosk.ledger.vault import TemplateVault, default_vault_path
+
+# Only the parser is built at import (`kiosk --help` loads every command module); each
+# handler imports the ledger, keys or camera code it needs.
+if TYPE_CHECKING:
+    from kiosk.ledger.store import LedgerStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(cfg: KioskConfig) -> LedgerStore:
+    from kiosk.ledger.keys import DeviceKeys, KeyPolicy
+    from kiosk.ledger.store import LedgerStore
+
     if not cfg.ledger_path.exists():
         raise LedgerError(f"no ledger at {cfg.ledger_path}")
     return LedgerStore(cfg.ledger_path, DeviceKeys.load(cfg.data_dir, KeyPolicy.from_config(cfg)))
@@ -64,6 +70,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
+    from kiosk.ledger.keys import DeviceKeys, KeyPolicy
+    from kiosk.ledger.vault import TemplateVault, default_vault_path
+
     cfg = load_config(args.config)
     path = default_vault_path(cfg.data_dir)
     if not path.exists():

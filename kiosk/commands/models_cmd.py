@@ -13,16 +13,18 @@ import argparse
 import logging
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
-
+from kiosk.commands.terminal import LazyConsole
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ModelIntegrityError, ModelPackError
-from kiosk.vision.packs import ModelPack, list_packs, packs_dir, resolve_pack, sha256_file
+
+# The parser is built without rich or the pack code: each handler imports what it runs.
+if TYPE_CHECKING:
+    from kiosk.vision.packs import ModelPack
 
 log = logging.getLogger(__name__)
-console = Console(highlight=False)
+console = LazyConsole(highlight=False)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,6 +61,8 @@ def _cfg(args: argparse.Namespace) -> KioskConfig:
 
 
 def _active_id(cfg: KioskConfig) -> str | None:
+    from kiosk.vision.packs import resolve_pack
+
     try:
         return resolve_pack(cfg).pack_id
     except ModelPackError as exc:
@@ -67,6 +71,10 @@ def _active_id(cfg: KioskConfig) -> str | None:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from kiosk.vision.packs import list_packs, packs_dir
+
     cfg = _cfg(args)
     active = _active_id(cfg)
     table = Table(title="Model packs", caption=f"installed packs live in {packs_dir(cfg)}")
@@ -94,6 +102,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def _check_pack(pack: ModelPack) -> list[str]:
     """Print one line per file; return the files that are missing or altered."""
+    from kiosk.vision.packs import sha256_file
+
     bad: list[str] = []
     console.print(f"pack {pack.pack_id} ({pack.root})")
     for spec in pack.models:
@@ -119,6 +129,8 @@ def _check_pack(pack: ModelPack) -> list[str]:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from kiosk.vision.packs import list_packs, resolve_pack
+
     cfg = _cfg(args)
     packs = list_packs(cfg) if args.all else [resolve_pack(cfg)]
     bad = [name for pack in packs for name in _check_pack(pack)]
@@ -131,7 +143,11 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _install(args: argparse.Namespace) -> int:
-    from kiosk.vision.insightface_pack import INSIGHTFACE_LICENCE, LICENCE_WARNING, install_pack
+    from kiosk.vision.packs.insightface_pack import (
+        INSIGHTFACE_LICENCE,
+        LICENCE_WARNING,
+        install_pack,
+    )
 
     cfg = _cfg(args)
     pack = install_pack(args.path, cfg, args.name, replace=args.replace)
@@ -155,7 +171,8 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from kiosk.vision.convert import convert
+    from kiosk.evaluation.convert import convert
+    from kiosk.vision.packs import sha256_file
 
     cfg = _cfg(args)
     root = Path(cfg.paths.models_dir)

@@ -17,20 +17,19 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from kiosk.checkin.proctor import (
-    ProctorAccount,
-    ProctorDirectory,
-    ProctorRole,
-    check_pin_policy,
-    proctor_directory_path,
-    require_role,
-)
 from kiosk.config import load_config
 from kiosk.errors import PolicyViolation
-from kiosk.ledger.records import format_ts
+
+# Only the parser is built at import (`kiosk --help` loads every command module); the
+# handlers import the proctor directory, which pulls in cryptography and the ledger.
+if TYPE_CHECKING:
+    from kiosk.checkin.proctor import ProctorAccount, ProctorDirectory
 
 log = logging.getLogger(__name__)
+# The values of kiosk.checkin.proctor.ProctorRole (tests/test_proctor_cmd.py holds them equal).
+ROLE_CHOICES = ("proctor", "technician", "admin")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,8 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--name", required=True, help="full name, shown in the panel and reports")
     add.add_argument(
         "--role",
-        choices=[r.value for r in ProctorRole],
-        default=ProctorRole.PROCTOR.value,
+        choices=ROLE_CHOICES,
+        default="proctor",
         help="proctor: sessions and overrides; technician: calibration; admin: accounts",
     )
     _admin_options(add, required=False)
@@ -101,6 +100,8 @@ class PinReader:
 
     def new(self, who: str) -> str:
         """A new PIN, checked against the policy before anything is asked twice."""
+        from kiosk.checkin.proctor import check_pin_policy
+
         if self.from_stdin:
             pin = self._line(f"new PIN for {who}")
             check_pin_policy(pin)
@@ -114,6 +115,8 @@ class PinReader:
 
 @contextmanager
 def _directory(args: argparse.Namespace) -> Iterator[ProctorDirectory]:
+    from kiosk.checkin.proctor import ProctorDirectory, proctor_directory_path
+
     directory = ProctorDirectory(proctor_directory_path(load_config(args.config)))
     try:
         yield directory
@@ -123,12 +126,16 @@ def _directory(args: argparse.Namespace) -> Iterator[ProctorDirectory]:
 
 def _admin(directory: ProctorDirectory, admin_id: str, pins: PinReader) -> ProctorAccount:
     """Authenticate `admin_id` (wrong PINs count towards its lockout) and require admin."""
+    from kiosk.checkin.proctor import ProctorRole, require_role
+
     account = directory.authenticate(admin_id, pins.existing(admin_id))
     require_role(account, ProctorRole.ADMIN)
     return account
 
 
 def _add(args: argparse.Namespace) -> int:
+    from kiosk.checkin.proctor import ProctorRole
+
     pins = PinReader(args.pin_stdin)
     with _directory(args) as directory:
         admins = [a for a in directory.list() if a.role is ProctorRole.ADMIN]
@@ -148,6 +155,8 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from kiosk.ledger.records import format_ts
+
     with _directory(args) as directory:
         accounts, locked = directory.list(), directory.locked_until()
         path = directory.path

@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-from kiosk.camera.pinning import (
-    CameraNotPinned,
-    check_pin,
-    load_pin,
-    mismatch_event_body,
-    pin_camera,
-    probe_modes,
-    read_identity,
-)
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import CameraUnavailable, KioskError
-from kiosk.ledger.keys import DeviceKeys, KeyPolicy
-from kiosk.ledger.store import LedgerStore
+
+# Only the parser is built at import (`kiosk --help` loads every command module); each
+# handler imports the ledger, keys or camera code it needs.
+if TYPE_CHECKING:
+    from kiosk.ledger.store import LedgerStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,10 +48,16 @@ def _source(cfg: KioskConfig, args: argparse.Namespace) -> str:
 
 
 def _ledger(cfg: KioskConfig) -> LedgerStore:
+    from kiosk.ledger.keys import DeviceKeys, KeyPolicy
+    from kiosk.ledger.store import LedgerStore
+
     return LedgerStore(cfg.ledger_path, DeviceKeys.load(cfg.data_dir, KeyPolicy.from_config(cfg)))
 
 
 def _pin(args: argparse.Namespace) -> int:
+    from kiosk.camera.identity import probe_modes
+    from kiosk.camera.pinning import pin_camera
+
     cfg = load_config(args.config)
     source = _source(cfg, args)
     modes = probe_modes(source) if args.probe_modes else ()
@@ -77,6 +78,9 @@ def _pin(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from kiosk.camera.identity import CameraNotPinned, read_identity
+    from kiosk.camera.pinning import load_pin
+
     cfg = load_config(args.config)
     source = _source(cfg, args)
     try:
@@ -97,6 +101,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from kiosk.camera.pinning import check_pin, mismatch_event_body
+
     cfg = load_config(args.config)
     source = _source(cfg, args)
     with _ledger(cfg) as ledger:

@@ -7,13 +7,12 @@ import json
 import tomllib
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
+from kiosk.commands.terminal import LazyConsole
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ConfigError, ImageDecodeError, KioskError
 
-console = Console()
+# The parser is built without the engine, numpy or rich: each handler imports what it runs.
+console = LazyConsole()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -103,7 +102,9 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from kiosk.vision import evaluation as ev
+    from rich.table import Table
+
+    from kiosk.evaluation import evaluation as ev
 
     cfg = load_config(args.config)
     engine = _engine(cfg)
@@ -174,8 +175,10 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
     from kiosk.config import REPO_ROOT
-    from kiosk.vision.bench import run_bench
+    from kiosk.evaluation.bench import run_bench
 
     cfg = load_config(args.config)
     folder = args.images or REPO_ROOT / "tests" / "data"

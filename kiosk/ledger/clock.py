@@ -25,14 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any
 
-from kiosk.ledger.records import format_ts
+from kiosk.ledger.record_ledger import RecordLedger as _Ledger
+from kiosk.protocol.bodies import CLOCK_JUMP_EVENT, CLOCK_SKEW_EVENT, ClockJumpBody, ClockSkewBody
+from kiosk.protocol.canonical import format_ts
 
 log = logging.getLogger(__name__)
-
-CLOCK_JUMP_EVENT = "clock_jump"
-CLOCK_SKEW_EVENT = "clock_skew"
 
 
 def boottime() -> float:
@@ -55,14 +54,14 @@ class ClockJump:
     elapsed_s: float  # real time between the two polls
 
     def record_body(self) -> dict[str, Any]:
-        return {
-            "event": CLOCK_JUMP_EVENT,
-            "jump_s": round(self.jump_s, 3),
-            "direction": "forward" if self.jump_s > 0 else "backward",
-            "wall_before": _ts(self.wall_before),
-            "wall_after": _ts(self.wall_after),
-            "elapsed_s": round(self.elapsed_s, 3),
-        }
+        return ClockJumpBody(
+            event=CLOCK_JUMP_EVENT,
+            jump_s=round(self.jump_s, 3),
+            direction="forward" if self.jump_s > 0 else "backward",
+            wall_before=_ts(self.wall_before),
+            wall_after=_ts(self.wall_after),
+            elapsed_s=round(self.elapsed_s, 3),
+        ).to_dict()
 
 
 class ClockJumpDetector:
@@ -108,13 +107,13 @@ class CentreSkew:
     kiosk_time: float
 
     def record_body(self) -> dict[str, Any]:
-        return {
-            "event": CLOCK_SKEW_EVENT,
-            "skew_s": round(self.skew_s, 3),
-            "uncertainty_s": round(self.uncertainty_s, 3),
-            "centre_date": self.centre_date,
-            "kiosk_ts": _ts(self.kiosk_time),
-        }
+        return ClockSkewBody(
+            event=CLOCK_SKEW_EVENT,
+            skew_s=round(self.skew_s, 3),
+            uncertainty_s=round(self.uncertainty_s, 3),
+            centre_date=self.centre_date,
+            kiosk_ts=_ts(self.kiosk_time),
+        ).to_dict()
 
 
 def centre_skew(
@@ -146,10 +145,6 @@ def centre_skew(
     if abs(skew) <= tolerance_s + uncertainty:
         return None
     return CentreSkew(skew, uncertainty, date_header, kiosk)
-
-
-class _Ledger(Protocol):
-    def append(self, type: str, body: dict[str, Any]) -> Any: ...
 
 
 class ClockGuard:

@@ -7,12 +7,14 @@ Layout under ``<data_dir>/keys/`` (directory 0700)::
     device.json           device id and key history [{public_key, from_seq}, ...]
     template.key          32 random bytes for AES-GCM template encryption, 0600
     centre_key.pub        the centre's Ed25519 public key (raw, base64), pinned once
+                          (`kiosk.ledger.centre_key_pin`)
 
 The device id is fixed at creation ("kiosk-" + 12 hex of sha256(first public key)) and
 survives rotation, because ``seq`` is gap-free per device across keys. Rotation is
 driven by `LedgerStore.rotate_key`, which writes the hand-over record signed by the old
 key; this module only stages, commits or discards the new key so a crash at any step
-leaves a state the store can reconcile.
+leaves a state the store can reconcile. The files themselves (names, lock, sealing,
+migration) are handled in `kiosk.ledger.key_files`.
 
 The two secret files (``device_key*.pem``, ``template.key``) never hold the raw key beside
 the data it protects: each is a reference to an OS keyring entry or a passphrase-sealed
@@ -26,13 +28,10 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
 import os
-import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,42 +40,46 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-    load_pem_private_key,
-)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from kiosk.errors import KeyStoreError
+from kiosk.ledger.key_files import (
+    DEVICE_FILE,
+    PRIVATE_FILE,
+    PURPOSE_DEVICE,
+    PURPOSE_TEMPLATE,
+    STAGED_FILE,
+    TEMPLATE_FILE,
+    TEMPLATE_KEY_BYTES,
+    create_secret_once,
+    encode_private,
+    encode_template,
+    forget_if_keyring,
+    has_plaintext,
+    migrate_plaintext,
+    private_pem,
+    read_private,
+    read_secret_file,
+    store_lock,
+    store_protection,
+)
 from kiosk.ledger.keyseal import (
     MIN_PASSPHRASE_CHARS,
     KeyPolicy,
     Protection,
     decode_secret,
-    detect,
     encode_secret,
-    keyring_forget,
-    keyring_usable,
     resolve_new_protection,
-    sealed_salt,
     warn_plaintext,
 )
+from kiosk.ledger.os_keyring import keyring_usable
 from kiosk.ledger.records import public_key_b64 as public_key_to_b64
+from kiosk.ledger.sealed_secret import sealed_salt
+from kiosk.storage import atomic_write_bytes, create_once_bytes, replace_durably
 
 log = logging.getLogger(__name__)
 
 KEYS_DIRNAME = "keys"
-_PRIVATE = "device_key.pem"
-_STAGED = "device_key.next.pem"
-_DEVICE = "device.json"
-_TEMPLATE = "template.key"
-_CENTRE = "centre_key.pub"
-_LOCK = ".lock"
-TEMPLATE_KEY_BYTES = 32
-PURPOSE_DEVICE = "device-signing-key"
-PURPOSE_TEMPLATE = "template-key"
 
 
 def raw_public_bytes(public_key: Ed25519PublicKey) -> bytes:
@@ -101,186 +104,6 @@ def key_id(public_key: Ed25519PublicKey) -> str:
 
 def keys_dir(data_dir: Path) -> Path:
     return Path(data_dir) / KEYS_DIRNAME
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_tmp(path: Path, data: bytes, mode: int) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)  # the umask may have narrowed or (never) widened it
-    return tmp
-
-
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    """Replace `path` with `data` so readers see the old or the new file, never half of one."""
-    tmp = _write_tmp(path, data, mode)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _create_once(path: Path, data: bytes, mode: int) -> bool:
-    """Create `path` only if absent (race-safe across processes); True if we created it."""
-    tmp = _write_tmp(path, data, mode)
-    try:
-        os.link(tmp, path)
-        created = True
-    except FileExistsError:
-        created = False
-    finally:
-        tmp.unlink()
-    _fsync_dir(path.parent)
-    return created
-
-
-@contextlib.contextmanager
-def _store_lock(directory: Path) -> Iterator[None]:
-    """An exclusive lock on the key directory while files are created or migrated, so two
-    processes starting together (UI and sync) never seal the same secret twice."""
-    fd = os.open(directory / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def _read_secret_file(path: Path) -> bytes:
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        log.warning("key file %s had mode %o; tightening to 0600", path, mode)
-        os.chmod(path, 0o600)
-    return path.read_bytes()
-
-
-def _read_private(path: Path, policy: KeyPolicy) -> Ed25519PrivateKey:
-    data = _read_secret_file(path)
-    secret = decode_secret(data, PURPOSE_DEVICE, policy, str(path))
-    if secret is not None:
-        if len(secret) != 32:
-            raise KeyStoreError(f"{path}: sealed device key has the wrong length")
-        return Ed25519PrivateKey.from_private_bytes(secret)
-    try:
-        key = load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        raise KeyStoreError(f"{path}: not a readable private key ({exc})") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KeyStoreError(f"{path}: not an Ed25519 private key")
-    return key
-
-
-def _pem(key: Ed25519PrivateKey) -> bytes:
-    return key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-
-
-def store_protection(directory: Path) -> Protection:
-    """The protection of an existing store: that of its first protected secret file."""
-    for name in (_PRIVATE, _TEMPLATE, _STAGED):
-        with contextlib.suppress(FileNotFoundError):
-            found = detect((directory / name).read_bytes())
-            if found is not Protection.PLAINTEXT:
-                return found
-    return Protection.PLAINTEXT
-
-
-def _salt_hint(directory: Path) -> tuple[bytes, int] | None:
-    for name in (_PRIVATE, _TEMPLATE, _STAGED):
-        with contextlib.suppress(FileNotFoundError):
-            hint = sealed_salt((directory / name).read_bytes())
-            if hint is not None:
-                return hint
-    return None
-
-
-def _encode_private(
-    key: Ed25519PrivateKey, protection: Protection, policy: KeyPolicy, directory: Path
-) -> bytes:
-    return encode_secret(
-        key.private_bytes_raw(),
-        PURPOSE_DEVICE,
-        protection,
-        policy,
-        plaintext=_pem(key),
-        salt_hint=_salt_hint(directory),
-    )
-
-
-def _encode_template(
-    secret: bytes, protection: Protection, policy: KeyPolicy, directory: Path
-) -> bytes:
-    return encode_secret(
-        secret,
-        PURPOSE_TEMPLATE,
-        protection,
-        policy,
-        plaintext=secret,
-        salt_hint=_salt_hint(directory),
-    )
-
-
-def _create_secret_once(path: Path, data: bytes) -> bool:
-    """`_create_once` for a secret; a loser of the race forgets its keyring entry."""
-    created = _create_once(path, data, 0o600)
-    if not created and detect(data) is Protection.KEYRING:
-        keyring_forget(data)
-    return created
-
-
-def _migrate_plaintext(directory: Path, policy: KeyPolicy) -> Protection:
-    """Protect every plain-text secret file in `directory` (inside the store lock).
-
-    The target is the store's existing protection if any file already has one (a
-    migration that crashed half-way), else what `policy` resolves to; when that is plain
-    text (demo), nothing changes. Fails closed with KeyStoreError otherwise.
-    """
-    target = store_protection(directory)
-    files = [
-        (name, purpose)
-        for name, purpose in (
-            (_PRIVATE, PURPOSE_DEVICE),
-            (_STAGED, PURPOSE_DEVICE),
-            (_TEMPLATE, PURPOSE_TEMPLATE),
-        )
-        if (directory / name).exists()
-        and detect((directory / name).read_bytes()) is Protection.PLAINTEXT
-    ]
-    if not files:
-        return target
-    if target is Protection.PLAINTEXT:
-        try:
-            target = resolve_new_protection(policy)
-        except KeyStoreError as exc:
-            raise KeyStoreError(
-                f"{directory} holds device keys in plain text (a legacy or demo store) and "
-                f"they cannot be protected: {exc}",
-                code=exc.code,
-            ) from None
-        if target is Protection.PLAINTEXT:
-            return target
-    for name, purpose in files:
-        path = directory / name
-        if purpose == PURPOSE_DEVICE:
-            data = _encode_private(_read_private(path, policy), target, policy, directory)
-        else:
-            raw = path.read_bytes()
-            if len(raw) != TEMPLATE_KEY_BYTES:
-                raise KeyStoreError(f"template key {path} is corrupt ({len(raw)} bytes)")
-            data = _encode_template(raw, target, policy, directory)
-        _atomic_write(path, data, 0o600)
-        log.warning("migrated plain-text %s to %s protection", path, target.value)
-    return target
 
 
 @dataclass(frozen=True)
@@ -334,28 +157,28 @@ class DeviceKeys:
         policy = policy if policy is not None else KeyPolicy.from_environ()
         directory = keys_dir(data_dir)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with _store_lock(directory):
-            if not (directory / _PRIVATE).exists():
+        with store_lock(directory):
+            if not (directory / PRIVATE_FILE).exists():
                 protection = store_protection(directory)
                 if protection is Protection.PLAINTEXT:
                     protection = resolve_new_protection(policy)
-                data = _encode_private(Ed25519PrivateKey.generate(), protection, policy, directory)
-                if _create_secret_once(directory / _PRIVATE, data):
+                data = encode_private(Ed25519PrivateKey.generate(), protection, policy, directory)
+                if create_secret_once(directory / PRIVATE_FILE, data):
                     log.info("created device key in %s (%s)", directory, protection.value)
-            if not (directory / _TEMPLATE).exists():
+            if not (directory / TEMPLATE_FILE).exists():
                 protection = store_protection(directory)
-                data = _encode_template(
+                data = encode_template(
                     os.urandom(TEMPLATE_KEY_BYTES), protection, policy, directory
                 )
-                _create_secret_once(directory / _TEMPLATE, data)
-            if not (directory / _DEVICE).exists():
-                first = _read_private(directory / _PRIVATE, policy).public_key()
+                create_secret_once(directory / TEMPLATE_FILE, data)
+            if not (directory / DEVICE_FILE).exists():
+                first = read_private(directory / PRIVATE_FILE, policy).public_key()
                 device_id = "kiosk-" + hashlib.sha256(raw_public_bytes(first)).hexdigest()[:12]
                 doc = {
                     "device_id": device_id,
                     "keys": [_epoch_json(KeyEpoch(public_key_to_b64(first), 1))],
                 }
-                _create_once(directory / _DEVICE, _json_bytes(doc), 0o644)
+                create_once_bytes(directory / DEVICE_FILE, _json_bytes(doc), 0o644)
         return cls.load(data_dir, policy)
 
     @classmethod
@@ -364,30 +187,29 @@ class DeviceKeys:
         if they cannot be unlocked, or if they are plain text and cannot be protected."""
         policy = policy if policy is not None else KeyPolicy.from_environ()
         directory = keys_dir(data_dir)
-        if not (directory / _PRIVATE).exists() or not (directory / _DEVICE).exists():
+        if not (directory / PRIVATE_FILE).exists() or not (directory / DEVICE_FILE).exists():
             raise KeyStoreError(f"no device key in {directory}; run `kiosk keys init`")
-        device_id, history = _read_device_doc(directory / _DEVICE)
+        device_id, history = _read_device_doc(directory / DEVICE_FILE)
         protection = store_protection(directory)
-        if protection is Protection.PLAINTEXT or _has_plaintext(directory):
-            with _store_lock(directory):
-                protection = _migrate_plaintext(directory, policy)
+        if protection is Protection.PLAINTEXT or has_plaintext(directory):
+            with store_lock(directory):
+                protection = migrate_plaintext(directory, policy)
         if protection is Protection.PLAINTEXT:
             warn_plaintext(directory)
-        staged = directory / _STAGED
+        staged = directory / STAGED_FILE
         if staged.exists():
-            staged_pub = public_key_to_b64(_read_private(staged, policy).public_key())
+            staged_pub = public_key_to_b64(read_private(staged, policy).public_key())
             if staged_pub == history[-1].public_key_b64:
                 # Crashed after recording the rotation but before swapping files: finish it.
-                old = (directory / _PRIVATE).read_bytes()
-                os.replace(staged, directory / _PRIVATE)
-                _fsync_dir(directory)
-                _forget_if_keyring(old)
+                old = (directory / PRIVATE_FILE).read_bytes()
+                replace_durably(staged, directory / PRIVATE_FILE)
+                forget_if_keyring(old)
                 log.info("completed an interrupted key rotation")
-        private_key = _read_private(directory / _PRIVATE, policy)
+        private_key = read_private(directory / PRIVATE_FILE, policy)
         keys = cls(directory, device_id, private_key, history, policy)
         if keys.public_key_b64() != history[-1].public_key_b64:
             raise KeyStoreError(
-                f"{directory / _PRIVATE} does not match the current key in {_DEVICE}"
+                f"{directory / PRIVATE_FILE} does not match the current key in {DEVICE_FILE}"
             )
         return keys
 
@@ -409,9 +231,9 @@ class DeviceKeys:
 
     def template_key(self) -> bytes:
         """The 32-byte AES-GCM key for templates at rest (kept apart from the signing key)."""
-        path = self.directory / _TEMPLATE
+        path = self.directory / TEMPLATE_FILE
         try:
-            stored = _read_secret_file(path)
+            stored = read_secret_file(path)
         except FileNotFoundError:
             raise KeyStoreError(f"template key {path} is missing") from None
         secret = decode_secret(stored, PURPOSE_TEMPLATE, self.policy, str(path))
@@ -423,8 +245,8 @@ class DeviceKeys:
     # -- rotation (driven by LedgerStore.rotate_key) ---------------------------------------
 
     def staged_key(self) -> Ed25519PrivateKey | None:
-        path = self.directory / _STAGED
-        return _read_private(path, self.policy) if path.exists() else None
+        path = self.directory / STAGED_FILE
+        return read_private(path, self.policy) if path.exists() else None
 
     def protection(self) -> Protection:
         """How this store's secrets are kept (keyring, passphrase or plain text)."""
@@ -448,25 +270,25 @@ class DeviceKeys:
                     f"a new key passphrase of at least {MIN_PASSPHRASE_CHARS} characters is needed"
                 )
         secrets: list[tuple[str, str, bytes, bytes]] = []
-        with _store_lock(self.directory):
+        with store_lock(self.directory):
             for name, purpose in (
-                (_PRIVATE, PURPOSE_DEVICE),
-                (_STAGED, PURPOSE_DEVICE),
-                (_TEMPLATE, PURPOSE_TEMPLATE),
+                (PRIVATE_FILE, PURPOSE_DEVICE),
+                (STAGED_FILE, PURPOSE_DEVICE),
+                (TEMPLATE_FILE, PURPOSE_TEMPLATE),
             ):
                 path = self.directory / name
                 if not path.exists():
                     continue
-                old = _read_secret_file(path)
+                old = read_secret_file(path)
                 if purpose == PURPOSE_DEVICE:
-                    secret = _read_private(path, self.policy).private_bytes_raw()
+                    secret = read_private(path, self.policy).private_bytes_raw()
                 else:
                     secret = self.template_key()
                 secrets.append((name, purpose, old, secret))
             salt: tuple[bytes, int] | None = None
             for name, purpose, _old, secret in secrets:
                 plain = (
-                    _pem(Ed25519PrivateKey.from_private_bytes(secret))
+                    private_pem(Ed25519PrivateKey.from_private_bytes(secret))
                     if (purpose == PURPOSE_DEVICE)
                     else secret
                 )
@@ -474,9 +296,9 @@ class DeviceKeys:
                     secret, purpose, target, new_policy, plaintext=plain, salt_hint=salt
                 )
                 salt = salt or sealed_salt(data)
-                _atomic_write(self.directory / name, data, 0o600)
+                atomic_write_bytes(self.directory / name, data, 0o600)
             for _name, _purpose, old, _secret in secrets:
-                _forget_if_keyring(old)
+                forget_if_keyring(old)
         self.policy = new_policy
         log.warning("device keys in %s resealed with %s protection", self.directory, target.value)
 
@@ -485,8 +307,8 @@ class DeviceKeys:
         It gets the same protection as the current key."""
         key = Ed25519PrivateKey.generate()
         self.discard_staged()
-        data = _encode_private(key, self.protection(), self.policy, self.directory)
-        _atomic_write(self.directory / _STAGED, data, 0o600)
+        data = encode_private(key, self.protection(), self.policy, self.directory)
+        atomic_write_bytes(self.directory / STAGED_FILE, data, 0o600)
         return key
 
     def commit_rotation(self, from_seq: int, public_key_b64: str) -> None:
@@ -507,35 +329,21 @@ class DeviceKeys:
         if self.history[-1] != epoch:
             history = [*self.history, epoch]
             doc = {"device_id": self.device_id, "keys": [_epoch_json(e) for e in history]}
-            _atomic_write(self.directory / _DEVICE, _json_bytes(doc), 0o644)
+            atomic_write_bytes(self.directory / DEVICE_FILE, _json_bytes(doc), 0o644)
             self.history = history
-        old = (self.directory / _PRIVATE).read_bytes()
-        os.replace(self.directory / _STAGED, self.directory / _PRIVATE)
-        _fsync_dir(self.directory)
-        _forget_if_keyring(old)  # the retired private key leaves the keyring too
+        old = (self.directory / PRIVATE_FILE).read_bytes()
+        replace_durably(self.directory / STAGED_FILE, self.directory / PRIVATE_FILE)
+        forget_if_keyring(old)  # the retired private key leaves the keyring too
         self.private_key = staged
         self.public_key = staged.public_key()
         log.info("device key rotated to %s from seq %d", self.key_id(), from_seq)
 
     def discard_staged(self) -> None:
-        path = self.directory / _STAGED
+        path = self.directory / STAGED_FILE
         with contextlib.suppress(FileNotFoundError):
             data = path.read_bytes()
             path.unlink()
-            _forget_if_keyring(data)
-
-
-def _forget_if_keyring(data: bytes) -> None:
-    if detect(data) is Protection.KEYRING:
-        keyring_forget(data)
-
-
-def _has_plaintext(directory: Path) -> bool:
-    for name in (_PRIVATE, _TEMPLATE, _STAGED):
-        with contextlib.suppress(FileNotFoundError):
-            if detect((directory / name).read_bytes()) is Protection.PLAINTEXT:
-                return True
-    return False
+            forget_if_keyring(data)
 
 
 def _epoch_json(e: KeyEpoch) -> dict[str, object]:
@@ -558,35 +366,6 @@ def _read_device_doc(path: Path) -> tuple[str, list[KeyEpoch]]:
     return device_id, history
 
 
-def pin_centre_key(data_dir: Path, public_key_b64: str) -> None:
-    """Pin the centre's roster-signing key. Re-pinning a different key is refused: changing
-    the trust anchor must be a deliberate act (delete the file), never a side effect."""
-    key = load_public_key_b64(public_key_b64)
-    directory = keys_dir(data_dir)
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = public_key_to_b64(key) + "\n"
-    path = directory / _CENTRE
-    if not _create_once(path, text.encode("ascii"), 0o644):
-        current = path.read_text(encoding="ascii").strip()
-        if current != text.strip():
-            raise KeyStoreError(
-                f"a different centre key is already pinned in {path} (key id "
-                f"{key_id(load_public_key_b64(current))}); remove it first to re-pin"
-            )
-
-
-def load_centre_key(data_dir: Path) -> Ed25519PublicKey:
-    """The pinned centre key; KeyStoreError if none is pinned yet."""
-    path = keys_dir(data_dir) / _CENTRE
-    try:
-        text = path.read_text(encoding="ascii")
-    except FileNotFoundError:
-        raise KeyStoreError(
-            f"no centre key pinned ({path}); run `kiosk keys pin-centre KEY`"
-        ) from None
-    return load_public_key_b64(text)
-
-
 __all__ = [
     "DeviceKeys",
     "KeyEpoch",
@@ -594,9 +373,8 @@ __all__ = [
     "Protection",
     "key_id",
     "keys_dir",
-    "load_centre_key",
     "load_public_key_b64",
-    "pin_centre_key",
     "public_key_to_b64",
+    "raw_public_bytes",
     "store_protection",
 ]

@@ -24,13 +24,9 @@ from typing import IO, Any
 
 from kiosk.errors import KeyStoreError, KioskError, LedgerError, LedgerTampered, StorageFull
 from kiosk.ledger.keys import DeviceKeys, load_public_key_b64
-from kiosk.ledger.records import (
-    ChainVerifier,
-    Envelope,
-    key_rotation_body,
-    new_record,
-    sign_record,
-)
+from kiosk.protocol.chain import ChainVerifier, key_rotation_body
+from kiosk.protocol.envelope import Envelope, new_record, sign_record
+from kiosk.storage import open_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -79,21 +75,16 @@ class LedgerStore:
 
     def __init__(self, path: Path, keys: DeviceKeys, *, max_size_bytes: int | None = None) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._keys = keys
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.path,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
-            check_same_thread=False,
-        )
         try:
-            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise LedgerError(f"{self.path}: cannot switch the ledger to WAL mode ({mode})")
-            self._conn.execute("PRAGMA synchronous=FULL")
+            # WAL + synchronous=FULL: a committed append survives power loss or SIGKILL.
+            self._conn = open_sqlite(
+                self.path, busy_timeout_ms=BUSY_TIMEOUT_MS, check_same_thread=False
+            )
+        except (sqlite3.DatabaseError, OSError) as exc:  # not a database, or no access
+            raise LedgerError(f"{self.path}: cannot open ledger ({exc})") from None
+        try:
             if max_size_bytes is not None:
                 page = self._conn.execute("PRAGMA page_size").fetchone()[0]
                 self._conn.execute(f"PRAGMA max_page_count={max(1, max_size_bytes // page)}")

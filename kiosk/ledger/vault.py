@@ -24,7 +24,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kiosk.errors import TemplateVaultError
-from kiosk.ledger.records import canonical_json
+from kiosk.protocol.canonical import canonical_json
+from kiosk.storage import open_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +82,11 @@ class TemplateVault:
         if len(key) != 32:
             raise TemplateVaultError("template key must be 32 bytes (AES-256)")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._aes = AESGCM(key)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-        )
+        self._conn = open_sqlite(self.path, check_same_thread=False)
         try:
             self._conn.execute("PRAGMA secure_delete=ON")
-            self._conn.execute("PRAGMA synchronous=FULL")
             with self._txn():
                 for statement in _SCHEMA:
                     self._conn.execute(statement)
@@ -98,7 +95,7 @@ class TemplateVault:
             self._conn.close()
             raise
         with contextlib.suppress(OSError):
-            os.chmod(self.path, 0o600)
+            os.chmod(self.path, 0o600)  # a vault created before open_sqlite made it so
 
     def close(self) -> None:
         with self._lock:
@@ -209,15 +206,25 @@ class TemplateVault:
                 "DELETE FROM templates WHERE expires_at_ms <= ?", (_ms(now),)
             ).rowcount
         if n:
+            self._scrub_wal()
             log.info("purged %d expired template rows from %s", n, self.path)
         return n
+
+    def _scrub_wal(self) -> None:
+        """secure_delete zeroes freed pages in the database file, but in WAL mode the
+        pre-delete pages can linger in the -wal file: checkpoint and truncate it."""
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def purge_session(self, session_id: str) -> int:
         """Delete all templates of one session (e.g. when a roster is withdrawn)."""
         with self._txn():
-            return self._conn.execute(
+            n = self._conn.execute(
                 "DELETE FROM templates WHERE session_id = ?", (session_id,)
             ).rowcount
+        if n:
+            self._scrub_wal()
+        return int(n)
 
     def count(self) -> int:
         with self._lock:

@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,42 +33,16 @@ from typing import Any
 import httpx
 
 from kiosk.errors import CentreProtocolError, CentreUnavailable, KioskError
+from kiosk.ledger.centre_key_pin import load_centre_key, pin_centre_key
 from kiosk.ledger.clock import ClockGuard
-from kiosk.ledger.keys import DeviceKeys, load_centre_key, pin_centre_key
+from kiosk.ledger.keys import DeviceKeys
 from kiosk.ledger.store import LedgerStore
+from kiosk.storage import atomic_write_text
 from kiosk.sync.backoff import Backoff
-from kiosk.sync.signing import sign_request
+from kiosk.sync.centre_http import CentreHttp, json_of, raise_for_status
+from kiosk.sync.push_results import PushResult, read_push_results
 
 log = logging.getLogger(__name__)
-
-API = "/api/v1"
-ACK_STATUSES = frozenset({"accepted", "duplicate"})
-
-
-@dataclass
-class PushResult:
-    """What one push (or a drain of several) achieved."""
-
-    sent: int = 0
-    accepted: int = 0
-    duplicate: int = 0
-    rejected: int = 0
-    batches: int = 0
-    head_seq: int | None = None
-    rejections: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def acked(self) -> int:
-        return self.accepted + self.duplicate
-
-    def add(self, other: PushResult) -> None:
-        self.sent += other.sent
-        self.accepted += other.accepted
-        self.duplicate += other.duplicate
-        self.rejected += other.rejected
-        self.batches += other.batches
-        self.head_seq = other.head_seq if other.head_seq is not None else self.head_seq
-        self.rejections.extend(other.rejections)
 
 
 class SyncClient:
@@ -108,20 +82,24 @@ class SyncClient:
         self.requeue_rejected_s = requeue_rejected_s
         self.data_dir = Path(data_dir) if data_dir is not None else keys.directory.parent
         self.backoff = Backoff(base_backoff_s, max_backoff_s)
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=timeout_s,
-            transport=transport,
-            headers={"User-Agent": "exam-door-kiosk-sync/1"},
-        )
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # Notified after every loop pass (a batch pushed, an attempt failed, the loop
+        # ended), so a caller can wait for an outcome instead of polling a clock.
+        self._progress = threading.Condition()
         self.last_error: str | None = None
         self.last_success_at: float | None = None
         # Every centre answer carries its Date: a kiosk clock far from it (or stepped) is
         # a signed device_event, because record timestamps are evidence.
         self.clock_guard = clock_guard if clock_guard is not None else ClockGuard(store)
+        self._centre = CentreHttp(
+            keys,
+            self.base_url,
+            timeout_s=timeout_s,
+            clock_guard=self.clock_guard,
+            transport=transport,
+        )
 
     @classmethod
     def from_config(cls, cfg: Any, store: LedgerStore, keys: DeviceKeys) -> SyncClient:
@@ -142,66 +120,13 @@ class SyncClient:
 
     def close(self) -> None:
         self.stop()
-        self._http.close()
+        self._centre.close()
 
     def __enter__(self) -> SyncClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _request(self, method: str, path: str, body: bytes = b"") -> httpx.Response:
-        """A signed request; transport failures become `CentreUnavailable`."""
-        request = self._http.build_request(
-            method, API + path, content=body or None, headers={"Content-Type": "application/json"}
-        )
-        signed_path = request.url.raw_path.decode("ascii")
-        request.headers.update(
-            sign_request(self.keys.private_key, self.keys.device_id, method, signed_path, body)
-        )
-        sent_wall = time.time()
-        try:
-            response = self._http.send(request)
-        except httpx.TimeoutException as exc:
-            raise CentreUnavailable(
-                f"the centre did not answer in time ({exc.__class__.__name__})",
-                code="centre_timeout",
-            ) from None
-        except httpx.TransportError as exc:
-            raise CentreUnavailable(f"cannot reach the centre at {self.base_url}: {exc}") from None
-        try:
-            self.clock_guard.observe_centre(
-                response.headers.get("date"), sent_wall=sent_wall, received_wall=time.time()
-            )
-        except KioskError as exc:  # a full ledger must not turn into a sync failure here
-            log.warning("could not record a clock event: %s", exc)
-        return response
-
-    @staticmethod
-    def _json(resp: httpx.Response) -> Any:
-        try:
-            return resp.json()
-        except ValueError:
-            raise CentreProtocolError(
-                f"the centre answered HTTP {resp.status_code} with something that is not JSON"
-            ) from None
-
-    def _raise_for_status(self, resp: httpx.Response, what: str) -> None:
-        if resp.status_code < 400:
-            return
-        try:
-            doc = resp.json()
-            code, detail = doc.get("error", "http_error"), doc.get("detail", "")
-        except (ValueError, AttributeError):
-            code, detail = "http_error", resp.text[:200]
-        if resp.status_code >= 500 or resp.status_code in (408, 429):
-            raise CentreUnavailable(
-                f"{what}: the centre is unwell (HTTP {resp.status_code} {code})"
-            )
-        raise CentreProtocolError(
-            f"{what}: refused by the centre (HTTP {resp.status_code} {code}: {detail})",
-            code=f"centre_{code}",
-        )
 
     # -- push ------------------------------------------------------------------------------
 
@@ -216,9 +141,9 @@ class SyncClient:
             body = json.dumps(
                 {"records": [e.to_dict() for e in envs]}, ensure_ascii=False, separators=(",", ":")
             ).encode("utf-8")
-            resp = self._request("POST", f"/devices/{self.keys.device_id}/records", body)
-            self._raise_for_status(resp, "push")
-            acked, result = self._read_results(resp, envs)
+            resp = self._centre.request("POST", f"/devices/{self.keys.device_id}/records", body)
+            raise_for_status(resp, "push")
+            acked, result = read_push_results(json_of(resp), envs)
         except BaseException:
             # Whatever happened, the centre did not confirm: everything goes back to pending.
             self.store.requeue_sent()
@@ -240,39 +165,6 @@ class SyncClient:
             result.head_seq,
         )
         return result
-
-    def _read_results(self, resp: httpx.Response, envs: list[Any]) -> tuple[list[str], PushResult]:
-        doc = self._json(resp)
-        results = doc.get("results") if isinstance(doc, dict) else None
-        if not isinstance(results, list) or len(results) != len(envs):
-            raise CentreProtocolError("the centre's answer does not list one result per record")
-        out = PushResult(sent=len(envs), batches=1, head_seq=doc.get("head_seq"))
-        acked: list[str] = []
-        for i, (env, res) in enumerate(zip(envs, results, strict=True)):
-            if (
-                not isinstance(res, dict)
-                or res.get("index", i) != i
-                or res.get("id") not in (env.record.id, None)
-            ):
-                raise CentreProtocolError(f"the centre's result {i} does not match the record sent")
-            status = res.get("status")
-            if status in ACK_STATUSES and res.get("id") == env.record.id:
-                acked.append(env.record.id)
-                if status == "accepted":
-                    out.accepted += 1
-                else:
-                    out.duplicate += 1
-            else:
-                out.rejected += 1
-                out.rejections.append(
-                    {
-                        "id": env.record.id,
-                        "seq": env.record.seq,
-                        "reason": res.get("reason"),
-                        "detail": res.get("detail"),
-                    }
-                )
-        return acked, out
 
     def push_all(self, *, max_batches: int | None = None) -> PushResult:
         """Push until nothing is pending or a batch makes no progress; errors propagate."""
@@ -312,11 +204,28 @@ class SyncClient:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Block until `condition()` holds, re-checking after every pass of the background
+        loop; False if `timeout` seconds pass first. For the self-test and tests, which
+        must wait for "the outbox drained" without guessing how long that takes."""
+        with self._progress:
+            return self._progress.wait_for(condition, timeout)
+
+    def _passed(self) -> None:
+        with self._progress:
+            self._progress.notify_all()
+
     def _sleep(self, seconds: float) -> None:
         self._wake.wait(seconds)
         self._wake.clear()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._passed()
+
+    def _loop(self) -> None:
         last_requeue = time.monotonic()
         try:
             requeued = self.store.requeue_sent()
@@ -341,15 +250,18 @@ class SyncClient:
                 self.last_error = f"[{exc.code}] {exc}"
                 delay = self.backoff.next_delay()
                 log.warning("sync failed (%s); retrying in %.1f s", self.last_error, delay)
+                self._passed()
                 self._sleep(delay)
                 continue
             except Exception as exc:  # a bug must not kill the thread and silently stop sync
                 self.last_error = f"unexpected: {exc!r}"
                 log.exception("sync loop error")
+                self._passed()
                 self._sleep(self.backoff.next_delay())
                 continue
             self.backoff.reset()
             self.last_error = None
+            self._passed()
             if r.sent == self.batch_size and r.acked > 0:
                 continue  # more waiting: keep going without a pause
             self._sleep(self.interval_s)
@@ -368,9 +280,9 @@ class SyncClient:
         }
         if label:
             body["label"] = label
-        resp = self._request("POST", "/devices/enroll", json.dumps(body).encode("utf-8"))
-        self._raise_for_status(resp, "enrolment")
-        doc = self._json(resp)
+        resp = self._centre.request("POST", "/devices/enroll", json.dumps(body).encode("utf-8"))
+        raise_for_status(resp, "enrolment")
+        doc = json_of(resp)
         if not isinstance(doc, dict) or not isinstance(doc.get("centre_public_key"), str):
             raise CentreProtocolError("the enrolment answer carries no centre key")
         pin_centre_key(self.data_dir, doc["centre_public_key"])
@@ -384,9 +296,9 @@ class SyncClient:
 
     def centre_status(self) -> dict[str, Any]:
         """What the centre holds for this device (head of its verified chain, …)."""
-        resp = self._request("GET", f"/devices/{self.keys.device_id}/status")
-        self._raise_for_status(resp, "status")
-        doc = self._json(resp)
+        resp = self._centre.request("GET", f"/devices/{self.keys.device_id}/status")
+        raise_for_status(resp, "status")
+        doc = json_of(resp)
         if not isinstance(doc, dict):
             raise CentreProtocolError("the status answer is not a JSON object")
         return doc
@@ -409,9 +321,9 @@ class SyncClient:
         from kiosk.checkin.roster import parse_signed_roster
         from kiosk.errors import RosterRollback
 
-        resp = self._request("GET", f"/rosters/{room}/latest")
-        self._raise_for_status(resp, f"roster for {room}")
-        doc = self._json(resp)
+        resp = self._centre.request("GET", f"/rosters/{room}/latest")
+        raise_for_status(resp, f"roster for {room}")
+        doc = json_of(resp)
         centre_key = load_centre_key(self.data_dir)
         now = now or datetime.now(UTC)
         roster = parse_signed_roster(doc, centre_key, now=now)
@@ -430,7 +342,9 @@ class SyncClient:
         if roster_store is not None:
             roster = roster_store.accept(doc, centre_key, now=now)
         else:
-            _atomic_write_json(self.roster_path(room), doc)
+            text = json.dumps(doc, ensure_ascii=False, sort_keys=True)
+            self.roster_path(room).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.roster_path(room), text, 0o644)
         log.info(
             "roster %s version %d for room %s accepted", roster.roster_id, roster.version, room
         )
@@ -450,16 +364,4 @@ class SyncClient:
         return stored.version
 
 
-def _atomic_write_json(path: Path, doc: Any) -> None:
-    import os
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, ensure_ascii=False, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-__all__ = ["PushResult", "SyncClient"]
+__all__ = ["SyncClient"]

@@ -2,6 +2,7 @@
 
 Qt lives only in this package (an import-linter contract checks it). Nothing here
 decides anything: widgets show `CheckinFlow` state and send it claims, frames and proctor
-actions. This ``__init__`` imports no Qt so the Qt-free helpers (`i18n`, `driver`) can be
-used by the headless demo on a machine without a display.
+actions. Door assembly, the frame driver and the self-test are Qt-free and live in
+`kiosk.app`; this ``__init__`` imports no Qt so `i18n` can also word the headless demo on
+a machine without a display.
 """

@@ -15,13 +15,13 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QStackedWidget
 
+from kiosk.app.door import Door
+from kiosk.app.driver import DoorDriver, FrameResult
 from kiosk.camera import CameraStatus
 from kiosk.camera.lens import LensView, lens_view
 from kiosk.checkin.flow import FlowState, StateName
 from kiosk.errors import KioskError
 from kiosk.ui.applicant_screen import ApplicantScreen
-from kiosk.ui.door import Door
-from kiosk.ui.driver import DoorDriver, FrameResult
 from kiosk.ui.i18n import Translator
 from kiosk.ui.lockdown import LockdownWindow
 from kiosk.ui.proctor_panel import ProctorPanel

@@ -29,13 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.app.calibration_ledger import OpenLedger, ledger_on_first_use
+from kiosk.app.driver import DoorDriver, FrameResult
+from kiosk.app.selftest import CheckResult, check_running_camera, run_self_test
 from kiosk.camera import LatestFrameGrabber
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
-from kiosk.ui.calibration_set_panel import CalibrationSetPanel, OpenLedger
-from kiosk.ui.driver import DoorDriver, FrameResult
+from kiosk.ui.calibration_set_panel import CalibrationSetPanel
 from kiosk.ui.i18n import Translator
-from kiosk.ui.selftest import CheckResult, run_self_test
 from kiosk.ui.theme import ADJUST, BAD, GOOD, STYLESHEET
 from kiosk.ui.video_view import VideoView
 from kiosk.ui.worker import AnalysisWorker
@@ -144,14 +145,14 @@ class CalibrationWindow(QMainWindow):
     def from_config(
         cls, cfg: KioskConfig, *, template: str | None = None, keep_images: bool = False
     ) -> CalibrationWindow:
-        from kiosk.ui.door import camera_source
+        from kiosk.app.door import camera_source
 
         engine = FaceEngine.from_config(cfg)
         window = cls(
             engine,
             LatestFrameGrabber(camera_source(cfg, loop=True)),
             cfg,
-            open_ledger=window_ledger(cfg),
+            open_ledger=ledger_on_first_use(cfg),
             keep_images=keep_images,
         )
         if template:
@@ -208,15 +209,9 @@ class CalibrationWindow(QMainWindow):
         """Runs on the UI thread: a few hundred ms (model hashes dominate), and the
         technician pressed a button to wait for exactly this. The camera check reads the
         grabber's state instead of opening the device a second time."""
-        results = run_self_test(self.cfg, camera_check=self._camera_result)
+        results = run_self_test(self.cfg, camera_check=lambda: check_running_camera(self.grabber))
         self.self_test_done.emit(results)
         return results
-
-    def _camera_result(self) -> CheckResult:
-        status, name = self.grabber.status, self.grabber.source.name
-        if status == "live":
-            return CheckResult("camera", "pass", f"{name}: {self.grabber.fps:.1f} FPS")
-        return CheckResult("camera", "fail", f"{name}: {status} {self.grabber.last_error or ''}")
 
     def _show_self_test(self, results: list[CheckResult]) -> None:
         t = self.tr_.t
@@ -311,20 +306,3 @@ class CalibrationWindow(QMainWindow):
             if sim is not None:
                 text += "  " + t("calibration.similarity", score=sim)
             self.similarity.setText(text)
-
-
-def window_ledger(cfg: KioskConfig) -> OpenLedger:
-    """Opens the device ledger the first time a calibration is confirmed (not at start:
-    the keys may ask for a passphrase, and looking at the camera needs none); the store
-    is closed when the process ends."""
-    opened: list[object] = []
-
-    def open_ledger() -> object:
-        if not opened:
-            from kiosk.ledger.keys import DeviceKeys
-            from kiosk.ledger.store import LedgerStore
-
-            opened.append(LedgerStore(cfg.ledger_path, DeviceKeys.for_config(cfg)))
-        return opened[0]
-
-    return open_ledger

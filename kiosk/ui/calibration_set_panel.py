@@ -2,7 +2,7 @@
 evaluate, look at the ROC/DET plot and the chosen threshold, then confirm.
 
 Only presentation and button wiring: capture rules, pairs, threshold, the file and its
-signed record are all in `kiosk.vision.calibration_set`, so the same steps run without a
+signed record are all in `kiosk.evaluation.calibration_set`, so the same steps run without a
 screen (and are tested there on real faces). Camera exposure and brightness are set
 through `kiosk.camera.set_exposure` (a device only; a file source says so).
 """
@@ -10,7 +10,6 @@ through `kiosk.camera.set_exposure` (a device only; a file source says so).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.app.calibration_ledger import OpenLedger
+from kiosk.app.driver import FrameResult
 from kiosk.camera import LatestFrameGrabber, set_exposure
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
-from kiosk.ui.driver import FrameResult
-from kiosk.ui.i18n import Translator
-from kiosk.vision.calibration_set import (
+from kiosk.evaluation.calibration_set import (
     CalibrationRun,
     CalibrationSet,
     Offer,
@@ -42,10 +41,9 @@ from kiosk.vision.calibration_set import (
     default_calibration_path,
     new_set_folder,
 )
+from kiosk.ui.i18n import Translator
 
 log = logging.getLogger(__name__)
-
-OpenLedger = Callable[[], Any]  # returns an object with append(type, body) (a LedgerStore)
 
 
 class CalibrationSetPanel(QGroupBox):

@@ -4,7 +4,7 @@ One widget for everything typed at the door: an applicant's IIN or booking code,
 proctor's ID and PIN. What each kind allows (`KeypadKind`): digits only for an IIN and a
 PIN, letters for codes and IDs, a length, and how the display hides what is typed.
 
-An IIN is checked as it is typed: 12 digits and its check digit (`kiosk.checkin.iin`)
+An IIN is checked as it is typed: 12 digits and its check digit (`kiosk.protocol.iin`)
 before any lookup, so "12345" or a slip of one digit is an inline "check the number",
 not a signed refusal that sends a person to the proctor. The display masks an IIN but
 the last four digits, and a PIN whole: the queue behind can read the screen.
@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.checkin.iin import mask_iin, validate_iin
 from kiosk.errors import RosterError
+from kiosk.protocol.iin import mask_iin, validate_iin
 from kiosk.ui.i18n import Translator
 
 CODE_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # all of them: the demo's own codes have an O

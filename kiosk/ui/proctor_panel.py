@@ -2,7 +2,7 @@
 see who has checked in, unlock the door, override a refusal, release a held screen, and
 see what still waits to sync.
 
-Every action is a call into the core (`CheckinFlow`, `DoorController`), which checks the
+Every action is a call into the core (`CheckinFlow`, `DoorLock`), which checks the
 role and writes the signed record; a `KioskError` it raises is shown in words here. The
 panel has its own translator, so a proctor reads it in their language whatever the last
 applicant chose. It signs the proctor out when hidden and after `IDLE_SIGN_OUT_S` without
@@ -33,9 +33,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.app.door_status import CentreState, applicant_status, overridable_refusals
 from kiosk.checkin.flow import CheckinFlow
 from kiosk.checkin.proctor import OverrideRequest, ProctorAccount, ProctorDirectory
-from kiosk.checkin.session_book import Refusal
 from kiosk.errors import KioskError, ProctorAuthError, ProctorLockedOut
 from kiosk.ui.confirm import ConfirmPage
 from kiosk.ui.i18n import LANGUAGES, NATIVE_NAMES, Translator
@@ -45,22 +45,8 @@ from kiosk.ui.refusal_words import why_key
 
 log = logging.getLogger(__name__)
 
-CentreState = Callable[[], str]  # "online" | "offline" | "not_configured"
 IDLE_SIGN_OUT_S = 120.0
 PAGE_LOGIN, PAGE_MAIN, PAGE_CONFIRM = 0, 1, 2
-
-
-def applicant_status(flow: CheckinFlow, applicant_id: str) -> str:
-    """The status word for one booked applicant, read from the session book the flow keeps
-    (display only: the book is the flow's own record of what happened)."""
-    book = flow.book
-    mine = [r for r in book.refusals.values() if r.applicant_id == applicant_id]
-    if applicant_id in book.checked_in:
-        overridden = any(r.record_id in book.overridden for r in mine)
-        return "accepted_by_override" if overridden else "accepted"
-    if mine:
-        return mine[-1].decision.value
-    return "waiting"
 
 
 class ProctorPanel(QWidget):
@@ -288,7 +274,7 @@ class ProctorPanel(QWidget):
         session_id = self.flow.roster.session.session_id
 
         def unlock(acc: ProctorAccount) -> None:
-            self.flow.door.unlock_manually(acc, note, session_id=session_id)
+            self.flow.door_lock.unlock_manually(acc, note, session_id=session_id)
 
         if self._act(unlock, "proctor.door_unlocked"):
             self.unlock_note.clear()
@@ -308,18 +294,6 @@ class ProctorPanel(QWidget):
             self.note_edit.clear()
 
     # --- display ---------------------------------------------------------------------
-    def overridable(self) -> list[Refusal]:
-        """Refusals of this session a proctor may still turn into an admission, newest
-        first (the flow re-checks every rule when the override is submitted)."""
-        book = self.flow.book
-        return [
-            r
-            for r in reversed(book.refusals.values())
-            if r.applicant_id is not None
-            and r.record_id not in book.overridden
-            and r.applicant_id not in book.checked_in
-        ]
-
     def refresh(self) -> None:
         """Re-read session, applicants, refusals and sync state from the core."""
         t = self.tr_.t
@@ -349,7 +323,7 @@ class ProctorPanel(QWidget):
             ):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self._fit_table()
-        self.override.set_refusals(self.overridable(), names)
+        self.override.set_refusals(overridable_refusals(flow), names)
 
         state = flow.state
         self.held_box.setVisible(state.hold)

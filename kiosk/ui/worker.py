@@ -11,9 +11,9 @@ import logging
 
 from PySide6.QtCore import QThread, Signal
 
+from kiosk.app.driver import DoorDriver
 from kiosk.camera import LatestFrameGrabber
 from kiosk.errors import KioskError
-from kiosk.ui.driver import DoorDriver
 
 log = logging.getLogger(__name__)
 

@@ -102,7 +102,7 @@ class FaceEngine:
                 max_faces=cfg.vision.max_faces,
             )
         elif det_spec.kind == "scrfd":
-            from kiosk.vision.insightface_pack import ScrfdDetector
+            from kiosk.vision.detect_scrfd import ScrfdDetector
 
             detector = ScrfdDetector(det_spec, det_loaded, cfg.vision)
         else:  # load_pack already refuses unknown kinds; this guards future edits

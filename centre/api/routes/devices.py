@@ -24,8 +24,8 @@ from centre.api.deps import (
 from centre.crud import devices as crud_devices
 from centre.crud.ingest import ACCEPTED, DUPLICATE, REJECTED, BatchIngestor, announced_keys
 from centre.models import Device
-from kiosk.errors import KioskError
-from kiosk.sync.signing import RequestAuthError, parse_auth_headers, verify_request
+from kiosk.protocol.errors import CodedError
+from kiosk.protocol.requests import RequestAuthError, parse_auth_headers, verify_request
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
@@ -99,7 +99,7 @@ def _enroll(ctx: CentreContext, request: Request, body: bytes) -> dict[str, Any]
         )
     except RequestAuthError as exc:
         raise ApiError(401, exc.code, str(exc)) from None
-    except KioskError as exc:
+    except CodedError as exc:
         raise ApiError(400, exc.code, str(exc)) from None
     with ctx.write_lock(), ctx.session() as db:
         try:
@@ -140,7 +140,7 @@ def list_devices(*, db: DbSession, _: Admin) -> dict[str, Any]:
 def _set_status(db: Session, device_id: str, status: str) -> dict[str, Any]:
     try:
         device = crud_devices.set_device_status(db, device_id, status)
-    except KioskError as exc:
+    except CodedError as exc:
         raise ApiError(404, exc.code, str(exc)) from None
     db.commit()
     return device_dict(device)

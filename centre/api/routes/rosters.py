@@ -22,7 +22,7 @@ from centre.api.deps import (
 from centre.core.security import Role
 from centre.crud.rosters import latest_roster, publish_roster
 from centre.crud.users import user_for_token
-from kiosk.errors import KioskError
+from kiosk.protocol.errors import CodedError
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
@@ -44,7 +44,7 @@ def _publish(ctx: CentreContext, room: str, body: bytes, who: str) -> dict[str, 
         try:
             row = publish_roster(db, ctx.key, room, doc, created_by=who)
             db.commit()
-        except KioskError as exc:
+        except CodedError as exc:
             db.rollback()
             raise ApiError(422, exc.code, str(exc)) from None
         except IntegrityError:

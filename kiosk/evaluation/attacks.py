@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Protocol
 import cv2
 import numpy as np
 
-from kiosk.vision.attacks_render import (
+from kiosk.evaluation.attacks_render import (
     FRAME_H,
     FRAME_W,
     HeadModel,

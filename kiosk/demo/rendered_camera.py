@@ -3,7 +3,7 @@
 Recorded photos cannot turn their heads, so a real liveness check must refuse them. This
 source plays a script of *scenes*: still frames (an empty doorway, a booking QR held up)
 and *live* scenes, in which a head rendered in 3D from one photo (the genuine presenter
-of the liveness attack set, `kiosk.vision.attacks`) answers the prompt the door is
+of the liveness attack set, `kiosk.evaluation.attacks`) answers the prompt the door is
 showing right now, frame by frame, with a human reaction delay and speed, sway, tremor
 and sensor noise. A live scene lasts until `done()` says the attempt is decided (or
 `max_s` of scene time passed).
@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kiosk.errors import CameraUnavailable
-from kiosk.vision.attacks import FaceSource, GenuinePresenter
-from kiosk.vision.attacks_render import HeadModel, normalise_face
+from kiosk.evaluation.attacks import FaceSource, GenuinePresenter
+from kiosk.evaluation.attacks_render import HeadModel, normalise_face
 from kiosk.vision.imageio import read_image
 
 if TYPE_CHECKING:

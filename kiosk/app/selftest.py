@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from kiosk.camera import FrameSource
+from kiosk.camera import FrameSource, LatestFrameGrabber
 from kiosk.config import KioskConfig
 from kiosk.errors import CameraUnavailable, KioskError
 
@@ -49,7 +49,7 @@ def check_models(cfg: KioskConfig) -> CheckResult:
 
 
 def check_camera(cfg: KioskConfig, source: FrameSource | None = None) -> CheckResult:
-    from kiosk.ui.door import camera_source
+    from kiosk.app.door import camera_source
 
     try:
         src = source or camera_source(cfg)
@@ -64,6 +64,17 @@ def check_camera(cfg: KioskConfig, source: FrameSource | None = None) -> CheckRe
         return CheckResult("camera", "fail", f"{src.name} opened but delivered no frame")
     h, w = frame.shape[:2]
     return CheckResult("camera", "pass", f"{src.name}: {w}x{h}")
+
+
+def check_running_camera(grabber: LatestFrameGrabber) -> CheckResult:
+    """The camera check for a caller whose grabber already holds the device: its state
+    is read instead of opening the camera a second time (which would fail for the wrong
+    reason)."""
+    status, name = grabber.status, grabber.source.name
+    if status == "live":
+        return CheckResult("camera", "pass", f"{name}: {grabber.fps:.1f} FPS")
+    error = f" ({grabber.last_error})" if grabber.last_error else ""
+    return CheckResult("camera", "fail", f"{name}: {status}{error}")
 
 
 def check_centre(cfg: KioskConfig, timeout_s: float = 3.0) -> CheckResult:
@@ -113,7 +124,7 @@ def run_self_test(
     camera_check: Callable[[], CheckResult] | None = None,
 ) -> list[CheckResult]:
     """All checks in order. `camera_check` replaces opening the camera, for a caller whose
-    grabber already holds the device (a second open would fail for the wrong reason)."""
+    grabber already holds the device (see `check_running_camera`)."""
     results = [
         check_models(cfg),
         camera_check() if camera_check is not None else check_camera(cfg, source),

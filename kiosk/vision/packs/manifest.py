@@ -182,16 +182,3 @@ def list_packs(cfg: KioskConfig) -> list[ModelPack]:
                 except ModelPackError as exc:
                     log.warning("skipping broken pack %s: %s", child, exc)
     return found
-
-
-def install_pack(
-    source: Path, cfg: KioskConfig, name: str | None = None, **options: Any
-) -> ModelPack:
-    """Install a user-supplied InsightFace pack (folder or .zip) as `packs_dir(cfg)/<name>`.
-
-    Lives in `kiosk.vision.insightface_pack` (it reads ONNX graphs); imported lazily so
-    that loading the default pack never pays for `onnx`/`insightface` imports.
-    """
-    from kiosk.vision.insightface_pack import install_pack as _install
-
-    return _install(source, cfg, name, **options)

@@ -9,8 +9,9 @@ models are recorded but unused), copies the files into `packs_dir(cfg)/<name>/` 
 writes a `manifest.toml` in the bundled pack's format. From then on the pack is an
 ordinary manifest pack: hashed before every load, routed by its declared role/kind.
 
-`ScrfdDetector` runs an SCRFD graph through insightface's own decoder on the kiosk's
-onnxruntime session (threads, provider and integrity check stay ours).
+Installing reads graphs with `onnx` only; running the SCRFD detector an installed pack
+names needs the `insightface` package (`kiosk/vision/detect_scrfd.py`, the `[insightface]`
+extra).
 """
 
 from __future__ import annotations
@@ -26,14 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import numpy as np
 import onnx
 
-from kiosk.config import KioskConfig, VisionConfig
+from kiosk.config import KioskConfig
 from kiosk.errors import ModelPackError
-from kiosk.vision.detect import Detections
-from kiosk.vision.packs import MANIFEST, ModelPack, ModelSpec, load_pack, packs_dir, sha256_file
-from kiosk.vision.runtime import LoadedSession
+from kiosk.vision.packs.manifest import MANIFEST, ModelPack, load_pack, packs_dir, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -381,67 +379,10 @@ def install_pack(
     return pack
 
 
-class ScrfdDetector:
-    """SCRFD through insightface's decoder, on the session `runtime.create_session` opened.
-
-    Frames are scaled so their long side is `long_side` and padded to a multiple of the
-    largest stride (SCRFD letterboxes into that size), as the YuNet path does. Mean, std
-    and colour order come from the manifest; insightface's SCRFD hard-codes RGB input.
-    """
-
-    def __init__(self, spec: ModelSpec, loaded: LoadedSession, vision_cfg: VisionConfig) -> None:
-        from insightface.model_zoo.scrfd import SCRFD
-
-        if spec.colour_order != "RGB" or len(set(spec.mean)) != 1 or len(set(spec.std)) != 1:
-            raise ModelPackError(
-                f"{spec.file}: SCRFD takes RGB with one mean/std for all channels; "
-                f"manifest says {spec.colour_order} mean {spec.mean} std {spec.std}"
-            )
-        # static_shape_sessions=False: one session (ours) for every input size, instead
-        # of insightface opening a fresh session per size with its own default settings.
-        self._scrfd = SCRFD(
-            model_file=str(spec.path), session=loaded.session, static_shape_sessions=False
-        )
-        if not self._scrfd.use_kps:
-            raise ModelPackError(f"{spec.file}: SCRFD graph without landmark outputs")
-        self._scrfd.input_mean = float(spec.mean[0])
-        self._scrfd.input_std = float(spec.std[0])
-        self._scrfd.nms_thresh = vision_cfg.nms_iou_threshold
-        self.spec = spec
-        self.provider = loaded.provider
-        self.long_side = vision_cfg.detector_long_side
-        self.score_threshold = vision_cfg.det_score_threshold
-        self.max_faces = vision_cfg.max_faces
-        self.multiple = max(self._scrfd._feat_stride_fpn)
-
-    def input_size(self, shape: tuple[int, ...], long_side: int) -> tuple[int, int]:
-        """(width, height) SCRFD letterboxes a frame of `shape` into."""
-        if self._scrfd.static_input_size is not None:
-            return tuple(self._scrfd.static_input_size)
-        h, w = shape[:2]
-        scale = long_side / max(h, w)
-        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-        m = self.multiple
-        return (-(-nw // m) * m, -(-nh // m) * m)
-
-    def detect(self, image_bgr: np.ndarray, long_side: int | None = None) -> Detections:
-        size = self.input_size(image_bgr.shape, long_side or self.long_side)
-        det, kpss = self._scrfd.detect(image_bgr, input_size=size, det_thresh=self.score_threshold)
-        if det.shape[0] == 0 or kpss is None:
-            return Detections.empty()
-        det, kpss = det[: self.max_faces], kpss[: self.max_faces]  # best score first
-        return Detections(
-            det[:, :4].astype(np.float32),
-            det[:, 4].astype(np.float32),
-            kpss.reshape(-1, 5, 2).astype(np.float32),
-        )
-
-
 __all__ = [
     "INSIGHTFACE_LICENCE",
     "LICENCE_WARNING",
     "RoutedModel",
-    "ScrfdDetector",
     "install_pack",
     "route_onnx",
 ]

@@ -216,6 +216,8 @@ def convert(
             f"{source.name}: {len(remaining)} DequantizeLinear nodes are fed at run time"
         )
     model.ir_version = TARGET_IR_VERSION
+    # The name the vendored files were converted under (the module's first home): it is in
+    # their bytes, so changing it would break their manifest SHA-256 reproducibility.
     model.producer_name = "kiosk.vision.convert"
     del model.metadata_props[:]
     onnx.checker.check_model(model, full_check=True)

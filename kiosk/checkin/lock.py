@@ -1,4 +1,4 @@
-"""The door: opened automatically for an admitted applicant, or by hand by a proctor.
+"""The door lock: released automatically for an admitted applicant, or by hand by a proctor.
 
 Why a separate object: the relay driver is hardware-specific (GPIO, a USB relay, a
 network lock) and must not leak into the flow. An automatic release needs no record of
@@ -26,8 +26,9 @@ MIN_UNLOCK_NOTE = 5
 Actuator = Callable[[dict[str, Any]], None]
 
 
-class DoorController:
-    """Sends "release the door" to an actuator; logs and records manual unlocks."""
+class DoorLock:
+    """The door's electric lock: sends "release" to an actuator (the relay); logs and
+    records manual unlocks."""
 
     def __init__(self, ledger: LedgerStore, actuator: Actuator | None = None) -> None:
         self._ledger = ledger
@@ -75,4 +76,4 @@ class DoorController:
         return env
 
 
-__all__ = ["DOOR_UNLOCK_EVENT", "DoorController"]
+__all__ = ["DOOR_UNLOCK_EVENT", "DoorLock"]

@@ -3,7 +3,7 @@
 Why: the bundled threshold was measured on photos from other cameras. Lighting, lens
 and distance at a real door shift genuine and impostor scores, so the technician
 captures a few people *at this door* and lets the kiosk choose the threshold for the
-configured target FMR on that set (ISO/IEC 19795-1 terms, see `kiosk.vision.evaluation`,
+configured target FMR on that set (ISO/IEC 19795-1 terms, see `kiosk.evaluation.evaluation`,
 whose scoring, plot and calibration file this module reuses).
 
 What is kept: the aligned faces' embeddings with a pseudonymous label per person
@@ -28,13 +28,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import cv2
 import numpy as np
 
 from kiosk.errors import KioskError, PolicyViolation
-from kiosk.vision import evaluation as ev
+from kiosk.evaluation import evaluation as ev
+from kiosk.ledger.record_ledger import RecordLedger as _Ledger
 from kiosk.vision.pipeline import FaceObservation, FrameAnalysis
 
 log = logging.getLogger(__name__)
@@ -222,10 +223,6 @@ class CalibrationSet:
         summary.update(pack_id=self.pack_id, people=len(self.people), samples=len(self.labels))
         (folder / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         return CalibrationRun(self.pack_id, target_fmr, threshold, summary, set_path, plot)
-
-
-class _Ledger(Protocol):
-    def append(self, type: str, body: dict[str, Any]) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from kiosk.errors import RosterError
+from kiosk.protocol.errors import RosterError
 
 _IIN_W1 = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 _IIN_W2 = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)

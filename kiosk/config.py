@@ -200,7 +200,7 @@ class KeysConfig:
 
 @dataclass
 class UiConfig:
-    language: str = "en"  # en | ru | kk
+    language: str = "kk"  # kk | ru | en: the door greets in Kazakh first
     fullscreen: bool = True
 
 

@@ -338,6 +338,8 @@ class OverrideReason(StrEnum):
     APPEARANCE_CHANGED = "appearance_changed"
     MEDICAL_OR_ACCESSIBILITY = "medical_or_accessibility"
     LIVENESS_FALSE_REJECT = "liveness_false_reject"
+    # Kept on by choice, face checked by the proctor: counted apart from "appearance".
+    RELIGIOUS_HEAD_COVERING = "religious_head_covering"
     OTHER = "other"
 
     @property
@@ -351,6 +353,7 @@ _REASON_LABELS = {
     OverrideReason.APPEARANCE_CHANGED: "Appearance changed since enrolment photo",
     OverrideReason.MEDICAL_OR_ACCESSIBILITY: "Medical or accessibility reason",
     OverrideReason.LIVENESS_FALSE_REJECT: "Liveness check wrongly failed",
+    OverrideReason.RELIGIOUS_HEAD_COVERING: "Religious head covering",
     OverrideReason.OTHER: "Other (explain in the note)",
 }
 

@@ -92,14 +92,15 @@ def _demo(args: argparse.Namespace) -> int:
 
         if not args.headless:
             console.print("[yellow]no display found: running the demo headless[/]")
-        return run_headless(cfg, console, keep=args.keep)
+        return run_headless(cfg, console, keep=args.keep, language=args.language or cfg.ui.language)
     from kiosk.demo.door import DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN, build_demo_door
 
     demo = build_demo_door(cfg, loop=args.loop, data_dir=args.keep)
     console.print(f"kiosk demo: room {demo.flow.room}; demo data in {demo.data_dir}")
     console.print(
-        f"proctor panel: Ctrl+Shift+P, id [bold]{DEMO_PROCTOR_ID}[/], "
-        f"PIN [bold]{DEMO_PROCTOR_PIN}[/] (also the way out of the full-screen window)"
+        "proctor panel: hold the top-left corner for 3 s (or Ctrl+Shift+P), "
+        f"number [bold]{DEMO_PROCTOR_ID}[/], PIN [bold]{DEMO_PROCTOR_PIN}[/] "
+        "(also the way out of the full-screen window)"
     )
     try:
         return _show_window(

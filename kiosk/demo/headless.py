@@ -26,7 +26,8 @@ from kiosk.demo.door import (
     build_demo_door,
     override_for_demo,
 )
-from kiosk.ui.i18n import Translator  # Qt-free: the prompts are printed in English words
+from kiosk.ui.i18n import Translator  # Qt-free: the prompts are printed in the door's words
+from kiosk.ui.result_texts import result_texts  # Qt-free: what the result screen says
 from kiosk.vision.pipeline import FaceEngine
 
 
@@ -53,14 +54,16 @@ def run_headless(
     *,
     engine: FaceEngine | None = None,
     keep: Path | None = None,
+    language: str = "en",
 ) -> int:
-    """The demo without a screen: every state change and each decision printed, then the
-    demo proctor's signed override of the refusal. `keep` keeps the data folder there."""
+    """The demo without a screen: every state change and each decision printed, with the
+    prompts and result texts the applicant would read in `language`, then the demo
+    proctor's signed override of the refusal. `keep` keeps the data folder there."""
     from rich.table import Table
 
     clock = SimClock()
     demo = build_demo_door(cfg, engine=engine, clock=clock, data_dir=keep)
-    tr = Translator("en")
+    tr = Translator(language)
     try:
         flow = demo.flow
         console.print(
@@ -99,10 +102,11 @@ def run_headless(
             if state.name == StateName.DECISION and state.decision is not None:
                 d = state.decision
                 score = "-" if d.score is None else f"{d.score:.3f}"
+                words = result_texts(tr, state, room=flow.room)
                 console.print(
                     f"          [bold]decision {d.decision.value}[/] ({d.reason.value}): "
                     f"score {score} vs threshold {d.threshold:.3f}, record {d.record_id}\n"
-                    f'          screen: "{tr.t_opt("decision", d.reason.value)}"'
+                    f'          screen: "{words.title}" / "{words.detail}" / "{words.action}"'
                 )
 
         flow.subscribe(show)

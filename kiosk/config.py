@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.config_ranges import RANGES, check_ranges, parse_cue_weights, parse_required_cues
 from kiosk.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -256,7 +257,7 @@ def _coerce(section: str, key: str, value: Any, target: Any, origin: str) -> Any
         if target is int and isinstance(value, float):
             raise ValueError
         result = target(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: float() of a 400-digit integer
         kind = "an integer" if target is int else "a number"
         raise ConfigError(f"{where} must be {kind}, got {value!r}") from None
     # NaN compares false with everything, so a NaN threshold silently turns its check off
@@ -292,43 +293,16 @@ def validate(cfg: KioskConfig) -> None:
             raise ConfigError(
                 f"[{section}] {key} = {value!r}; expected one of {', '.join(allowed)}"
             )
-    positive = [
-        ("runtime", "intra_op_threads"),
-        ("runtime", "inter_op_threads"),
-        ("runtime", "detector_intra_op_threads"),
-        ("vision", "detector_long_side"),
-        ("vision", "max_faces"),
-        ("match", "frames_to_fuse"),
-        ("checkin", "max_attempts"),
-        ("checkin", "capture_timeout_s"),
-        ("sync", "batch_size"),
-        ("sync", "timeout_s"),
-        ("centre", "max_batch"),
-        ("camera", "width"),
-        ("camera", "height"),
-        ("ledger", "retention_days"),
-        ("liveness", "challenge_steps"),
-    ]
-    for section, key in positive:
-        if getattr(getattr(cfg, section), key) <= 0:
-            raise ConfigError(f"[{section}] {key} must be greater than 0")
+    check_ranges({(section, key): getattr(getattr(cfg, section), key) for section, key in RANGES})
     if cfg.vision.detector_long_side % 32:
         raise ConfigError("[vision] detector_long_side must be a multiple of 32")
-    for section, key in [
-        ("vision", "det_score_threshold"),
-        ("vision", "nms_iou_threshold"),
-        ("quality", "min_det_score"),
-        ("liveness", "passive_threshold"),
-    ]:
-        value = getattr(getattr(cfg, section), key)
-        if not 0.0 <= value <= 1.0:
-            raise ConfigError(f"[{section}] {key} must be between 0 and 1, got {value}")
-    if cfg.checkin.qr_repeat_ignore_s < 0:
-        raise ConfigError("[checkin] qr_repeat_ignore_s must be 0 (off) or more")
     if not 0.0 < cfg.match.target_fmr < 1.0:
         raise ConfigError("[match] target_fmr must be between 0 and 1")
-    if not 1 <= cfg.centre.port <= 65535:
-        raise ConfigError("[centre] port must be 1..65535")
+    if cfg.quality.min_luminance > cfg.quality.max_luminance:
+        raise ConfigError("[quality] min_luminance must not be above max_luminance")
+    # Cue lists are checked here, not first when liveness starts (mid check-in).
+    parse_cue_weights(cfg.liveness.cue_weights)
+    parse_required_cues(cfg.liveness.required_cues)
 
 
 def _env_overrides(environ: typing.Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -367,9 +341,13 @@ def load_config(
     cfg = KioskConfig()
     explicit = path is not None or bool(environ.get("KIOSK_CONFIG"))
     file = Path(path) if path is not None else default_config_path(environ)
+    if file.is_dir():
+        raise ConfigError(f"{file} is a folder, not a config file")
     if file.exists():
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot read the config file ({exc.strerror})") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}") from None
         _apply(cfg, data, str(file))

@@ -72,6 +72,12 @@ def proctor_directory_path(cfg: KioskConfig) -> Path:
     return cfg.data_dir / "proctors.sqlite"
 
 
+# The one answer to a failed sign-in, whether or not the proctor id exists, so the sign-in
+# screen cannot be used to find out which ids are real (the work done is equal too: an
+# unknown id still costs one scrypt, and attempts are counted only for real ids).
+NOT_ACCEPTED = "proctor id or PIN not accepted"
+
+
 def _hash_pin(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return hashlib.scrypt(
         pin.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=_HASH_BYTES
@@ -210,7 +216,7 @@ class ProctorDirectory:
     def authenticate(
         self, proctor_id: str, pin: str, now: datetime | None = None
     ) -> ProctorAccount:
-        """Check a PIN. Raises ProctorAuthError (wrong PIN, with attempts left) or
+        """Check a PIN. Raises ProctorAuthError (`NOT_ACCEPTED`, unknown id or wrong PIN) or
         ProctorLockedOut (5 consecutive failures lock the account for 5 minutes).
 
         The check runs inside a write transaction, so parallel guesses from several
@@ -226,7 +232,7 @@ class ProctorDirectory:
             if row is None:
                 # Same cost as a real check, so timing does not reveal which ids exist.
                 _hash_pin(str(pin), self._dummy_salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-                raise ProctorAuthError("unknown proctor id or wrong PIN")
+                raise ProctorAuthError(NOT_ACCEPTED)
             name, role, salt, stored, n, r, p, failed, locked_until_ms = row
             if locked_until_ms is not None and _ms(at) < locked_until_ms:
                 until = datetime.fromtimestamp(locked_until_ms / 1000, UTC)
@@ -260,11 +266,8 @@ class ProctorDirectory:
                     "WHERE proctor_id = ?",
                     (failed, proctor_id),
                 )
-                left = MAX_FAILED_ATTEMPTS - failed
-                error = ProctorAuthError(
-                    f"wrong PIN for {proctor_id}; {left} attempt{'s' if left != 1 else ''} "
-                    "left before lockout"
-                )
+                # Same words as for an unknown id: "4 attempts left" would say the id exists.
+                error = ProctorAuthError(NOT_ACCEPTED)
         # Raised after COMMIT so the failure count is persisted.
         raise error
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import sqlite3
 import threading
@@ -24,6 +23,7 @@ from typing import IO, Any
 
 from kiosk.errors import KeyStoreError, KioskError, LedgerError, LedgerTampered, StorageFull
 from kiosk.ledger.keys import DeviceKeys, load_public_key_b64
+from kiosk.protocol.bounded_json import loads_bounded
 from kiosk.protocol.chain import ChainVerifier, key_rotation_body
 from kiosk.protocol.envelope import Envelope, new_record, sign_record
 from kiosk.storage import open_sqlite
@@ -359,7 +359,7 @@ class LedgerStore:
 
 def _parse_row(seq: int, blob: bytes) -> Envelope:
     try:
-        return Envelope.from_dict(json.loads(blob))
+        return Envelope.from_dict(loads_bounded(blob))
     except (ValueError, UnicodeDecodeError, KioskError) as exc:
         raise LedgerTampered(f"record seq {seq}: unreadable stored record ({exc})") from None
 

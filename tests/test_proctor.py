@@ -65,7 +65,7 @@ def test_wrong_pin_is_counted_but_not_told(directory: ProctorDirectory) -> None:
     assert str(info.value) == "proctor id or PIN not accepted"
     assert not isinstance(info.value, ProctorLockedOut)
     assert _failed_attempts(directory, "p-100") == 1
-    with pytest.raises(ProctorAuthError, match="^proctor id or PIN not accepted$"):
+    with pytest.raises(ProctorAuthError, match=r"^proctor id or PIN not accepted$"):
         directory.authenticate("p-100", "9999", now=T0)
     assert _failed_attempts(directory, "p-100") == 2
     directory.authenticate("p-100", "4821", now=T0)  # success resets the counter

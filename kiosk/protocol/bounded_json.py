@@ -50,7 +50,8 @@ def loads_bounded(
     `JsonNestingError` (and so does one deep enough to exhaust the parser's recursion)."""
     if not isinstance(data, str | bytes | bytearray):
         # json.loads raises TypeError here; a missing value is malformed input, not a bug.
-        raise ValueError(f"expected JSON text, got {type(data).__name__}")
+        got = "nothing" if data is None else f"a {type(data).__name__}"
+        raise ValueError(f"expected JSON text, got {got}")
     try:
         doc = json.loads(data, object_pairs_hook=object_pairs_hook, parse_constant=parse_constant)
     except RecursionError:

@@ -31,7 +31,7 @@ def _headers_with_timestamp(keys: Any, method: str, path: str, ts: str) -> dict[
     return headers
 
 
-@pytest.mark.parametrize("ts", [HUGE, "1" + "0" * 30, "-" + HUGE, "1_700_000_000", "١٧٠٠"])
+@pytest.mark.parametrize("ts", [HUGE, "1" + "0" * 30, "-" + HUGE, "1_700_000_000", " 17", "1e9"])
 def test_a_huge_timestamp_on_enroll_is_401_not_500(centre: Centre, tmp_path: Path, ts: str) -> None:
     keys = device_keys(tmp_path)
     body = json.dumps({"token": "x", "device_id": keys.device_id, "public_key": "AAAA"}).encode()

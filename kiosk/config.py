@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiosk.config_ranges import RANGES, check_ranges, parse_cue_weights, parse_required_cues
+from kiosk.config_ranges import RANGES, check_ranges, parse_cue_weights, parse_required_cues, shown
 from kiosk.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -248,9 +248,9 @@ def _coerce(section: str, key: str, value: Any, target: Any, origin: str) -> Any
             return True
         if text in {"0", "false", "no", "off"}:
             return False
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
+        raise ConfigError(f"{where} must be true or false, got {shown(value)}")
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ConfigError(f"{where} must be a {target.__name__}, got {value!r}")
+        raise ConfigError(f"{where} must be a {target.__name__}, got {shown(value)}")
     if target is str:
         return str(value)
     try:
@@ -259,11 +259,11 @@ def _coerce(section: str, key: str, value: Any, target: Any, origin: str) -> Any
         result = target(value)
     except (ValueError, OverflowError):  # OverflowError: float() of a 400-digit integer
         kind = "an integer" if target is int else "a number"
-        raise ConfigError(f"{where} must be {kind}, got {value!r}") from None
+        raise ConfigError(f"{where} must be {kind}, got {shown(value)}") from None
     # NaN compares false with everything, so a NaN threshold silently turns its check off
     # (found by tests/test_fuzz_config.py); infinities are never a meaningful setting either.
     if target is float and not math.isfinite(result):
-        raise ConfigError(f"{where} must be a finite number, got {value!r}")
+        raise ConfigError(f"{where} must be a finite number, got {shown(value)}")
     return result
 
 

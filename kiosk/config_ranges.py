@@ -104,6 +104,12 @@ LIVENESS_CUES: Final = (
 )
 
 
+def shown(value: object, limit: int = 40) -> str:
+    """`repr(value)` cut to `limit` characters: a 400-digit typo need not fill the screen."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"
+
+
 def _number(value: float) -> str:
     return f"{value:g}"
 
@@ -116,7 +122,8 @@ def check_ranges(values: dict[tuple[str, str], float]) -> None:
         value = values[(section, key)]
         if not lo <= value <= hi:
             raise ConfigError(
-                f"[{section}] {key} must be between {_number(lo)} and {_number(hi)}, got {value!r}"
+                f"[{section}] {key} must be between {_number(lo)} and {_number(hi)}, "
+                f"got {shown(value)}"
             )
 
 
@@ -164,4 +171,5 @@ __all__ = [
     "check_ranges",
     "parse_cue_weights",
     "parse_required_cues",
+    "shown",
 ]

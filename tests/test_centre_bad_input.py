@@ -177,3 +177,22 @@ def test_csv_cells_that_start_a_formula_are_escaped(centre: Centre, tmp_path: Pa
         for row in rows:
             for value in row.values():
                 assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), row
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("CENTRE_REQUEST_WINDOW_S", "1e400"),  # inf: every request "fresh" forever
+        ("CENTRE_MAX_BODY_BYTES", "9" * 30),
+        ("CENTRE_OVERRIDE_RATE_ALERT", "5.0"),
+        ("CENTRE_MAX_FUTURE_SKEW_S", "nan"),
+    ],
+)
+def test_centre_settings_outside_their_range_are_refused(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    from centre.core.config import CentreSettings
+    from centre.errors import CentreConfigError
+
+    with pytest.raises(CentreConfigError, match="must be between"):
+        CentreSettings.load(environ={"CENTRE_DATA_DIR": str(tmp_path), name: value})

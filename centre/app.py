@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from centre.api.body_limit import BodySizeLimit
 from centre.api.deps import ApiError, CentreContext
 from centre.api.routes import devices, reports, rosters, staff
 from centre.core.config import CentreSettings
@@ -82,7 +83,9 @@ def create_app(settings: CentreSettings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return JSONResponse({"error": code, "detail": str(exc.detail)}, status_code=exc.status_code)
 
     @app.exception_handler(Exception)
@@ -94,6 +97,14 @@ def create_app(settings: CentreSettings | None = None) -> FastAPI:
 
     for module in (staff, devices, rosters, reports):
         app.include_router(module.router)
+    # Outside every route, so no body is buffered before authentication (see body_limit).
+    app.add_middleware(
+        BodySizeLimit,
+        routes=[
+            (r"/api/v1/devices/[^/]+/records", settings.max_body_bytes),
+            (r"/api/v1/rosters/[^/]+", rosters.ROSTER_BODY_LIMIT),
+        ],
+    )
 
     log.info(
         "centre ready (db %s, key id %s)",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -59,6 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except KioskError as exc:
         print(f"error [{exc.code}]: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:
+        # A ledger, roster or template file damaged past what its store checks on open
+        # (e.g. truncated mid-page): one sentence, not a traceback.
+        print(
+            f"error [storage_damaged]: a database file is damaged or unreadable ({exc})",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130

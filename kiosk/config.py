@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.config_ranges import RANGES, check_ranges, parse_cue_weights, parse_required_cues, shown
 from kiosk.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -252,22 +253,22 @@ def _coerce(section: str, key: str, value: Any, target: Any, origin: str) -> Any
             return True
         if text in {"0", "false", "no", "off"}:
             return False
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
+        raise ConfigError(f"{where} must be true or false, got {shown(value)}")
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ConfigError(f"{where} must be a {target.__name__}, got {value!r}")
+        raise ConfigError(f"{where} must be a {target.__name__}, got {shown(value)}")
     if target is str:
         return str(value)
     try:
         if target is int and isinstance(value, float):
             raise ValueError
         result = target(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: float() of a 400-digit integer
         kind = "an integer" if target is int else "a number"
-        raise ConfigError(f"{where} must be {kind}, got {value!r}") from None
+        raise ConfigError(f"{where} must be {kind}, got {shown(value)}") from None
     # NaN compares false with everything, so a NaN threshold silently turns its check off
     # (found by tests/test_fuzz_config.py); infinities are never a meaningful setting either.
     if target is float and not math.isfinite(result):
-        raise ConfigError(f"{where} must be a finite number, got {value!r}")
+        raise ConfigError(f"{where} must be a finite number, got {shown(value)}")
     return result
 
 
@@ -297,39 +298,9 @@ def validate(cfg: KioskConfig) -> None:
             raise ConfigError(
                 f"[{section}] {key} = {value!r}; expected one of {', '.join(allowed)}"
             )
-    positive = [
-        ("runtime", "intra_op_threads"),
-        ("runtime", "inter_op_threads"),
-        ("runtime", "detector_intra_op_threads"),
-        ("vision", "detector_long_side"),
-        ("vision", "max_faces"),
-        ("match", "frames_to_fuse"),
-        ("checkin", "max_attempts"),
-        ("checkin", "capture_timeout_s"),
-        ("sync", "batch_size"),
-        ("sync", "timeout_s"),
-        ("centre", "max_batch"),
-        ("camera", "width"),
-        ("camera", "height"),
-        ("ledger", "retention_days"),
-        ("liveness", "challenge_steps"),
-    ]
-    for section, key in positive:
-        if getattr(getattr(cfg, section), key) <= 0:
-            raise ConfigError(f"[{section}] {key} must be greater than 0")
+    check_ranges({(section, key): getattr(getattr(cfg, section), key) for section, key in RANGES})
     if cfg.vision.detector_long_side % 32:
         raise ConfigError("[vision] detector_long_side must be a multiple of 32")
-    for section, key in [
-        ("vision", "det_score_threshold"),
-        ("vision", "nms_iou_threshold"),
-        ("quality", "min_det_score"),
-        ("liveness", "passive_threshold"),
-    ]:
-        value = getattr(getattr(cfg, section), key)
-        if not 0.0 <= value <= 1.0:
-            raise ConfigError(f"[{section}] {key} must be between 0 and 1, got {value}")
-    if cfg.checkin.qr_repeat_ignore_s < 0:
-        raise ConfigError("[checkin] qr_repeat_ignore_s must be 0 (off) or more")
     if not 0.0 < cfg.match.target_fmr < 1.0:
         raise ConfigError("[match] target_fmr must be between 0 and 1")
     if cfg.match.calibration_min_people < CALIBRATION_MIN_PEOPLE:
@@ -339,6 +310,11 @@ def validate(cfg: KioskConfig) -> None:
         )
     if not 1 <= cfg.centre.port <= 65535:
         raise ConfigError("[centre] port must be 1..65535")
+    if cfg.quality.min_luminance > cfg.quality.max_luminance:
+        raise ConfigError("[quality] min_luminance must not be above max_luminance")
+    # Cue lists are checked here, not first when liveness starts (mid check-in).
+    parse_cue_weights(cfg.liveness.cue_weights)
+    parse_required_cues(cfg.liveness.required_cues)
 
 
 def _env_overrides(environ: typing.Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -377,9 +353,13 @@ def load_config(
     cfg = KioskConfig()
     explicit = path is not None or bool(environ.get("KIOSK_CONFIG"))
     file = Path(path) if path is not None else default_config_path(environ)
+    if file.is_dir():
+        raise ConfigError(f"{file} is a folder, not a config file")
     if file.exists():
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot read the config file ({exc.strerror})") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}") from None
         _apply(cfg, data, str(file))

@@ -53,20 +53,35 @@ def test_pin_is_stored_as_salted_scrypt(directory: ProctorDirectory, tmp_path: P
     assert all(b"4821" not in bytes(r[1]) for r in rows)
 
 
-def test_wrong_pin_says_attempts_left(directory: ProctorDirectory) -> None:
-    with pytest.raises(ProctorAuthError, match="4 attempts left") as info:
+def _failed_attempts(directory: ProctorDirectory, proctor_id: str) -> int:
+    row = directory._conn.execute(
+        "SELECT failed_attempts FROM proctors WHERE proctor_id = ?", (proctor_id,)
+    ).fetchone()
+    return int(row[0])
+
+
+def test_wrong_pin_is_counted_but_not_told(directory: ProctorDirectory) -> None:
+    with pytest.raises(ProctorAuthError) as info:
         directory.authenticate("p-100", "9999", now=T0)
+    assert str(info.value) == "proctor id or PIN not accepted"
     assert not isinstance(info.value, ProctorLockedOut)
-    with pytest.raises(ProctorAuthError, match="3 attempts left"):
+    assert _failed_attempts(directory, "p-100") == 1
+    with pytest.raises(ProctorAuthError, match=r"^proctor id or PIN not accepted$"):
         directory.authenticate("p-100", "9999", now=T0)
+    assert _failed_attempts(directory, "p-100") == 2
     directory.authenticate("p-100", "4821", now=T0)  # success resets the counter
-    with pytest.raises(ProctorAuthError, match="4 attempts left"):
-        directory.authenticate("p-100", "9999", now=T0)
+    assert _failed_attempts(directory, "p-100") == 0
 
 
-def test_unknown_proctor(directory: ProctorDirectory) -> None:
-    with pytest.raises(ProctorAuthError, match="unknown proctor id or wrong PIN"):
+def test_unknown_and_known_ids_fail_with_the_same_sentence(directory: ProctorDirectory) -> None:
+    """The sign-in answer must not tell an attacker which proctor ids exist."""
+    with pytest.raises(ProctorAuthError) as unknown:
         directory.authenticate("nobody", "4821", now=T0)
+    with pytest.raises(ProctorAuthError) as known:
+        directory.authenticate("p-100", "0000", now=T0)
+    assert str(unknown.value) == str(known.value) == "proctor id or PIN not accepted"
+    assert type(unknown.value) is type(known.value) is ProctorAuthError
+    assert "p-100" not in str(known.value) and "nobody" not in str(unknown.value)
 
 
 def _fail(directory: ProctorDirectory, times: int, now: datetime) -> None:
@@ -97,8 +112,9 @@ def test_lockout_persists_across_restart(directory: ProctorDirectory, tmp_path: 
 def test_failure_count_persists_across_restart(directory: ProctorDirectory, tmp_path: Path) -> None:
     _fail(directory, 3, T0)
     again = ProctorDirectory(tmp_path / "proctors.sqlite", pin_key=PIN_KEY)
-    with pytest.raises(ProctorAuthError, match="1 attempt left"):
+    with pytest.raises(ProctorAuthError, match=r"^proctor id or PIN not accepted$"):
         again.authenticate("p-100", "0000", now=T0)
+    assert _failed_attempts(again, "p-100") == 4
     again.close()
 
 
@@ -109,8 +125,10 @@ def test_unlocks_after_five_minutes(directory: ProctorDirectory) -> None:
     account = directory.authenticate("p-100", "4821", now=T0 + timedelta(minutes=5))
     assert account.proctor_id == "p-100"
     # and the counter starts over
-    with pytest.raises(ProctorAuthError, match="4 attempts left"):
+    with pytest.raises(ProctorAuthError) as info:
         directory.authenticate("p-100", "0000", now=T0 + timedelta(minutes=6))
+    assert not isinstance(info.value, ProctorLockedOut)
+    assert _failed_attempts(directory, "p-100") == 1
 
 
 def test_admin_unlock_and_set_pin(directory: ProctorDirectory) -> None:

@@ -98,9 +98,10 @@ class CentreSettings:
     def validate(self) -> None:
         if not 1 <= self.port <= 65535:
             raise CentreConfigError("[centre] port must be 1..65535")
-        for name in ("max_batch", "max_body_bytes", "request_window_s", "enrolment_token_ttl_s"):
-            if getattr(self, name) <= 0:
-                raise CentreConfigError(f"[centre] {name} must be greater than 0")
+        for name, (lo, hi) in _RANGES.items():
+            value = getattr(self, name)
+            if not lo <= value <= hi:  # also refuses nan and inf from the environment
+                raise CentreConfigError(f"[centre] {name} must be between {lo:g} and {hi:g}")
         if not 0.0 <= self.override_rate_alert <= 1.0:
             raise CentreConfigError("[centre] override_rate_alert must be between 0 and 1")
 
@@ -108,6 +109,14 @@ class CentreSettings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+# Documented ranges of the numeric settings (the kiosk's own are in kiosk/config_ranges.py).
+_RANGES: dict[str, tuple[float, float]] = {
+    "max_batch": (1, 100_000),
+    "max_body_bytes": (1024, 256 * 1024 * 1024),
+    "max_future_skew_s": (0, 86_400),
+    "request_window_s": (1, 86_400),
+    "enrolment_token_ttl_s": (60, 30 * 86_400),
+}
 # Not from a file or CENTRE_* variables: the passphrase is read by centre.core.sealing from
 # KIOSK_CENTRE_KEY_PASSPHRASE, never kept in a config file.
 _FIELDS = {

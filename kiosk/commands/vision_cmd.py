@@ -73,9 +73,13 @@ def _engine(cfg: KioskConfig):
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from kiosk.vision.embed import cosine_similarity
+    from kiosk.vision.image_header import probe_image
 
     cfg = load_config(args.config)
+    for path in (args.a, args.b):  # a bomb or a folder is refused before models load
+        probe_image(path)
+    from kiosk.vision.embed import cosine_similarity
+
     engine = _engine(cfg)
     cal = load_calibration(cfg, engine.pack_id, engine.pack.calibration_path)
     faces = []

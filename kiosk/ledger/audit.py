@@ -10,7 +10,6 @@ the signed head), so an auditor can verify a copy of a kiosk's data folder.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from urllib.parse import quote
 from kiosk.errors import KioskError, LedgerError, LedgerRolledBack, LedgerTampered
 from kiosk.ledger.keys import KeyEpoch, keys_dir, load_public_key_b64, read_key_history
 from kiosk.ledger.witness import HeadWitness, LedgerHead, compare_head
+from kiosk.protocol.bounded_json import loads_bounded
 from kiosk.protocol.chain import ChainVerifier
 from kiosk.protocol.envelope import Envelope
 
@@ -29,7 +29,7 @@ _CHUNK = 500
 def parse_row(seq: int, blob: bytes) -> Envelope:
     """One stored envelope, parsed strictly; an unreadable row is LedgerTampered."""
     try:
-        return Envelope.from_dict(json.loads(blob))
+        return Envelope.from_dict(loads_bounded(blob))
     except (ValueError, UnicodeDecodeError, KioskError) as exc:
         raise LedgerTampered(f"record seq {seq}: unreadable stored record ({exc})") from None
 

@@ -71,6 +71,7 @@ from kiosk.ledger.keyseal import (
 )
 from kiosk.ledger.os_keyring import keyring_usable
 from kiosk.ledger.sealed_secret import sealed_salt
+from kiosk.protocol.bounded_json import loads_bounded
 from kiosk.protocol.keys import key_id, load_public_key_b64, raw_public_bytes
 from kiosk.protocol.keys import public_key_b64 as public_key_to_b64
 from kiosk.storage import atomic_write_bytes, create_once_bytes, replace_durably
@@ -334,7 +335,7 @@ def _json_bytes(doc: object) -> bytes:
 
 def _read_device_doc(path: Path) -> tuple[str, list[KeyEpoch]]:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = loads_bounded(path.read_text(encoding="utf-8"))
         device_id = doc["device_id"]
         history = [KeyEpoch(str(e["public_key"]), int(e["from_seq"])) for e in doc["keys"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:

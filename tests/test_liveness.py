@@ -36,7 +36,7 @@ EXPECTED_REASON = {
     "print": "timeout:turn_left",
     "folded_print": "timeout:turn_left",
     "eyehole_mask": "timeout:turn_left",
-    "clip_replay": "CLIP",
+    "clip_replay": "timeout:open_mouth",
     "static_photo": "timeout:turn_left",
     "swap": "identity_changed",
 }
@@ -143,7 +143,7 @@ def test_too_few_frames_cannot_decide(engine, sources, checker_for) -> None:
 
 def test_missing_embedding_cannot_pass(engine, sources, checker_for) -> None:
     session = checker_for().start(random.Random(1))
-    presenter = GenuinePresenter(sources[0], np.random.default_rng(1))
+    presenter = GenuinePresenter(sources[1], np.random.default_rng(1))
     prompt, t = "face_camera", 0.0
     while True:
         frame = presenter.frame(prompt, t)

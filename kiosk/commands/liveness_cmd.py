@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from kiosk.config import REPO_ROOT, load_config
+from kiosk.errors import KioskError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ def _eval(args: argparse.Namespace) -> int:
     from kiosk.vision.liveness import LivenessChecker
     from kiosk.vision.pipeline import FaceEngine
 
+    for folder in (args.faces, args.tuned_on):
+        if not (folder / "identities.csv").is_file():
+            raise KioskError(f"{folder} holds no identities.csv (image,person): pass --faces DIR")
     cfg = load_config(args.config)
     engine = FaceEngine.from_config(cfg)
     checker = LivenessChecker.from_config(cfg, engine)

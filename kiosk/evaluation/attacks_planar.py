@@ -15,18 +15,17 @@ import math
 import cv2
 import numpy as np
 
-from kiosk.evaluation.attacks import (
-    VGA,
-    CameraModel,
+from kiosk.evaluation.attacks_motion import (
     FaceSource,
     HeadMotion,
-    _capture_for,
-    _shoot,
+    capture_for,
     reaction_time,
     render_pose,
+    shoot,
 )
 from kiosk.evaluation.attacks_optics import (
     MM_PER_INCH,
+    CameraModel,
     add_glare,
     composite_sheet,
     display_look,
@@ -34,7 +33,7 @@ from kiosk.evaluation.attacks_optics import (
     rotation,
     sheet_homographies,
 )
-from kiosk.evaluation.attacks_render import Geometry, room_background
+from kiosk.evaluation.attacks_render import VGA, Geometry, room_background
 
 _FOCAL = 0.72  # focal length / frame width: a ~70° webcam lens
 
@@ -87,7 +86,7 @@ class PrintPresenter:
         self.kind = "folded_print" if folded else "print"
         self.rng = rng
         self.scene = _scene_of(source)
-        self.capture = _capture_for(camera, rng)
+        self.capture = capture_for(camera, rng)
         self.room = room_background(rng, self.scene)
         self.scale = float(rng.uniform(1.2, 1.35))  # the sheet overfills the view
         sheet_mm = 297.0 * self.scale / 1.25  # an A4 sheet's long side across the view
@@ -124,7 +123,7 @@ class PrintPresenter:
             0.75 + 0.25 * math.cos(math.radians(pose[0] - 10)) * math.cos(math.radians(pose[1]))
         )
         sheet = np.clip(self.sheet.astype(np.float32) * shade, 0, 255).astype(np.uint8)
-        return _shoot(self.capture, composite_sheet(self.room, sheet, parts), t, self.rng)
+        return shoot(self.capture, composite_sheet(self.room, sheet, parts), t, self.rng)
 
 
 class EyeholeMaskPresenter:
@@ -143,7 +142,7 @@ class EyeholeMaskPresenter:
     ) -> None:
         self.wearer, self.rng = wearer, rng
         self.motion = HeadMotion(rng, source.canvas.shape[1] / VGA.width)
-        self.capture = _capture_for(camera, rng)
+        self.capture = capture_for(camera, rng)
         self.sheet = print_look(source.canvas, rng, 0.0)
         h, w = self.sheet.shape[:2]
         head, lm = source.head, source.landmarks
@@ -184,7 +183,7 @@ class EyeholeMaskPresenter:
         sheet = cv2.warpAffine(self.sheet, m, size, flags=cv2.INTER_LINEAR)
         a = cv2.warpAffine(self.alpha, m, size, flags=cv2.INTER_LINEAR)[..., None]
         scene = face.astype(np.float32) * (1 - a) + sheet.astype(np.float32) * a
-        return _shoot(self.capture, np.clip(scene, 0, 255).astype(np.uint8), t, self.rng)
+        return shoot(self.capture, np.clip(scene, 0, 255).astype(np.uint8), t, self.rng)
 
 
 class ClipReplayPresenter:
@@ -200,7 +199,7 @@ class ClipReplayPresenter:
     ) -> None:
         self.source, self.rng = source, rng
         self.scene = _scene_of(source)
-        self.capture = _capture_for(camera, rng)
+        self.capture = capture_for(camera, rng)
         self.room = room_background(rng, self.scene)
         self.clip = HeadMotion(rng, self.scene.width / VGA.width)
         self.clip.fixed_reaction = 0.0  # trimmed: the clip starts with the movement
@@ -255,7 +254,7 @@ class ClipReplayPresenter:
         gx, gy, gr, gs = self.glare
         w = self.scene.width
         img = add_glare(img, (w * (0.5 + gx), self.scene.eye_y + w * gy), w * gr, gs)
-        return _shoot(self.capture, img, t, self.rng)
+        return shoot(self.capture, img, t, self.rng)
 
 
 __all__ = ["ClipReplayPresenter", "EyeholeMaskPresenter", "PrintPresenter"]

@@ -219,7 +219,7 @@ def canonical_names(model) -> None:
 def fix_up(model, *, image_model: bool) -> dict[str, int]:
     import onnx
 
-    from kiosk.vision.convert import prelu_as_depthwise_conv, prune
+    from kiosk.evaluation.convert import prelu_as_depthwise_conv, prune
 
     graph = model.graph
     counts: dict[str, int] = {}

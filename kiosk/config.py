@@ -120,15 +120,21 @@ class CheckinConfig:
 @dataclass
 class LivenessConfig:
     mode: str = "active+passive"  # active+passive | passive | active | off-requires-proctor
-    challenge_steps: int = 2
+    challenge_steps: int = 4  # at most this many actions per challenge
+    challenge_min_steps: int = 3  # at least this many (the count is drawn at random)
     step_timeout_s: float = 4.0
     turn_deg: float = 15.0
     passive_threshold: float = 0.5
     # --- appended by the liveness work (kiosk/vision/liveness.py, docs/LIVENESS.md) ---
-    pitch_deg: float = 8.0  # "look_up" needs this much pitch above the baseline
-    baseline_frames: int = 3  # frontal frames that set the yaw/pitch baseline
+    pitch_deg: float = 10.0  # look_up / look_down: this much pitch from the baseline
+    baseline_ms: float = 300.0  # frontal time that sets the per-person baseline
     baseline_timeout_s: float = 6.0
-    hold_frames: int = 2  # consecutive frames a turn must be held to count
+    hold_ms: float = 250.0  # a turn, nod or open mouth must be held this long (frame times)
+    blink_rise: float = 0.25  # blink score above the person's own resting score
+    mouth_rise: float = 0.3  # mouth-open score above the person's own resting score
+    landmark_interval_ms: float = 70.0  # dense landmarks at most this often (~14 Hz)
+    rigidity_min_margin: float = 0.006  # IED: a rigid head must beat one and two planes by this
+    max_reaction_s: float = 1.2  # median prompt → half-way time over the steps
     max_wrong_moves: int = 1  # clear turns the wrong way tolerated per session
     identity_min_cosine: float = 0.3  # every frame's embedding vs the first frame's
     max_face_gap_s: float = 1.0  # face not seen this long = face lost, session fails

@@ -117,3 +117,8 @@ def test_bench_writes_per_stage_json(tmp_path: Path, data_dir: Path) -> None:
         assert set(run["stages_ms"]) == {"decode", "detect", "align", "quality", "embed", "total"}
         assert run["frames_without_face"] == 0
         assert run["load_ms"]["recognizer"] > 0
+    challenge = result["liveness_challenge"]  # what a frame costs while a challenge runs
+    assert set(challenge["stages_ms"]) == {"landmarks", "pose_blink_mouth", "passive", "rigidity"}
+    per_frame = challenge["per_frame_at_fps_ms"]
+    # landmarks at most every 70 ms: every frame at 10 fps, every other frame at 25 fps
+    assert per_frame["25fps"] < per_frame["10fps"]

@@ -241,5 +241,16 @@ def _bench(args: argparse.Namespace) -> int:
         console.print(
             "model load: " + ", ".join(f"{k} {v:.0f} ms" for k, v in run["load_ms"].items())
         )
+    challenge = result.get("liveness_challenge") or {}
+    if "stages_ms" in challenge:
+        table = Table(title="liveness challenge, CPU 1280x720 (on top of the pipeline)")
+        table.add_column("stage")
+        table.add_column("median ms", justify="right")
+        table.add_column("p95 ms", justify="right")
+        for stage, st in challenge["stages_ms"].items():
+            table.add_row(stage, f"{st['median']:.2f}", f"{st['p95']:.2f}")
+        for rate, ms in challenge["per_frame_at_fps_ms"].items():
+            table.add_row(f"per frame at {rate}", f"{ms:.2f}", "")
+        console.print(table)
     console.print(f"peak RSS {result['peak_rss_mb']:.0f} MB; JSON in {args.out}")
     return 0

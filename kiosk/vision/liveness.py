@@ -99,7 +99,7 @@ class LivenessSession:
         self._prev_embedding: np.ndarray | None = None
         self._min_cos = 1.0
         self._min_step_cos = 1.0
-        self._missing_embedding = 0
+        self._samples = 0  # frames with an embedding (identity samples)
         self._frames = 0
         self._yaws: list[float] = []
         self._pitches: list[float] = []
@@ -173,13 +173,17 @@ class LivenessSession:
         """Same person as in the first frame, and as in the frame before.
 
         A recogniser's similarity drops as the head turns 30° away from the first,
-        frontal frame, so the first-frame threshold must be loose; frame to frame the pose
-        changes by a few degrees only, so a tight threshold there catches the moment of
-        a swap that the loose one could miss.
+        frontal frame, so the first-frame threshold must be loose; between samples a few
+        frames apart the pose changes by a few degrees only, so a tight threshold there
+        catches the moment of a swap that the loose one could miss.
+
+        Only sampled frames carry an embedding (the flow embeds the first face of each
+        challenge step and every few frames after, `checkin.identity_sample_every`);
+        the others are no identity evidence either way.
         """
         if obs.embedding is None:
-            self._missing_embedding += 1
             return False
+        self._samples += 1
         if self._ref_embedding is None:
             self._ref_embedding = self._prev_embedding = obs.embedding
             return False
@@ -336,7 +340,7 @@ class LivenessSession:
         """The challenge is complete: now the passive cues and identity decide."""
         if self._frames < self.cfg.min_frames:
             return self._finish(None, "too_few_frames")
-        if self._missing_embedding or self._ref_embedding is None:
+        if self._samples < 2 or self._ref_embedding is None:
             return self._finish(None, "identity_unavailable")
         pa = self.checker.assess_passive(self.live_cues(), mode=self.mode)
         live = {f"live_{n}": s for n, s in pa.scores.items()}

@@ -47,8 +47,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(handler=_eval)
 
-    p = sub.add_parser("bench", help="per-stage pipeline latency (JSON + table)")
-    p.add_argument("--frames", type=int, default=200)
+    p = sub.add_parser(
+        "bench", help="pipeline latency, door cost per attempt, cold start (JSON + tables)"
+    )
+    p.add_argument("--frames", type=int, default=200, help="frames per size for the stages")
+    p.add_argument(
+        "--parts",
+        default="stages,door,cold",
+        help="comma-separated: stages (per-stage latency), door (whole attempts, idle and "
+        "under a one-core load), cold (cold starts)",
+    )
+    p.add_argument(
+        "--reference",
+        choices=("cv2",),
+        default=None,
+        help="also run OpenCV's FaceDetectorYN + FaceRecognizerSF on the same frames/photos",
+    )
     p.add_argument("--images", type=Path, default=None, help="portraits to build frames from")
     p.add_argument("--out", type=Path, default=Path("benchmarks/out/vision.json"))
     p.set_defaults(handler=_bench)
@@ -193,20 +207,46 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from kiosk.config import REPO_ROOT
-    from kiosk.evaluation.bench import run_bench
+    from kiosk.evaluation.bench import machine_info
 
     cfg = load_config(args.config)
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    unknown = parts - {"stages", "door", "cold"}
+    if unknown:
+        raise ConfigError(f"--parts: unknown {', '.join(sorted(unknown))}; use stages, door, cold")
     folder = args.images or REPO_ROOT / "tests" / "data"
     portraits = sorted(p for p in folder.glob("*.jpg"))[:8] if folder.is_dir() else []
     if not portraits:
         raise KioskError(f"no portraits (*.jpg) in {folder}; pass --images DIR")
-    with console.status(f"benchmarking {args.frames} frames per size"):
-        result = run_bench(cfg, portraits, frames=args.frames)
+    result: dict = {"machine": machine_info()}
+    if "stages" in parts:
+        from kiosk.evaluation.bench import run_bench
+
+        with console.status(f"benchmarking {args.frames} frames per size"):
+            result["stages"] = run_bench(cfg, portraits, frames=args.frames)
+        _print_stages(result["stages"])
+    if "door" in parts:
+        from kiosk.evaluation.door_bench import door_figures
+
+        with console.status("door attempts, idle and under a one-core load"):
+            result["door"] = door_figures(cfg, _engine(cfg), reference=args.reference == "cv2")
+        _print_door(result["door"])
+    if "cold" in parts:
+        result["cold_start"] = _cold(cfg, portraits, reference=args.reference == "cv2")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
+    m = result["machine"]
+    console.print(
+        f"{m['cpu']}, {m['cpu_count']} cores, {' '.join(m['isa'])}; "
+        f"load average {m['load_average_1min']}; JSON in {args.out}"
+    )
+    return 0
+
+
+def _print_stages(result: dict) -> None:
+    from rich.table import Table
+
     for run in result["runs"]:
         table = Table(title=f"{run['provider']} {run['frame']}: {run['fps']:.0f} fps (median)")
         table.add_column("stage")
@@ -218,5 +258,42 @@ def _bench(args: argparse.Namespace) -> int:
         console.print(
             "model load: " + ", ".join(f"{k} {v:.0f} ms" for k, v in run["load_ms"].items())
         )
-    console.print(f"peak RSS {result['peak_rss_mb']:.0f} MB; JSON in {args.out}")
-    return 0
+    console.print(f"peak RSS {result['peak_rss_mb']:.0f} MB")
+
+
+def _print_door(door: dict) -> None:
+    from rich.table import Table
+
+    for label in ("idle", "load"):
+        block = door[label]
+        ref = block.get("reference_per_frame")
+        title = f"door attempts, {label} (load average {block['load_average']})"
+        if ref:
+            title += f"; cv2 reference {ref['cpu_ms']:.1f} ms CPU a frame"
+        table = Table(title=title)
+        keys = list(block["attempts"][0]) if block["attempts"] else []
+        for key in keys:
+            table.add_column(key.replace("_", " "), justify="right")
+        for row in block["attempts"]:
+            table.add_row(*(str(row[k]) for k in keys))
+        console.print(table)
+
+
+def _cold(cfg: KioskConfig, portraits: list, *, reference: bool) -> dict:
+    import tempfile
+
+    from kiosk.evaluation.cold_start import cold_start_figures
+    from kiosk.evaluation.cv2_reference import Cv2Reference
+    from kiosk.vision.packs import resolve_pack
+
+    pack = resolve_pack(cfg)
+    files = Cv2Reference.from_pack(pack).files
+    pack_files = (pack.root / files["detector"], pack.root / files["recognizer"])
+    with console.status("cold starts (fresh processes)"), tempfile.TemporaryDirectory() as tmp:
+        figures = cold_start_figures(pack_files, (portraits[0], portraits[1]), Path(tmp))
+    if not reference:
+        figures.pop("reference_cv2_compare", None)
+        figures.pop("compare_vs_reference_wall", None)
+    for key, value in figures.items():
+        console.print(f"{key}: {value}")
+    return figures

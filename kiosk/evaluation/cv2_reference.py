@@ -39,7 +39,7 @@ class Cv2Reference:
     detector: cv2.FaceDetectorYN
     recognizer: cv2.FaceRecognizerSF
     long_side: int
-    files: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # role → file, relative to the pack
     _size: tuple[int, int] = (0, 0)
 
     @classmethod
@@ -51,7 +51,7 @@ class Cv2Reference:
             try:
                 det = cv2.FaceDetectorYN.create(str(path), "", (320, 256), 0.6, 0.3, 5000)
                 det.detect(probe)
-                detector, files["detector"] = det, path.name
+                detector, files["detector"] = det, str(path.relative_to(pack.root))
                 break
             except cv2.error as exc:
                 log.info("cv2 cannot run %s: %s", path.name, str(exc).splitlines()[-1])
@@ -60,7 +60,7 @@ class Cv2Reference:
             try:
                 rec = cv2.FaceRecognizerSF.create(str(path), "")
                 rec.feature(crop)
-                recognizer, files["recognizer"] = rec, path.name
+                recognizer, files["recognizer"] = rec, str(path.relative_to(pack.root))
                 break
             except cv2.error as exc:
                 log.info("cv2 cannot run %s: %s", path.name, str(exc).splitlines()[-1])

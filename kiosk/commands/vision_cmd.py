@@ -271,11 +271,12 @@ def _print_door(door: dict) -> None:
         if ref:
             title += f"; cv2 reference {ref['cpu_ms']:.1f} ms CPU a frame"
         table = Table(title=title)
+        table.add_column("measure")
+        for i, _row in enumerate(block["attempts"], 1):
+            table.add_column(f"attempt {i}", justify="right")
         keys = list(block["attempts"][0]) if block["attempts"] else []
         for key in keys:
-            table.add_column(key.replace("_", " "), justify="right")
-        for row in block["attempts"]:
-            table.add_row(*(str(row[k]) for k in keys))
+            table.add_row(key.replace("_", " "), *(str(r[key]) for r in block["attempts"]))
         console.print(table)
 
 

@@ -1,8 +1,8 @@
 """Cold-start figures for `kiosk bench`: `kiosk compare` against the cv2 reference script
 in the same run, and the door's start to live view, each in a fresh Python process.
 
-Wall time is measured from spawning the process to its answer; CPU time and peak memory
-come from the OS's accounting of that child (`os.wait4`). The first run
+Wall time is measured from spawning the process to its answer; CPU time comes from the
+OS's accounting of that child (`os.wait4`). The first run
 of `kiosk compare` builds the optimised-graph cache; the figures are the median of the
 runs after it, the first is reported on its own.
 """
@@ -23,7 +23,7 @@ BENCHMARKS = REPO_ROOT / "benchmarks"
 
 
 def _run(argv: list[str], env: dict[str, str], until: str | None = None) -> dict[str, float]:
-    """Wall time to exit (or to the line `until`), CPU time and peak RSS of one child."""
+    """Wall time to exit (or to the line `until`) and CPU time of one child."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         argv, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -38,11 +38,8 @@ def _run(argv: list[str], env: dict[str, str], until: str | None = None) -> dict
     wall = wall if wall is not None else time.perf_counter() - t0
     if proc.returncode not in (0, 1):  # compare exits 1 for "different people"
         raise RuntimeError(f"{' '.join(argv)} exited with {proc.returncode}")
-    return {
-        "wall_s": wall,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
-    }
+    # No peak RSS: a forked child's maxrss starts at its parent's size before exec.
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
 def _median(runs: list[dict[str, float]]) -> dict[str, float]:

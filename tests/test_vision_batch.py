@@ -114,3 +114,31 @@ def test_engine_from_config_fills_the_cache_in_the_data_dir(tmp_path: Path) -> N
     cfg.paths.data_dir = str(other)
     FaceEngine.from_config(cfg)
     assert not (other / "ort_cache").exists()
+
+
+def test_door_attempts_count_embeddings_and_the_reference_runs_on_their_frames(
+    engine: FaceEngine,
+) -> None:
+    """The demo door's two scripted attempts (seeded, so exact): the genuine applicant is
+    accepted and the impostor refused, each with 3 fused frames + 5 identity samples."""
+    from kiosk.evaluation.cv2_reference import Cv2Reference
+    from kiosk.evaluation.door_bench import competing_load, reference_per_frame, run_attempts
+
+    attempts, frames = run_attempts(engine.cfg, engine, fps=15.0)
+    assert [(a.decision, a.reason) for a in attempts] == [
+        ("accepted", "matched"),
+        ("rejected", "no_match"),
+    ]
+    assert [a.embeddings for a in attempts] == [8, 8]
+    assert all(a.liveness_frames > 20 and a.cpu_ms > a.cpu_ms_capture > 0 for a in attempts)
+    assert len(frames) == sum(a.frames for a in attempts) - len(attempts)  # the claim frames
+    reference = Cv2Reference.from_pack(engine.pack, engine.cfg.vision.detector_long_side)
+    assert reference.files["detector"].startswith("source/")  # the int8bq original
+    features = [reference.process(f) for f in frames[::5]]
+    with_face = [f for f in features if f is not None]
+    assert with_face and all(f.shape == (1, 128) for f in with_face)
+    assert len(with_face) < len(features)  # the QR card still in view after the claim
+    cost = reference_per_frame(reference, frames[:3])
+    assert cost["cpu_ms"] > 0 and cost["wall_ms"] > 0
+    with competing_load(1):
+        pass  # starts and stops its process without hanging

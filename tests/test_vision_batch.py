@@ -121,8 +121,8 @@ def test_door_attempts_count_embeddings_and_the_reference_runs_on_their_frames(
 ) -> None:
     """The demo door's two scripted attempts (seeded, so exact): the genuine applicant is
     accepted and the impostor refused, each with 3 fused frames + 5 identity samples."""
+    from kiosk.demo.attempt_bench import competing_load, reference_per_frame, run_attempts
     from kiosk.evaluation.cv2_reference import Cv2Reference
-    from kiosk.evaluation.door_bench import competing_load, reference_per_frame, run_attempts
 
     attempts, frames = run_attempts(engine.cfg, engine, fps=15.0)
     assert [(a.decision, a.reason) for a in attempts] == [

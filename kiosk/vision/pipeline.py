@@ -97,13 +97,10 @@ class FaceEngine:
     def from_config(cls, cfg: KioskConfig | None = None) -> FaceEngine:
         cfg = cfg or load_config()
         pack = resolve_pack(cfg)
-        det_spec, rec_spec = pack.get("detector"), pack.get("recognizer")
         t0 = time.perf_counter()
-        # Only the files opened here: the landmarker verifies its own when it is loaded,
-        # and hashing models `kiosk compare` never runs is cold-start time for nothing.
-        det_spec.verify()
-        rec_spec.verify()
+        pack.verify()  # the whole pack: a tampered landmark model stops the engine too
         load_ms = {"verify": (time.perf_counter() - t0) * 1000}
+        det_spec, rec_spec = pack.get("detector"), pack.get("recognizer")
         cache = optimized_model_cache(cfg, pack)
         det_loaded = create_session(det_spec.path, cfg.runtime, role="detector", cache=cache)
         rec_loaded = create_session(rec_spec.path, cfg.runtime, role="recognizer", cache=cache)

@@ -45,6 +45,8 @@ RANGES: Final[dict[tuple[str, str], tuple[float, float]]] = {
     ("match", "target_fmr"): (1e-9, 0.5),
     ("match", "frames_to_fuse"): (1, 30),
     ("match", "identification_margin"): (0, 2),  # a cosine difference
+    # at least 20 (config.py refuses lowering it), at most what a site can gather
+    ("match", "calibration_min_people"): (20, 10_000),
     ("checkin", "claim_timeout_s"): (1, 3600),
     ("checkin", "capture_timeout_s"): (1, 600),
     ("checkin", "liveness_timeout_s"): (1, 600),
@@ -59,10 +61,15 @@ RANGES: Final[dict[tuple[str, str], tuple[float, float]]] = {
     ("liveness", "turn_deg"): (1, 90),
     ("liveness", "passive_threshold"): (0, 1),
     ("liveness", "pitch_deg"): (1, 90),
-    # (the issue-14 merge renamed the frame counts to times; these follow it)
-    ("liveness", "baseline_ms"): (0, 10_000),
+    ("liveness", "challenge_min_steps"): (1, 10),
+    ("liveness", "baseline_ms"): (50, 10_000),
     ("liveness", "baseline_timeout_s"): (0.5, 120),
-    ("liveness", "hold_ms"): (0, 10_000),
+    ("liveness", "hold_ms"): (0, 5_000),
+    ("liveness", "blink_rise"): (0, 1),
+    ("liveness", "mouth_rise"): (0, 1),
+    ("liveness", "landmark_interval_ms"): (0, 1_000),
+    ("liveness", "rigidity_min_margin"): (0, 1),
+    ("liveness", "max_reaction_s"): (0.1, 30),
     ("liveness", "max_wrong_moves"): (0, 20),
     ("liveness", "identity_min_cosine"): (-1, 1),
     ("liveness", "max_face_gap_s"): (0, 60),

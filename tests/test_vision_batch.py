@@ -143,3 +143,16 @@ def test_door_attempts_count_embeddings_and_the_reference_runs_on_their_frames(
     assert cost["cpu_ms"] > 0 and cost["wall_ms"] > 0
     with competing_load(1):
         pass  # starts and stops its process without hanging
+
+
+def test_an_unwritable_cache_only_costs_start_up_time(engine: FaceEngine, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would go")
+    cache = OptimizedModelCache(blocker / "ort_cache")
+    loaded = create_session(
+        engine.pack.get("detector").path,
+        RuntimeConfig(provider="cpu"),
+        role="detector",
+        cache=cache,
+    )
+    assert not loaded.cached and loaded.session.get_inputs()[0].name == loaded.input_name

@@ -129,9 +129,8 @@ def create_session(
     providers = choose_providers(cfg.provider)
     start = time.perf_counter()
     session, cached = None, False
-    use_cache = cache is not None and cfg.graph_optimization != "disable"
     target = temp = None
-    if use_cache and cache is not None:
+    if cache is not None and cfg.graph_optimization != "disable":
         device = providers[0].removesuffix("ExecutionProvider").lower()
         variant = f"{device}-{cfg.graph_optimization}"
         target = cache.path_for(Path(model_path), variant)
@@ -144,10 +143,14 @@ def create_session(
             except Exception as exc:  # a graph from another build: rebuild it
                 log.warning("cached graph %s unusable (%s): rebuilding it", target.name, exc)
         if session is None:
-            temp = cache.temp_path(target)
-            options.optimized_model_filepath = str(temp)
-            # ORT warns that an NCHWc graph is hardware-specific: the cache key says so.
-            options.log_severity_level = max(options.log_severity_level, _SEVERITY["error"])
+            try:
+                temp = cache.temp_path(target)
+            except OSError as exc:  # a read-only data dir only costs start-up time
+                log.warning("no optimised-graph cache (%s): opening %s directly", exc, target.name)
+            else:
+                options.optimized_model_filepath = str(temp)
+                # ORT warns that an NCHWc graph is hardware-specific: the cache key says so.
+                options.log_severity_level = max(options.log_severity_level, _SEVERITY["error"])
     if session is None:
         try:
             session = _open(Path(model_path), options, providers)

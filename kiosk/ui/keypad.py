@@ -12,6 +12,7 @@ the last four digits, and a PIN whole: the queue behind can read the screen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
@@ -69,7 +70,6 @@ def shown_text(kind: KeypadKind, text: str) -> str:
 class Keypad(QWidget):
     submitted = Signal(str, str)  # kind name, text
     cancelled = Signal()
-    touched = Signal()  # any key: the screen's idle timer starts again
 
     def __init__(
         self, tr: Translator, parent: QWidget | None = None, *, kinds: tuple[str, ...] = ()
@@ -129,7 +129,7 @@ class Keypad(QWidget):
         tr.on_change(lambda _lang: self.retranslate())
         self.start("booking_code")
 
-    def _button(self, slot, text: str = "") -> QPushButton:
+    def _button(self, slot: Callable[[], None], text: str = "") -> QPushButton:
         b = QPushButton(text, clicked=slot)
         b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a tap must not steal focus
         b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -191,7 +191,6 @@ class Keypad(QWidget):
     def _changed(self) -> None:
         self.display.setText(shown_text(self.kind, self._text))
         self.error.setText(self._problem() or "")
-        self.touched.emit()
         self._update_counter()
 
     def _problem(self) -> str | None:

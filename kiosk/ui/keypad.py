@@ -78,6 +78,8 @@ class Keypad(QWidget):
         self.tr_ = tr
         self.kind = KINDS["booking_code"]
         self._text = ""
+        # The pad itself takes a USB keyboard's keys (its buttons never take the focus).
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.title = QLabel(objectName="detail", alignment=Qt.AlignmentFlag.AlignCenter)
         self.title.setWordWrap(True)
         self.display = QLineEdit(readOnly=True, alignment=Qt.AlignmentFlag.AlignCenter)
@@ -187,6 +189,7 @@ class Keypad(QWidget):
             pad.setVisible(alphabet == self.kind.letters)
         self._changed()
         self.retranslate()
+        self.setFocus()
 
     def _changed(self) -> None:
         self.display.setText(shown_text(self.kind, self._text))

@@ -565,7 +565,7 @@ def test_override_without_a_note_or_by_the_wrong_person_is_refused(make) -> None
 
 def test_pin_lockout_through_the_flow_is_recorded(make, tmp_path) -> None:
     kit = make()
-    directory = ProctorDirectory(tmp_path / "proctors.sqlite")
+    directory = ProctorDirectory(tmp_path / "proctors.sqlite", pin_key=bytes(32))
     directory.add("p.aliyev", "Proctor Aliyev", "proctor", "2580")
     for _ in range(4):
         with pytest.raises(ProctorAuthError, match="left before lockout"):

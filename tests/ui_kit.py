@@ -26,7 +26,7 @@ from kiosk.app.door import Door
 from kiosk.camera import ImageFolderSource, LatestFrameGrabber
 from kiosk.checkin.flow import CheckinFlow
 from kiosk.checkin.matcher import Matcher
-from kiosk.checkin.proctor import ProctorDirectory
+from kiosk.checkin.proctor import ProctorDirectory, pin_key_for
 from kiosk.checkin.roster import BookedApplicant, ExamSession, Roster, Template
 from kiosk.config import load_config
 from kiosk.errors import CameraUnavailable
@@ -166,7 +166,7 @@ def build_door(
     data = tmp_path / "data"
     keys = DeviceKeys.load_or_create(data, KeyPolicy.plaintext_for_demo())
     ledger = LedgerStore(data / "ledger.sqlite", keys)
-    proctors = ProctorDirectory(data / "proctors.sqlite")
+    proctors = ProctorDirectory(data / "proctors.sqlite", pin_key=pin_key_for(keys))
     proctors.add(PROCTOR_ID, proctor_name, "proctor", PROCTOR_PIN)
     matcher = Matcher.from_config(cfg, engine.pack)
     kwargs = {} if clock is None else {"clock": clock}

@@ -36,6 +36,8 @@ from kiosk.camera.identity import (
     read_identity,
 )
 from kiosk.errors import CameraUnavailable
+from kiosk.protocol.bodies import CAMERA_REFUSED_EVENT, CameraRefusedBody
+from kiosk.protocol.bounded_json import loads_bounded
 from kiosk.storage import atomic_write_text
 
 if TYPE_CHECKING:
@@ -74,7 +76,7 @@ def pin_path(data_dir: Path) -> Path:
 def load_pin(data_dir: Path) -> CameraPin:
     path = pin_path(data_dir)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = loads_bounded(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CameraNotPinned(
             "no camera is pinned on this kiosk; a technician must run `kiosk camera pin`"
@@ -191,7 +193,9 @@ def check_pin(
 
 def mismatch_event_body(exc: CameraUnavailable, source: str | int) -> dict[str, Any]:
     """A `device_event` body for a refused camera, for the ledger."""
-    return {"event": "camera_refused", "code": exc.code, "source": str(source), "reason": str(exc)}
+    return CameraRefusedBody(
+        event=CAMERA_REFUSED_EVENT, code=exc.code, source=str(source), reason=str(exc)
+    ).to_dict()
 
 
 __all__ = [

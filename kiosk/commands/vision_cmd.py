@@ -73,9 +73,13 @@ def _engine(cfg: KioskConfig):
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from kiosk.vision.embed import cosine_similarity
+    from kiosk.vision.image_header import probe_image
 
     cfg = load_config(args.config)
+    for path in (args.a, args.b):  # a bomb or a folder is refused before models load
+        probe_image(path)
+    from kiosk.vision.embed import cosine_similarity
+
     engine = _engine(cfg)
     cal = load_calibration(cfg, engine.pack_id, engine.pack.calibration_path)
     faces = []
@@ -102,8 +106,11 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    import numpy as np
     from rich.table import Table
 
+    from kiosk.checkin.calibration_floor import assess
+    from kiosk.checkin.matcher import Calibration
     from kiosk.evaluation import evaluation as ev
 
     cfg = load_config(args.config)
@@ -112,6 +119,14 @@ def _eval(args: argparse.Namespace) -> int:
     pairs = ev.read_pairs(args.pairs)
     if not args.images.is_dir():
         raise KioskError(f"{args.images}: no such folder")
+    if args.calibrate is not None:
+        # Refused before any image is read when the pairs cannot show the target at all.
+        assess(
+            target_fmr=target,
+            impostor_scores=[0.0] * sum(1 for p in pairs if not p.same),
+            threshold=1.0,
+            people=None,
+        ).refuse_unless_demonstrable()
 
     def embed(name: str):
         try:
@@ -123,7 +138,21 @@ def _eval(args: argparse.Namespace) -> int:
     with console.status(f"embedding images for {len(pairs)} pairs"):
         result = ev.score_pairs(pairs, embed)
     summary = ev.summarise(result, target)
-    threshold = summary[f"threshold_at_fmr_{target:g}"]
+    bundled = engine.pack.calibration_path
+    verdict = assess(
+        target_fmr=target,
+        impostor_scores=result.impostor,
+        threshold=float(summary[f"threshold_at_fmr_{target:g}"]),
+        people=None,  # a pairs CSV names images, not people
+        bundled_threshold=(
+            Calibration.load(bundled).threshold if bundled and bundled.is_file() else None
+        ),
+    )
+    summary.update(verdict.as_fields())
+    threshold = verdict.threshold
+    if verdict.raised_to_bundled:  # the FNMR the door will see is the one at the file's
+        _fmr, fnmr = ev.error_rates(result.genuine, result.impostor, np.array([threshold]))
+        summary[f"fnmr_at_fmr_{target:g}"] = float(fnmr[0])
     args.out.mkdir(parents=True, exist_ok=True)
     ev.write_pair_csv(result, threshold, args.out / "pairs_scored.csv")
     ev.plot_roc_det(
@@ -159,7 +188,18 @@ def _eval(args: argparse.Namespace) -> int:
             f"[yellow]note:[/yellow] {summary['impostor_pairs']} impostor pairs cannot show "
             f"FMR {target:g}; the threshold sits above every impostor score"
         )
+    console.print(
+        f"FMR at threshold {threshold:.4f}: {verdict.false_matches}/{verdict.impostor_pairs} "
+        f"impostor pairs, 95% upper bound {verdict.fmr_upper_95:.4g} (Clopper-Pearson)"
+    )
     if args.calibrate is not None:
+        verdict.refuse_unless_demonstrable()
+        if verdict.raised_to_bundled:
+            console.print(
+                f"[yellow]note:[/yellow] measured threshold {verdict.measured_threshold:.4f} "
+                f"is below the pack's bundled {verdict.bundled_threshold}; the file keeps "
+                "the bundled one (going lower needs a policy signed by the centre)"
+            )
         path = Path(args.calibrate) if args.calibrate else args.out / "calibration.toml"
         ev.write_calibration(
             path,
@@ -168,6 +208,7 @@ def _eval(args: argparse.Namespace) -> int:
             target_fmr=target,
             summary=summary,
             source=args.pairs,
+            floor=verdict.as_fields(),
         )
         console.print(f"calibration written to {path} (threshold {threshold:.4f})")
     console.print(f"plots and per-pair scores in {args.out}")
@@ -200,5 +241,16 @@ def _bench(args: argparse.Namespace) -> int:
         console.print(
             "model load: " + ", ".join(f"{k} {v:.0f} ms" for k, v in run["load_ms"].items())
         )
+    challenge = result.get("liveness_challenge") or {}
+    if "stages_ms" in challenge:
+        table = Table(title="liveness challenge, CPU 1280x720 (on top of the pipeline)")
+        table.add_column("stage")
+        table.add_column("median ms", justify="right")
+        table.add_column("p95 ms", justify="right")
+        for stage, st in challenge["stages_ms"].items():
+            table.add_row(stage, f"{st['median']:.2f}", f"{st['p95']:.2f}")
+        for rate, ms in challenge["per_frame_at_fps_ms"].items():
+            table.add_row(f"per frame at {rate}", f"{ms:.2f}", "")
+        console.print(table)
     console.print(f"peak RSS {result['peak_rss_mb']:.0f} MB; JSON in {args.out}")
     return 0

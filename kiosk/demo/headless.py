@@ -8,6 +8,8 @@ fast and prints the same on any machine.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 
 from kiosk.app.driver import DoorDriver
@@ -51,15 +53,16 @@ def run_headless(
     console: Console,
     *,
     engine: FaceEngine | None = None,
+    keep: Path | None = None,
     language: str = "en",
 ) -> int:
     """The demo without a screen: every state change and each decision printed, with the
     prompts and result texts the applicant would read in `language`, then the demo
-    proctor's signed override of the refusal."""
+    proctor's signed override of the refusal. `keep` keeps the data folder there."""
     from rich.table import Table
 
     clock = SimClock()
-    demo = build_demo_door(cfg, engine=engine, clock=clock)
+    demo = build_demo_door(cfg, engine=engine, clock=clock, data_dir=keep)
     tr = Translator(language)
     try:
         flow = demo.flow
@@ -67,7 +70,8 @@ def run_headless(
             f"[bold]kiosk demo[/] (headless): room {flow.room}, "
             f"{len(flow.roster.applicants)} booked applicants, pack {demo.door.engine.pack_id}"
         )
-        console.print(f"demo data (temporary, never your real ledger): {demo.data_dir}")
+        kept = "kept" if keep is not None else "temporary"
+        console.print(f"demo data ({kept}, never your real ledger): {demo.data_dir}")
         console.print(
             f"demo proctor: id [bold]{DEMO_PROCTOR_ID}[/], PIN [bold]{DEMO_PROCTOR_PIN}[/]"
         )

@@ -265,8 +265,14 @@ def write_calibration(
     target_fmr: float,
     summary: dict[str, object],
     source: Path,
+    floor: dict[str, object] | None = None,
 ) -> None:
-    """The calibration file the matcher reads; the one place a threshold comes from."""
+    """The calibration file the matcher reads; the one place a threshold comes from.
+
+    `floor` holds what the calibration floor measured (`FloorVerdict.as_fields`: pairs
+    needed, people, the Clopper-Pearson bound, ...); it is written with the rest and
+    decides ``target_demonstrable``.
+    """
     import tomli_w
 
     fnmr = summary[f"fnmr_at_fmr_{target_fmr:g}"]
@@ -285,6 +291,7 @@ def write_calibration(
             .replace("+00:00", "Z"),
             "source": source.name,
             "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+            **(floor or {}),
         }
     }
     path.write_text(tomli_w.dumps(doc), encoding="utf-8")

@@ -25,8 +25,6 @@ load that can protect it, and a load that cannot fails closed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hashlib
 import json
@@ -40,7 +38,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from kiosk.errors import KeyStoreError
 from kiosk.ledger.key_files import (
@@ -73,33 +70,15 @@ from kiosk.ledger.keyseal import (
     warn_plaintext,
 )
 from kiosk.ledger.os_keyring import keyring_usable
-from kiosk.ledger.records import public_key_b64 as public_key_to_b64
 from kiosk.ledger.sealed_secret import sealed_salt
+from kiosk.protocol.bounded_json import loads_bounded
+from kiosk.protocol.keys import key_id, load_public_key_b64, raw_public_bytes
+from kiosk.protocol.keys import public_key_b64 as public_key_to_b64
 from kiosk.storage import atomic_write_bytes, create_once_bytes, replace_durably
 
 log = logging.getLogger(__name__)
 
 KEYS_DIRNAME = "keys"
-
-
-def raw_public_bytes(public_key: Ed25519PublicKey) -> bytes:
-    return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
-def load_public_key_b64(s: str) -> Ed25519PublicKey:
-    """Parse a base64 raw Ed25519 public key; KeyStoreError if it is not one."""
-    try:
-        raw = base64.b64decode(s.strip(), validate=True)
-    except (binascii.Error, ValueError, AttributeError):
-        raise KeyStoreError("public key is not valid base64") from None
-    if len(raw) != 32:
-        raise KeyStoreError(f"public key must be 32 raw bytes, got {len(raw)}")
-    return Ed25519PublicKey.from_public_bytes(raw)
-
-
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """Short key fingerprint: hex sha256(raw public key)[:16]; names keys in rosters and logs."""
-    return hashlib.sha256(raw_public_bytes(public_key)).hexdigest()[:16]
 
 
 def keys_dir(data_dir: Path) -> Path:
@@ -178,7 +157,7 @@ class DeviceKeys:
                     "device_id": device_id,
                     "keys": [_epoch_json(KeyEpoch(public_key_to_b64(first), 1))],
                 }
-                create_once_bytes(directory / DEVICE_FILE, _json_bytes(doc), 0o644)
+                create_once_bytes(directory / DEVICE_FILE, _json_bytes(doc), 0o600)
         return cls.load(data_dir, policy)
 
     @classmethod
@@ -329,7 +308,7 @@ class DeviceKeys:
         if self.history[-1] != epoch:
             history = [*self.history, epoch]
             doc = {"device_id": self.device_id, "keys": [_epoch_json(e) for e in history]}
-            atomic_write_bytes(self.directory / DEVICE_FILE, _json_bytes(doc), 0o644)
+            atomic_write_bytes(self.directory / DEVICE_FILE, _json_bytes(doc), 0o600)
             self.history = history
         old = (self.directory / PRIVATE_FILE).read_bytes()
         replace_durably(self.directory / STAGED_FILE, self.directory / PRIVATE_FILE)
@@ -356,7 +335,7 @@ def _json_bytes(doc: object) -> bytes:
 
 def _read_device_doc(path: Path) -> tuple[str, list[KeyEpoch]]:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = loads_bounded(path.read_text(encoding="utf-8"))
         device_id = doc["device_id"]
         history = [KeyEpoch(str(e["public_key"]), int(e["from_seq"])) for e in doc["keys"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -364,6 +343,11 @@ def _read_device_doc(path: Path) -> tuple[str, list[KeyEpoch]]:
     if not isinstance(device_id, str) or not history or history[0].from_seq != 1:
         raise KeyStoreError(f"{path}: device id or key history is malformed")
     return device_id, history
+
+
+def read_key_history(directory: Path) -> tuple[str, list[KeyEpoch]]:
+    """The device id and public key history from ``device.json`` (no secret is read)."""
+    return _read_device_doc(Path(directory) / DEVICE_FILE)
 
 
 __all__ = [
@@ -376,5 +360,6 @@ __all__ = [
     "load_public_key_b64",
     "public_key_to_b64",
     "raw_public_bytes",
+    "read_key_history",
     "store_protection",
 ]

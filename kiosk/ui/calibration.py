@@ -124,6 +124,7 @@ class CalibrationWindow(QMainWindow):
             self.tr_,
             open_ledger=open_ledger,
             keep_images=keep_images,
+            bundled_threshold=_bundled_threshold(engine),
         )
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -306,3 +307,11 @@ class CalibrationWindow(QMainWindow):
             if sim is not None:
                 text += "  " + t("calibration.similarity", score=sim)
             self.similarity.setText(text)
+
+
+def _bundled_threshold(engine: FaceEngine) -> float | None:
+    """The model pack's own threshold: the floor a site calibration is raised to."""
+    from kiosk.checkin.matcher import Calibration
+
+    path = engine.pack.calibration_path
+    return Calibration.load(path).threshold if path is not None and path.is_file() else None

@@ -64,7 +64,7 @@ def test_liveness_prompt_is_shown_translated_with_an_arrow(qtbot, tmp_path, make
     qtbot.waitUntil(
         lambda: window.applicant.prompt.text() == "Поверните голову влево", timeout=WAIT_MS
     )
-    assert window.applicant.title.text() == "Повторите движение головы"
+    assert window.applicant.title.text() == "Сделайте то, что показано на экране"
     assert window.applicant.video.hint == "left"  # mirrored: the applicant's left
     step = window.door.flow.cfg.liveness.step_timeout_s
     window.applicant.update_countdown()

@@ -25,13 +25,8 @@ from kiosk.checkin.decision import Decision, Reason
 from kiosk.checkin.flow import CheckinFlow, FailClosedLiveness, StateName
 from kiosk.checkin.lock import DOOR_UNLOCK_EVENT, DoorLock
 from kiosk.checkin.matcher import Calibration, Matcher, find_calibration
-from kiosk.checkin.proctor import (
-    OverrideReason,
-    OverrideRequest,
-    ProctorAccount,
-    ProctorDirectory,
-    ProctorRole,
-)
+from kiosk.checkin.overrides import OverrideReason, OverrideRequest
+from kiosk.checkin.proctor import ProctorAccount, ProctorDirectory, ProctorRole
 from kiosk.checkin.roster import BookedApplicant, ExamSession, Roster, Template, make_iin
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ConfigError, PolicyViolation, ProctorAuthError, ProctorLockedOut

@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.checkin.proctor import (
-    OverrideReason,
-    OverrideRequest,
-    ProctorDirectory,
-    ProctorRole,
-    require_role,
-)
+from kiosk.checkin.overrides import OverrideReason, OverrideRequest
+from kiosk.checkin.proctor import ProctorDirectory, ProctorRole, require_role
 from kiosk.errors import KeyStoreError, PolicyViolation, ProctorAuthError, ProctorLockedOut
 from kiosk.protocol.canonical import uuid7
 

@@ -40,11 +40,8 @@ from kiosk.checkin.liveness_gate import (
 from kiosk.checkin.lock import DoorLock
 from kiosk.checkin.matcher import Matcher, TemplatePackMismatch
 from kiosk.checkin.next_step import decision_state
-from kiosk.checkin.proctor import (
-    OverrideRequest,
-    ProctorAccount,
-    ProctorDirectory,
-)
+from kiosk.checkin.overrides import OverrideRequest
+from kiosk.checkin.proctor import ProctorAccount, ProctorDirectory
 from kiosk.checkin.qr import BookingQrReader
 from kiosk.checkin.recorder import CheckinRecorder
 from kiosk.checkin.roster import BookedApplicant, Roster

@@ -40,7 +40,7 @@ def _depth_exceeds(doc: Any, max_depth: int) -> bool:
 
 
 def loads_bounded(
-    data: str | bytes | bytearray,
+    data: object,
     *,
     max_depth: int = MAX_DEPTH,
     object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,

@@ -156,6 +156,8 @@ class ProctorDirectory:
             self._check_pin_key()
             self._key_legacy_rows()
         self._dummy_salt = os.urandom(_SALT_BYTES)
+        # failures against ids that do not exist: (failed, locked_until_ms, lockouts)
+        self._unknown_ids: dict[str, tuple[int, int | None, int]] = {}
 
     def _check_pin_key(self) -> None:
         """A directory keyed by another device's key would turn every right PIN into a
@@ -287,16 +289,13 @@ class ProctorDirectory:
                 (proctor_id,),
             ).fetchone()
             if row is None:
-                # Same cost as a real check, so timing does not reveal which ids exist.
+                # Same cost as a real check, so timing does not reveal which ids exist; and
+                # the same lockouts (counted in memory), so a lockout does not reveal it either.
                 self._hash_pin(str(pin), self._dummy_salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-                raise ProctorAuthError(NOT_ACCEPTED)
+                raise self._unknown_id_failure(proctor_id, at)
             name, role, salt, stored, n, r, p, failed, locked_until_ms, lockouts = row
             if locked_until_ms is not None and _ms(at) < locked_until_ms:
-                until = datetime.fromtimestamp(locked_until_ms / 1000, UTC)
-                left = max(1, int((until - at).total_seconds() + 0.999))
-                raise ProctorLockedOut(
-                    f"proctor {proctor_id} is locked out until {format_ts(until)} ({left} s left)"
-                )
+                raise _still_locked(locked_until_ms, at)
             candidate = self._hash_pin(str(pin), salt, n, r, p)
             if hmac.compare_digest(candidate, stored):
                 self._conn.execute(
@@ -313,11 +312,7 @@ class ProctorDirectory:
                     "lockouts = ? WHERE proctor_id = ?",
                     (_ms(at + lockout), lockouts + 1, proctor_id),
                 )
-                error: ProctorAuthError = ProctorLockedOut(
-                    f"wrong PIN for {proctor_id}; {MAX_FAILED_ATTEMPTS} failures in a row, "
-                    f"locked out for {int(lockout.total_seconds() // 60)} minutes "
-                    f"(lockout {lockouts + 1})"
-                )
+                error: ProctorAuthError = _now_locked(lockout)
                 log.warning("proctor %s locked out after repeated wrong PINs", proctor_id)
             else:
                 self._conn.execute(
@@ -329,6 +324,40 @@ class ProctorDirectory:
                 error = ProctorAuthError(NOT_ACCEPTED)
         # Raised after COMMIT so the failure count is persisted.
         raise error
+
+    def _unknown_id_failure(self, proctor_id: str, at: datetime) -> ProctorAuthError:
+        """Count a failure against an id that does not exist exactly as for one that does."""
+        failed, locked_until_ms, lockouts = self._unknown_ids.pop(proctor_id, (0, None, 0))
+        if locked_until_ms is not None and _ms(at) < locked_until_ms:
+            error: ProctorAuthError = _still_locked(locked_until_ms, at)
+        elif failed + 1 >= MAX_FAILED_ATTEMPTS:
+            lockout = LOCKOUTS[min(lockouts, len(LOCKOUTS) - 1)]
+            failed, locked_until_ms, lockouts = 0, _ms(at + lockout), lockouts + 1
+            error = _now_locked(lockout)
+        else:
+            failed, locked_until_ms = failed + 1, None
+            error = ProctorAuthError(NOT_ACCEPTED)
+        self._unknown_ids[proctor_id] = (failed, locked_until_ms, lockouts)
+        while len(self._unknown_ids) > _UNKNOWN_IDS_KEPT:  # bounded: oldest first out
+            del self._unknown_ids[next(iter(self._unknown_ids))]
+        return error
+
+
+_UNKNOWN_IDS_KEPT = 1024
+
+
+def _still_locked(locked_until_ms: int, at: datetime) -> ProctorLockedOut:
+    until = datetime.fromtimestamp(locked_until_ms / 1000, UTC)
+    left = max(1, int((until - at).total_seconds() + 0.999))
+    # No proctor id in the text: it is shown at the door, and must not confirm an id.
+    return ProctorLockedOut(f"sign-in locked until {format_ts(until)} ({left} s left)")
+
+
+def _now_locked(lockout: timedelta) -> ProctorLockedOut:
+    return ProctorLockedOut(
+        f"{MAX_FAILED_ATTEMPTS} failures in a row: sign-in locked for "
+        f"{int(lockout.total_seconds() // 60)} minutes"
+    )
 
 
 def _params() -> tuple[int, int, int]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kiosk.commands.terminal import LazyConsole
 from kiosk.config import KioskConfig, load_config
-from kiosk.errors import ConfigError, ImageDecodeError, KioskError
+from kiosk.errors import ConfigError, KioskError
 
 # The parser is built without the engine, numpy or rich: each handler imports what it runs.
 console = LazyConsole()
@@ -36,10 +36,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write a calibration file for the target FMR (default: <out>/calibration.toml)",
     )
     p.add_argument("--long-side", type=int, default=640, help="detector input for still photos")
+    p.add_argument(
+        "--workers", type=int, default=None, help="decode/detect threads (default: min(4, CPUs))"
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="faces per recogniser call (default: 16 on CUDA, 1 on CPU)",
+    )
     p.set_defaults(handler=_eval)
 
-    p = sub.add_parser("bench", help="per-stage pipeline latency (JSON + table)")
-    p.add_argument("--frames", type=int, default=200)
+    p = sub.add_parser(
+        "bench", help="pipeline latency, door cost per attempt, cold start (JSON + tables)"
+    )
+    p.add_argument("--frames", type=int, default=200, help="frames per size for the stages")
+    p.add_argument(
+        "--parts",
+        default="stages,door,cold",
+        help="comma-separated: stages (per-stage latency), door (whole attempts, idle and "
+        "under a one-core load), cold (cold starts)",
+    )
+    p.add_argument(
+        "--reference",
+        choices=("cv2",),
+        default=None,
+        help="also run OpenCV's FaceDetectorYN + FaceRecognizerSF on the same frames/photos",
+    )
     p.add_argument("--images", type=Path, default=None, help="portraits to build frames from")
     p.add_argument("--out", type=Path, default=Path("benchmarks/out/vision.json"))
     p.set_defaults(handler=_bench)
@@ -112,8 +135,11 @@ def _eval(args: argparse.Namespace) -> int:
     from kiosk.checkin.calibration_floor import assess
     from kiosk.checkin.matcher import Calibration
     from kiosk.evaluation import evaluation as ev
+    from kiosk.evaluation.batch_embed import embed_images
 
     cfg = load_config(args.config)
+    # Images run in parallel, one per core, so each session needs one thread only.
+    cfg.runtime.intra_op_threads = 1
     engine = _engine(cfg)
     target = args.target_fmr if args.target_fmr is not None else cfg.match.target_fmr
     pairs = ev.read_pairs(args.pairs)
@@ -128,15 +154,21 @@ def _eval(args: argparse.Namespace) -> int:
             people=None,
         ).refuse_unless_demonstrable()
 
-    def embed(name: str):
-        try:
-            return engine.embed_photo(str(args.images / name), long_side=args.long_side).embedding
-        except (ImageDecodeError, KioskError) as exc:
-            console.print(f"[yellow]failure to acquire[/yellow] {name}: {exc}")
-            return None
+    def failed(name: str, reason: str) -> None:
+        console.print(f"[yellow]failure to acquire[/yellow] {name}: {reason}")
 
-    with console.status(f"embedding images for {len(pairs)} pairs"):
-        result = ev.score_pairs(pairs, embed)
+    names = sorted({p.a for p in pairs} | {p.b for p in pairs})
+    with console.status(f"embedding {len(names)} images for {len(pairs)} pairs"):
+        embeddings = embed_images(
+            engine,
+            args.images,
+            names,
+            long_side=args.long_side,
+            workers=args.workers,
+            batch=args.batch or (16 if engine.provider.startswith("CUDA") else 1),
+            on_failure=failed,
+        )
+        result = ev.score_pairs(pairs, embeddings.__getitem__)
     summary = ev.summarise(result, target)
     bundled = engine.pack.calibration_path
     verdict = assess(
@@ -216,20 +248,46 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from kiosk.config import REPO_ROOT
-    from kiosk.evaluation.bench import run_bench
+    from kiosk.evaluation.bench import machine_info
 
     cfg = load_config(args.config)
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    unknown = parts - {"stages", "door", "cold"}
+    if unknown:
+        raise ConfigError(f"--parts: unknown {', '.join(sorted(unknown))}; use stages, door, cold")
     folder = args.images or REPO_ROOT / "tests" / "data"
     portraits = sorted(p for p in folder.glob("*.jpg"))[:8] if folder.is_dir() else []
     if not portraits:
         raise KioskError(f"no portraits (*.jpg) in {folder}; pass --images DIR")
-    with console.status(f"benchmarking {args.frames} frames per size"):
-        result = run_bench(cfg, portraits, frames=args.frames)
+    result: dict = {"machine": machine_info()}
+    if "stages" in parts:
+        from kiosk.evaluation.bench import run_bench
+
+        with console.status(f"benchmarking {args.frames} frames per size"):
+            result["stages"] = run_bench(cfg, portraits, frames=args.frames)
+        _print_stages(result["stages"])
+    if "door" in parts:
+        from kiosk.demo.attempt_bench import door_figures
+
+        with console.status("door attempts, idle and under a one-core load"):
+            result["door"] = door_figures(cfg, _engine(cfg), reference=args.reference == "cv2")
+        _print_door(result["door"])
+    if "cold" in parts:
+        result["cold_start"] = _cold(cfg, portraits, reference=args.reference == "cv2")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
+    m = result["machine"]
+    console.print(
+        f"{m['cpu']}, {m['cpu_count']} cores, {' '.join(m['isa'])}; "
+        f"load average {m['load_average_1min']}; JSON in {args.out}"
+    )
+    return 0
+
+
+def _print_stages(result: dict) -> None:
+    from rich.table import Table
+
     for run in result["runs"]:
         table = Table(title=f"{run['provider']} {run['frame']}: {run['fps']:.0f} fps (median)")
         table.add_column("stage")
@@ -252,5 +310,43 @@ def _bench(args: argparse.Namespace) -> int:
         for rate, ms in challenge["per_frame_at_fps_ms"].items():
             table.add_row(f"per frame at {rate}", f"{ms:.2f}", "")
         console.print(table)
-    console.print(f"peak RSS {result['peak_rss_mb']:.0f} MB; JSON in {args.out}")
-    return 0
+    console.print(f"peak RSS {result['peak_rss_mb']:.0f} MB")
+
+
+def _print_door(door: dict) -> None:
+    from rich.table import Table
+
+    for label in ("idle", "load"):
+        block = door[label]
+        ref = block.get("reference_per_frame")
+        title = f"door attempts, {label} (load average {block['load_average']})"
+        if ref:
+            title += f"; cv2 reference {ref['cpu_ms']:.1f} ms CPU a frame"
+        table = Table(title=title)
+        table.add_column("measure")
+        for i, _row in enumerate(block["attempts"], 1):
+            table.add_column(f"attempt {i}", justify="right")
+        keys = list(block["attempts"][0]) if block["attempts"] else []
+        for key in keys:
+            table.add_row(key.replace("_", " "), *(str(r[key]) for r in block["attempts"]))
+        console.print(table)
+
+
+def _cold(cfg: KioskConfig, portraits: list, *, reference: bool) -> dict:
+    import tempfile
+
+    from kiosk.evaluation.cold_start import cold_start_figures
+    from kiosk.evaluation.cv2_reference import Cv2Reference
+    from kiosk.vision.packs import resolve_pack
+
+    pack = resolve_pack(cfg)
+    files = Cv2Reference.from_pack(pack).files
+    pack_files = (pack.root / files["detector"], pack.root / files["recognizer"])
+    with console.status("cold starts (fresh processes)"), tempfile.TemporaryDirectory() as tmp:
+        figures = cold_start_figures(pack_files, (portraits[0], portraits[1]), Path(tmp))
+    if not reference:
+        figures.pop("reference_cv2_compare", None)
+        figures.pop("compare_vs_reference_wall", None)
+    for key, value in figures.items():
+        console.print(f"{key}: {value}")
+    return figures

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from centre.api.deps import ApiError, CentreContext
 from centre.api.routes import devices, reports, rosters, staff
+from centre.console import mount_console
 from centre.core.config import CentreSettings
 from centre.core.keys import CentreKey
 from centre.db import make_engine, migrate, session_factory
@@ -79,6 +80,7 @@ def create_app(settings: CentreSettings | None = None) -> FastAPI:
 
     for module in (staff, devices, rosters, reports):
         app.include_router(module.router)
+    mount_console(app)
 
     log.info(
         "centre ready (db %s, key id %s)",

@@ -38,6 +38,8 @@ def front_door(page: AnyPage) -> Response:
 
 @router.get("/signin")
 def signin_form(page: AnyPage) -> Response:
+    if page.signed_in is not None:
+        return page.redirect("/")
     token = new_presession_token()
     response = page.render("signin.html", csrf=token, error=None, name="")
     page.set_cookie(response, PRESESSION_COOKIE, token, max_age=3600)

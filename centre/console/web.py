@@ -131,7 +131,8 @@ class Page:
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         t = Translator(self.lang)
-        csrf = self.signed_in.csrf_token if self.signed_in else values.pop("csrf", "")
+        given = values.pop("csrf", "")
+        csrf = self.signed_in.csrf_token if self.signed_in else given
         html = templates.get_template(template).render(
             t=t,
             page=self,

@@ -7,12 +7,15 @@ vertical line; a bar past it is drawn in the alert colour.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-LABEL_W = 150
-BAR_AREA_W = 420
-VALUE_W = 90
+LABEL_W = 130
+BAR_AREA_W = 360
+VALUE_W = 110
+# Tick steps that read as whole percentages; the first giving at most 5 intervals wins.
+TICK_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25)
 ROW_H = 22
 TOP = 24
 
@@ -41,11 +44,23 @@ class RateChart:
     row_h: int = ROW_H
     top: int = TOP
 
+    tick_step: float = 0.1
+
     @property
     def ticks(self) -> list[tuple[float, str]]:
+        n = round(self.scale_max / self.tick_step)
         return [
-            (LABEL_W + BAR_AREA_W * f, f"{self.scale_max * f:.0%}") for f in (0, 0.25, 0.5, 0.75, 1)
+            (LABEL_W + BAR_AREA_W * i / n, f"{i * self.tick_step:.0%}") for i in range(n + 1)
         ]
+
+
+def _scale(top_rate: float) -> tuple[float, float]:
+    """(scale maximum, tick step): the smallest tidy scale that holds `top_rate`."""
+    for step in TICK_STEPS:
+        intervals = max(math.ceil(top_rate / step - 1e-9), 1)
+        if intervals <= 5:
+            return intervals * step, step
+    return 1.0, 0.25
 
 
 def rate_chart(
@@ -53,9 +68,8 @@ def rate_chart(
 ) -> RateChart:
     """rows: (label, rate, detail, flagged, link); the highest rates first, at most `limit`."""
     ordered = sorted(rows, key=lambda r: (-r[1], r[0]))[:limit]
-    top_rate = max([r[1] for r in ordered] + [threshold * 1.5, 0.01])
-    # Round the scale up to a tidy 5 % step so tick labels read as whole percentages.
-    scale_max = min(1.0, -(-top_rate // 0.05) * 0.05) if top_rate <= 1 else top_rate
+    top_rate = min(max([r[1] for r in ordered] + [threshold * 1.5, 0.01]), 1.0)
+    scale_max, step = _scale(top_rate)
     bars = [
         Bar(
             label=label[:22],
@@ -75,4 +89,5 @@ def rate_chart(
         width=LABEL_W + BAR_AREA_W + VALUE_W,
         height=TOP + max(len(bars), 1) * ROW_H + 8,
         scale_max=scale_max,
+        tick_step=step,
     )

@@ -277,3 +277,22 @@ def test_admin_enrols_doors_and_manages_staff(console: ConsoleCentre, tmp_path: 
         "/console/staff/ada", data={"csrf": csrf_of(r.text), "action": "role", "role": "viewer"}
     )
     assert r.status_code == 422 and "You cannot change your own role" in r.text
+
+
+def test_first_admin_gets_a_password_from_the_command_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from centre.console.__main__ import main as console_main
+    from kiosk.cli import main as kiosk_main
+
+    assert kiosk_main(["centre", "add-user", "root", "--role", "admin"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert console_main(["set-password", "root"]) == 0
+    assert capsys.readouterr().out.startswith("console password set for root (admin)")
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert console_main(["set-password", "root"]) == 2
+    assert "at least 12 characters" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert console_main(["set-password", "nobody"]) == 2
+    assert "there is no staff user 'nobody'" in capsys.readouterr().err

@@ -49,9 +49,7 @@ class RateChart:
     @property
     def ticks(self) -> list[tuple[float, str]]:
         n = round(self.scale_max / self.tick_step)
-        return [
-            (LABEL_W + BAR_AREA_W * i / n, f"{i * self.tick_step:.0%}") for i in range(n + 1)
-        ]
+        return [(LABEL_W + BAR_AREA_W * i / n, f"{i * self.tick_step:.0%}") for i in range(n + 1)]
 
 
 def _scale(top_rate: float) -> tuple[float, float]:

@@ -63,6 +63,12 @@ def upgrade() -> None:
     # to the refused check-in by id (primary key); the per-day chart groups by ts.
     op.create_index("ix_records_type_proctor_ts", "records", ["type", "proctor_id", "ts"])
     op.create_index("ix_records_type_room_ts", "records", ["type", "room", "ts"])
+    # Covers the override report's GROUP BY (crud/reports.py), so it reads the index only,
+    # never the envelopes; and the newest clock event per door on the dashboard.
+    op.create_index(
+        "ix_records_report", "records", ["type", "session_id", "room", "proctor_id", "decision"]
+    )
+    op.create_index("ix_records_type_device_seq", "records", ["type", "device_id", "seq"])
     op.create_index("ix_incidents_kind_id", "incidents", ["kind", "id"])
     triggers = PG_TRIGGERS if op.get_bind().dialect.name == "postgresql" else SQLITE_TRIGGERS
     for statement in triggers:
@@ -71,6 +77,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_incidents_kind_id", table_name="incidents")
+    op.drop_index("ix_records_type_device_seq", table_name="records")
+    op.drop_index("ix_records_report", table_name="records")
     op.drop_index("ix_records_type_room_ts", table_name="records")
     op.drop_index("ix_records_type_proctor_ts", table_name="records")
     op.drop_index("ix_incident_acks_incident", table_name="incident_acks")

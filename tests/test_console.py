@@ -71,6 +71,15 @@ def test_sign_in_sets_a_strict_session_cookie_and_signed_out_pages_redirect(
     cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("kc_session="))
     assert "secure" in {f.strip().lower() for f in cookie.split(";")[1:]}
 
+    # Signing out ends the session on the server, not only in the browser.
+    page = anon.get("/console/overrides")
+    stolen = anon.cookies.get("kc_session")
+    r = anon.post("/console/signout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/console/signin")
+    replay = console.browser()
+    replay.cookies.set("kc_session", stolen, path="/console")
+    assert replay.get("/console/overrides", follow_redirects=False).status_code == 303
+
 
 def test_wrong_passwords_lock_the_account(console: ConsoleCentre) -> None:
     client = console.browser()

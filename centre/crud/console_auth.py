@@ -127,6 +127,8 @@ def open_session(db: Session, user: StaffUser) -> tuple[str, str]:
     """(cookie value, CSRF token) for a fresh browser session."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
+    # Expired sessions are dead already; sweeping them here keeps the table small.
+    db.execute(delete(ConsoleSession).where(ConsoleSession.expires_at < utcnow()))
     db.add(
         ConsoleSession(
             token_hash=hash_token(token),

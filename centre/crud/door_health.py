@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -182,7 +181,3 @@ def today_per_room(db: Session, *, now: datetime | None = None) -> list[RoomToda
             if decision in ("rejected", "needs_proctor"):
                 r.refusals += int(n)
     return [rooms[k] for k in sorted(rooms)]
-
-
-def as_row(h: DoorHealth) -> dict[str, Any]:
-    return {**h.__dict__, "waiting": h.waiting, "alarm": h.alarm}

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -305,3 +305,23 @@ def test_first_admin_gets_a_password_from_the_command_line(
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     assert console_main(["set-password", "nobody"]) == 2
     assert "there is no staff user 'nobody'" in capsys.readouterr().err
+
+
+def test_rates_per_day_read_only_the_charted_month(console: ConsoleCentre, tmp_path: Path) -> None:
+    from test_centre_support import checkin_body, device_keys, make_chain
+
+    from centre.crud.override_audit import OverrideFilter, rates_per_day
+    from kiosk.ledger.records import format_ts
+
+    keys = device_keys(tmp_path, "door-days")
+    console.enroll(keys, room="R-1")
+    old = make_chain(keys, 2, ts=format_ts(utcnow() - timedelta(days=40)))
+    new = make_chain(keys, 3, start_seq=3, prev=old[-1].digest(), body=checkin_body(9))
+    assert console.push(keys, old + new).json()["accepted"] == 5
+    today = date.fromisoformat(new[0].record.ts[:10])  # not the clock: no midnight race
+    with console.ctx.session() as db:
+        assert [(d.day, d.checkins) for d in rates_per_day(db, OverrideFilter(), today=today)] == [
+            (today.isoformat(), 3)
+        ]
+        since = (today - timedelta(days=60)).isoformat()
+        assert [d.checkins for d in rates_per_day(db, OverrideFilter(since=since))] == [2, 3]

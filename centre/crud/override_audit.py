@@ -9,7 +9,8 @@ API and its CSV give.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -56,8 +57,17 @@ class DayRate:
         return self.overrides / self.checkins if self.checkins else 0.0
 
 
-def rates_per_day(db: Session, flt: OverrideFilter, *, days: int = 31) -> list[DayRate]:
-    """Check-ins and overrides per UTC day (the first 10 characters of the signed ts)."""
+def rates_per_day(
+    db: Session, flt: OverrideFilter, *, days: int = 31, today: date | None = None
+) -> list[DayRate]:
+    """Check-ins and overrides per UTC day (the first 10 characters of the signed ts).
+
+    Without a `since` filter only the last `days` calendar days are read: the chart shows no
+    more, and the index range stays a month wide however long the centre has run.
+    """
+    if not flt.since:
+        today = today or datetime.now(UTC).date()
+        flt = replace(flt, since=(today - timedelta(days=days - 1)).isoformat())
     day = func.substr(StoredRecord.ts, 1, 10)
     q = (
         select(day, StoredRecord.type, func.count())

@@ -59,7 +59,11 @@ def _rows(n: int, rng: random.Random, start: datetime) -> Any:
             rec_id = str(uuid.UUID(int=rng.getrandbits(128)))
             if roll < 0.03 and last_refused:
                 rtype, decision, body = "override", None, {"note": "looked fine"}
-                extra = {"proctor_id": proctor, "reason": "twin_sibling", "overrides": last_refused}
+                extra = {
+                    "proctor_id": proctor,
+                    "reason": "appearance_changed",
+                    "overrides": last_refused,
+                }
                 last_refused = None
             elif roll < 0.04:
                 rtype, decision = "device_event", None

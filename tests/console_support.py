@@ -56,7 +56,7 @@ class ConsoleCentre(Centre):
         return client
 
 
-def override_body(refused: Any, proctor: str, reason: str = "twin_sibling") -> dict[str, Any]:
+def override_body(refused: Any, proctor: str, reason: str = "appearance_changed") -> dict[str, Any]:
     b = refused.record.body
     return {
         "proctor_id": proctor,

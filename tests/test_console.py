@@ -154,7 +154,14 @@ def test_overrides_page_flags_the_proctor_and_opens_each_override(
     assert "Overrides (4)" in page
 
     detail = auditor.get(f"/console/overrides/{ids['override']}").text
-    for shown in ("P-bribed", "twin_sibling", "looked like the photo", "refused", "0.61", "passed"):
+    for shown in (
+        "P-bribed",
+        "appearance changed since the photo",
+        "looked like the photo",
+        "refused",
+        "0.61",
+        "passed",
+    ):
         assert shown in detail, shown
     assert auditor.get("/console/overrides/no-such-id").status_code == 404
 

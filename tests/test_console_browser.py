@@ -182,7 +182,13 @@ def test_console_in_a_real_browser(live: dict[str, Any], browser: Any, tmp_path:
     _shot(auditor, "overrides")
     auditor.click("main table a >> nth=0")
     detail = auditor.inner_text("main")
-    for shown in ("P-bribed", "twin_sibling", "looked like the photo", "refused", "0.61"):
+    for shown in (
+        "P-bribed",
+        "appearance changed since the photo",
+        "looked like the photo",
+        "refused",
+        "0.61",
+    ):
         assert shown in detail, shown
     _shot(auditor, "override")
 

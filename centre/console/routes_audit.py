@@ -111,7 +111,7 @@ def overrides(page: ViewerPage, request: Request) -> Response:
         total=total,
         number=number,
         pages=max(-(-total // PAGE_SIZE), 1),
-        reasons=reasons(page.db) if auditor else [],
+        reasons=reasons() if auditor else [],
         query=lambda **kw: _query(flt, **kw),
         auditor=auditor,
     )

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from centre.api.body_limit import BodySizeLimit
 from centre.api.deps import ApiError, CentreContext
 from centre.api.routes import devices, reports, rosters, staff
+from centre.console import mount_console
 from centre.core.config import CentreSettings
 from centre.core.keys import CentreKey
 from centre.crud.rosters import purge_rosters, seal_legacy_rosters
@@ -97,12 +98,15 @@ def create_app(settings: CentreSettings | None = None) -> FastAPI:
 
     for module in (staff, devices, rosters, reports):
         app.include_router(module.router)
+    mount_console(app)
     # Outside every route, so no body is buffered before authentication (see body_limit).
     app.add_middleware(
         BodySizeLimit,
         routes=[
             (r"/api/v1/devices/[^/]+/records", settings.max_body_bytes),
             (r"/api/v1/rosters/[^/]+", rosters.ROSTER_BODY_LIMIT),
+            # the console's roster form posts the signed roster JSON pasted into a textarea
+            (r"/console/rosters", rosters.ROSTER_BODY_LIMIT),
         ],
     )
 

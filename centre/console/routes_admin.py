@@ -6,7 +6,6 @@ role (admin) and the same SQLite write lock.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -23,8 +22,9 @@ from centre.crud import users as crud_users
 from centre.crud.console_auth import PasswordTooWeak, set_password
 from centre.crud.device_admin import recent_rosters, recent_tokens, users_with_password
 from centre.crud.door_health import door_health
-from centre.crud.rosters import publish_roster
+from centre.crud.rosters import publish_roster, roster_text
 from centre.models import Roster
+from kiosk.protocol.bounded_json import loads_bounded
 from kiosk.protocol.errors import CodedError
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def upload_roster(page: AdminPage, form: Form, request: Request) -> Response:
     ctx = context(request)
     room, text = form.get("room", "").strip()[:64], form.get("doc", "")
     try:
-        doc = json.loads(text)
+        doc = loads_bounded(text)
     except ValueError as exc:
         return _rosters_page(page, 422, error=f"JSON: {exc}", room=room, doc=text)
     with ctx.write_lock():
@@ -107,11 +107,14 @@ def upload_roster(page: AdminPage, form: Form, request: Request) -> Response:
 
 
 @router.get("/rosters/{roster_id}")
-def roster(roster_id: int, page: AdminPage) -> Response:
+def roster(roster_id: int, page: AdminPage, request: Request) -> Response:
     row = page.db.get(Roster, roster_id)
     if row is None:
         raise ConsoleDenied(404, "error.not_found")
-    doc = json.loads(row.signed_doc)["roster"]
+    try:
+        doc = loads_bounded(roster_text(context(request).key.roster_key, row))["roster"]
+    except CodedError as exc:  # purged after its session, or not decryptable
+        raise ConsoleDenied(410, "error.roster_unavailable") from exc
     # Names and masked IINs only: templates never reach a page.
     applicants = [
         {k: a.get(k) for k in ("applicant_id", "name", "iin", "seat", "booking_code")}

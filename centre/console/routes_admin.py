@@ -34,7 +34,7 @@ router = APIRouter()
 def _devices_page(page: AdminPage, **extra: Any) -> Response:
     return page.render(
         "devices.html",
-        doors=door_health(page.db),
+        doors=door_health(page.db, roster_key=context(page.request).key.roster_key),
         tokens=recent_tokens(page.db),
         **({"new_token": None, "token_room": None} | extra),
     )

@@ -33,7 +33,11 @@ router = APIRouter()
 
 @router.get("/dashboard")
 def dashboard(page: AuditorPage) -> Response:
-    return page.render("dashboard.html", doors=door_health(page.db), rooms=today_per_room(page.db))
+    return page.render(
+        "dashboard.html",
+        doors=door_health(page.db, roster_key=context(page.request).key.roster_key),
+        rooms=today_per_room(page.db),
+    )
 
 
 def next_day(day: str) -> str:

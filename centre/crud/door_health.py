@@ -16,15 +16,19 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from centre.crud.heads import HEAD_KINDS
+from centre.crud.rosters import roster_text
 from centre.models import Device, Incident, StoredRecord
 from centre.models import Roster as RosterRow
+from kiosk.protocol.bounded_json import loads_bounded
 from kiosk.protocol.canonical import format_ts, parse_ts
+from kiosk.protocol.errors import CodedError
 
 # A kiosk syncs every few seconds while it is up; ten minutes without contact is an outage.
 SILENT_AFTER = timedelta(minutes=10)
 # Incident kinds that mean the device's chain head moved backwards. The head-witness work
 # adds its own kind here; nothing else in the console needs to change.
-HEAD_REGRESSION_KINDS = ("rollback", "head_regressed", "fork")
+HEAD_REGRESSION_KINDS = ("rollback", "head_regressed", "fork", *HEAD_KINDS)
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -60,19 +64,20 @@ class DoorHealth:
 _session_windows: dict[str, tuple[datetime, datetime] | None] = {}
 
 
-def _window(row: RosterRow) -> tuple[datetime, datetime] | None:
-    """The roster's session window; cached by hash because a roster can be megabytes."""
+def _window(row: RosterRow, roster_key: bytes) -> tuple[datetime, datetime] | None:
+    """The roster's session window; cached by hash because a roster can be megabytes (and
+    is stored encrypted: `roster_text` decrypts it)."""
     if row.sha256 not in _session_windows:
         try:
-            session = json.loads(row.signed_doc)["roster"]["session"]
+            session = loads_bounded(roster_text(roster_key, row))["roster"]["session"]
             window = (parse_ts(session["starts_at"]), parse_ts(session["ends_at"]))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, CodedError):
             window = None
         _session_windows[row.sha256] = window
     return _session_windows[row.sha256]
 
 
-def open_rooms(db: Session, now: datetime) -> set[str]:
+def open_rooms(db: Session, now: datetime, roster_key: bytes) -> set[str]:
     newest = (
         select(RosterRow.room, func.max(RosterRow.version).label("v"))
         .group_by(RosterRow.room)
@@ -83,7 +88,7 @@ def open_rooms(db: Session, now: datetime) -> set[str]:
     )
     rooms = set()
     for row in db.scalars(q):
-        window = _window(row)
+        window = _window(row, roster_key)
         if window is not None and window[0] <= now < window[1]:
             rooms.add(row.room)
     return rooms
@@ -127,9 +132,9 @@ def head_went_backwards(device_id: str, regressed: set[str]) -> bool:
     return device_id in regressed
 
 
-def door_health(db: Session, *, now: datetime | None = None) -> list[DoorHealth]:
+def door_health(db: Session, *, roster_key: bytes, now: datetime | None = None) -> list[DoorHealth]:
     now = now or datetime.now(UTC)
-    rooms = open_rooms(db, now)
+    rooms = open_rooms(db, now, roster_key)
     skew = latest_clock_skew(db)
     regressed = regressed_devices(db)
     out = []

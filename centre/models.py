@@ -127,6 +127,31 @@ class StoredRecord(Base):
     )
 
 
+class RecordRollup(Base):
+    """Check-ins and overrides counted per UTC day, session, room, proctor and door.
+
+    Kept by `centre.crud.record_rollup` in the transaction that stores the records, so the
+    console's report and charts read a few thousand rows instead of every check-in. A
+    missing value is '' (not NULL) because the key is the primary key and NULLs in a key
+    never match each other; the report treats '' and NULL alike.
+    """
+
+    __tablename__ = "record_rollup"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # ts[:10]
+    session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    room: Mapped[str] = mapped_column(String(64), primary_key=True)
+    proctor_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    checkins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    needs_proctor: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    overrides: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    __table_args__ = (Index("ix_record_rollup_room_day", "room", "day"),)
+
+
 class Incident(Base):
     """Something the chain or a batch revealed that a person should look at."""
 

@@ -1,9 +1,9 @@
 """Override queries for the console: rate per day, a filtered page of overrides, one override.
 
-Everything is counted and paged in SQL (GROUP BY, LIMIT/OFFSET over the
-`ix_records_type_*_ts` indexes); Python only shapes the few rows that come back. Per-proctor
-and per-room rates come from `centre.crud.reports.override_report`, the same numbers the
-API and its CSV give.
+Everything is counted and paged in SQL; Python only shapes the few rows that come back. The
+per-day chart reads the roll-up kept at ingest (`centre.crud.record_rollup`); the list of
+overrides is paged over the `ix_records_type_*_ts` indexes. Per-proctor and per-room rates
+come from `centre.crud.reports.override_report`, the same numbers the API and its CSV give.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
+from centre.crud import record_rollup
 from centre.models import StoredRecord
 from kiosk.protocol.bodies import OVERRIDE_REASON_CODES
 
@@ -59,29 +60,42 @@ class DayRate:
 
 
 def rates_per_day(
-    db: Session, flt: OverrideFilter, *, days: int = 31, today: date | None = None
+    db: Session,
+    flt: OverrideFilter,
+    *,
+    days: int = 31,
+    today: date | None = None,
+    from_records: bool = False,
 ) -> list[DayRate]:
     """Check-ins and overrides per UTC day (the first 10 characters of the signed ts).
 
     Without a `since` filter only the last `days` calendar days are read: the chart shows no
-    more, and the index range stays a month wide however long the centre has run.
+    more. Whole-day filters read the per-day roll-up; finer ones (or `from_records`) count
+    the records over the `ix_records_type_*_ts` indexes.
     """
     if not flt.since:
         today = today or datetime.now(UTC).date()
         flt = replace(flt, since=(today - timedelta(days=days - 1)).isoformat())
+    if not from_records and record_rollup.day_aligned(flt.since, flt.until):
+        counts = record_rollup.day_counts(db, since=flt.since, until=flt.until, room=flt.room)
+    else:
+        counts = _record_day_counts(db, flt)
+    recent = sorted(counts)[-days:]
+    return [DayRate(d, *counts[d]) for d in recent]
+
+
+def _record_day_counts(db: Session, flt: OverrideFilter) -> dict[str, tuple[int, int]]:
     day = func.substr(StoredRecord.ts, 1, 10)
     q = (
         select(day, StoredRecord.type, func.count())
         .where(StoredRecord.type.in_(("checkin", "override")))
         .group_by(day, StoredRecord.type)
-        .order_by(day.desc())
     )
     q = OverrideFilter(flt.room, None, None, flt.since, flt.until).apply(q)
     counts: dict[str, dict[str, int]] = {}
     for d, rtype, n in db.execute(q):
         counts.setdefault(d, {"checkin": 0, "override": 0})[rtype] = int(n)
-    recent = sorted(counts)[-days:]
-    return [DayRate(d, counts[d]["checkin"], counts[d]["override"]) for d in recent]
+    return {d: (c["checkin"], c["override"]) for d, c in counts.items()}
 
 
 @dataclass(frozen=True)

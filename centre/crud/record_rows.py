@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from centre.crud import record_rollup
 from centre.crud.ingest_verify import Candidate, Refusal, clean
 from centre.models import Device, StoredRecord
 
@@ -93,7 +94,8 @@ def store_new(
     chained: set[int],
     received_at: datetime,
 ) -> None:
-    """Insert the new records (one statement) and move the device's `max_seq`."""
+    """Insert the new records (one statement), count them into the per-day roll-up and
+    move the device's `max_seq`."""
     if not new:
         return
     override_rooms = _override_rooms(db, new)
@@ -119,6 +121,7 @@ def store_new(
             }
         )
     db.execute(insert(StoredRecord.__table__), rows)
+    record_rollup.add_records(db, rows)
     device.max_seq = max(device.max_seq, max(new))
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from centre.crud import record_rollup
 from centre.models import Device, Incident, StoredRecord
 
 UNKNOWN = "(none)"
@@ -133,8 +134,28 @@ def override_report(
     since: str | None = None,
     until: str | None = None,
     room: str | None = None,
+    from_records: bool = False,
 ) -> OverrideReport:
-    """Aggregate in SQL to small groups, then roll up per dimension in Python."""
+    """Aggregate in SQL to small groups, then roll up per dimension in Python.
+
+    The groups come from the per-day roll-up when the time filter is whole days (the
+    console's and API's usual case), else, or with `from_records`, from the records.
+    """
+    if not from_records and record_rollup.day_aligned(since, until):
+        rows = [
+            (s or UNKNOWN, r, p, t, d, n)
+            for s, r, p, t, d, n in record_rollup.report_groups(
+                db, since=since, until=until, room=room
+            )
+        ]
+    else:
+        rows = _record_groups(db, since=since, until=until, room=room)
+    return _report(db, rows, alert=alert, room=room)
+
+
+def _record_groups(
+    db: Session, *, since: str | None, until: str | None, room: str | None
+) -> list[tuple[str, str | None, str | None, str, str | None, int]]:
     q = (
         select(
             StoredRecord.session_id,
@@ -159,8 +180,16 @@ def override_report(
         q = q.where(StoredRecord.ts < until)
     if room:
         q = q.where(StoredRecord.room == room)
-    rows = [(s or UNKNOWN, r, p, t, d, int(n)) for s, r, p, t, d, n in db.execute(q)]
+    return [(s or UNKNOWN, r, p, t, d, int(n)) for s, r, p, t, d, n in db.execute(q)]
 
+
+def _report(
+    db: Session,
+    rows: list[tuple[str, str | None, str | None, str, str | None, int]],
+    *,
+    alert: float,
+    room: str | None,
+) -> OverrideReport:
     sessions: dict[str, GroupCounts] = {}
     rooms: dict[str, GroupCounts] = {}
     total = GroupCounts("all")

@@ -18,7 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    run = sub.add_parser("run", help="the kiosk door: full-screen applicant screen")
+    run = sub.add_parser(
+        "run",
+        help="the kiosk door: full-screen applicant screen",
+        description="Start the door: the camera, the applicant screen in kiosk lockdown "
+        "(leaving needs a proctor PIN), the proctor panel, the signed ledger and sync. "
+        "Needs models, a calibration, device keys and an imported roster.",
+    )
     run.add_argument("--camera", help="camera source: device index, video file or image folder")
     run.add_argument("--windowed", action="store_true", help="a normal window (development)")
     run.add_argument(
@@ -28,14 +34,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=_run)
 
     demo = sub.add_parser(
-        "demo", help="the whole door on bundled demo photos: no camera, no centre needed"
+        "demo",
+        help="the whole door on bundled demo photos: no camera, no centre needed",
+        description="Run the real door (engine, liveness, matcher, ledger) on the bundled "
+        "demo camera and demo roster, in a window or, with --headless, as printed lines. "
+        "Writes to a throw-away data folder, never to this kiosk's ledger.",
     )
     demo.add_argument("--headless", action="store_true", help="print the flow, no window")
     demo.add_argument("--loop", action="store_true", help="replay the demo camera endlessly")
     demo.add_argument("--language", choices=("kk", "ru", "en"), help="start language")
     demo.set_defaults(handler=_demo)
 
-    cal = sub.add_parser("calibrate", help="technician mode: overlays, latency, self-test")
+    cal = sub.add_parser(
+        "calibrate",
+        help="technician mode: overlays, latency, self-test",
+        description="Technician window: live detection overlays, quality measures and "
+        "latency; capture a calibration set at this door and write a signed calibration. "
+        "With --self-test, check cameras, models, keys and the centre, print and exit.",
+    )
     cal.add_argument("--camera", help="camera source (default: [camera] source)")
     cal.add_argument("--template", help="photo whose face is the similarity reference")
     cal.add_argument("--self-test", action="store_true", help="run the self-test, print, exit")

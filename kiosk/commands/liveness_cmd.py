@@ -14,32 +14,46 @@ import logging
 from pathlib import Path
 
 from kiosk.config import REPO_ROOT, load_config
+from kiosk.errors import KioskError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FACES = REPO_ROOT.parent / "shared" / "faces"
+# Inside the clone (61 portraits of 13 people with identities.csv), so the defaults work
+# from any checkout; a larger set is one --faces away.
+DEFAULT_FACES = REPO_ROOT / "tests" / "data" / "pairs"
+FACES_HELP = "folder of portraits with identities.csv (image,person); default: tests/data/pairs"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("liveness", help="liveness (presentation-attack detection) tools")
     lsub = p.add_subparsers(dest="liveness_command", required=True)
     ev = lsub.add_parser("eval", help="APCER/BPCER on the synthetic attack set (JSON + plot)")
-    ev.add_argument("--faces", type=Path, default=DEFAULT_FACES, help="folder of portraits")
-    ev.add_argument("--out", type=Path, default=Path("benchmarks/out/liveness"))
+    ev.add_argument("--faces", type=Path, default=DEFAULT_FACES, help=FACES_HELP)
+    ev.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: <data_dir>/liveness-eval)",
+    )
     ev.add_argument(
         "--per-kind", type=int, default=0, help="presentations per kind (default: one per photo)"
     )
     ev.add_argument("--kinds", default="", help="comma-separated subset of presenter kinds")
-    ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--fps", type=float, default=10.0)
+    ev.add_argument("--seed", type=int, default=0, help="random seed of the presenters")
+    ev.add_argument("--fps", type=float, default=10.0, help="simulated camera frame rate")
     ev.set_defaults(handler=_eval)
     show = lsub.add_parser("show", help="run one presentation and print each step's cues")
     show.add_argument("kind", help="genuine | print | screen_replay | static_photo | swap")
-    show.add_argument("--faces", type=Path, default=DEFAULT_FACES)
+    show.add_argument("--faces", type=Path, default=DEFAULT_FACES, help=FACES_HELP)
     show.add_argument("--index", type=int, default=0, help="which photo")
-    show.add_argument("--seed", type=int, default=0)
+    show.add_argument("--seed", type=int, default=0, help="random seed of the presenter")
     show.add_argument("--save", type=Path, default=None, help="write a PNG contact sheet here")
     show.set_defaults(handler=_show)
+
+
+def _check_faces(folder: Path) -> None:
+    if not (folder / "identities.csv").is_file():
+        raise KioskError(f"{folder}: no identities.csv (image,person) there; pass --faces DIR")
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -48,12 +62,14 @@ def _eval(args: argparse.Namespace) -> int:
     from kiosk.vision.pipeline import FaceEngine
 
     cfg = load_config(args.config)
+    _check_faces(args.faces)
+    out = args.out or cfg.paths.resolved_data_dir() / "liveness-eval"
     engine = FaceEngine.from_config(cfg)
     checker = LivenessChecker.from_config(cfg, engine)
     if not checker.available:
         print(f"liveness unavailable ({checker.unavailable_reason}): nothing to evaluate")
         return 1
-    args.out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     report = run_liveness_eval(
         cfg,
         engine,
@@ -67,12 +83,12 @@ def _eval(args: argparse.Namespace) -> int:
     )
     summary: dict = report["summary"]  # type: ignore[assignment]
     kinds = tuple(report["kinds"])  # type: ignore[arg-type]
-    (args.out / "liveness_eval.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    (out / "liveness_eval.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     plot_summary(
         report["results"],  # type: ignore[arg-type]
         summary,
         kinds,
-        args.out / "liveness_eval.png",
+        out / "liveness_eval.png",
         cfg.liveness.passive_threshold,
     )
     for kind in kinds:
@@ -85,7 +101,7 @@ def _eval(args: argparse.Namespace) -> int:
             f"passive alone accepts {100 * entry['passive_cues_alone_accept']['rate']:.1f}%  "
             f"reasons {entry['reasons']}"
         )
-    print(f"wrote {args.out / 'liveness_eval.json'} and {args.out / 'liveness_eval.png'}")
+    print(f"wrote {out / 'liveness_eval.json'} and {out / 'liveness_eval.png'}")
     return 0
 
 
@@ -100,6 +116,7 @@ def _show(args: argparse.Namespace) -> int:
     from kiosk.vision.pipeline import FaceEngine
 
     cfg = load_config(args.config)
+    _check_faces(args.faces)
     engine = FaceEngine.from_config(cfg)
     checker = LivenessChecker.from_config(cfg, engine)
     sources = load_sources(engine, args.faces)

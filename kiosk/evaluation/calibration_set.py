@@ -35,6 +35,7 @@ import numpy as np
 
 from kiosk.errors import KioskError, PolicyViolation
 from kiosk.evaluation import evaluation as ev
+from kiosk.evaluation.plots import plot_roc_det
 from kiosk.ledger.record_ledger import RecordLedger as _Ledger
 from kiosk.vision.pipeline import FaceObservation, FrameAnalysis
 
@@ -211,10 +212,11 @@ class CalibrationSet:
         set_path = self.save(folder, keep_images=keep_images)
         by_name = dict(zip(self.sample_names(), self.embeddings, strict=True))
         result = ev.score_pairs(self.pairs(), by_name.get)
-        summary = ev.summarise(result, target_fmr)
+        identities = {name: name.rsplit("#", 1)[0] for name in by_name}
+        summary = ev.summarise(result, target_fmr, identities)
         threshold = float(summary[f"threshold_at_fmr_{target_fmr:g}"])
         plot = folder / "roc_det.png"
-        ev.plot_roc_det(
+        plot_roc_det(
             result,
             plot,
             title or f"{self.pack_id}: {len(self.people)} people at this door",
@@ -247,7 +249,7 @@ class CalibrationRun:
     @property
     def demonstrable(self) -> bool:
         """Whether the set has enough impostor pairs to show the target FMR at all."""
-        return self.target_fmr >= float(self.summary["min_demonstrable_fmr"])
+        return bool(self.summary[f"demonstrable_at_fmr_{self.target_fmr:g}"])
 
     def record_body(self, calibration_sha256: str, technician: str | None) -> dict[str, Any]:
         """The signed ``calibration`` record body: numbers and hashes, never a vector."""

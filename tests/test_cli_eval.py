@@ -1,0 +1,130 @@
+"""`kiosk eval --face` and `kiosk compare --face` on photos with a larger bystander beside
+the centred subject, composed here from real portraits, through the real CLI and models."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.cli import main
+from kiosk.commands.eval_cmd import FIELD_HELP
+from kiosk.evaluation.evaluation import EvalResult, Pair, PairScore, summarise
+
+
+def compose_bystander_photo(subject: Path, bystander: Path, out: Path) -> None:
+    """Subject centred at 55% of the height; a bystander filling the left third, bigger."""
+    h, w = 720, 1280
+    canvas = np.full((h, w, 3), 128, np.uint8)
+    by = cv2.imread(str(bystander))
+    by = cv2.resize(by, (int(by.shape[1] * h / by.shape[0]), h))
+    cw = min(by.shape[1], w // 3)
+    x0 = (by.shape[1] - cw) // 2
+    canvas[:, :cw] = by[:, x0 : x0 + cw]
+    sub = cv2.imread(str(subject))
+    sh = int(h * 0.55)
+    sub = cv2.resize(sub, (int(sub.shape[1] * sh / sub.shape[0]), sh))
+    y, x = (h - sh) // 2, (w - sub.shape[1]) // 2
+    canvas[y : y + sh, x : x + sub.shape[1]] = sub
+    cv2.imwrite(str(out), canvas)
+
+
+@pytest.fixture(scope="module")
+def bystander_set(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """person00 (img1) centred with person01 (img12) larger at the side; probes img2
+    (person00) and img3 (person01)."""
+    src = data_dir / "pairs"
+    folder = tmp_path_factory.mktemp("bystander")
+    compose_bystander_photo(src / "img1.jpg", src / "img12.jpg", folder / "subject00_with_01.jpg")
+    for name in ("img2.jpg", "img3.jpg"):
+        shutil.copy(src / name, folder / name)
+    (folder / "pairs.csv").write_text(
+        "image_a,image_b,same_person\nsubject00_with_01.jpg,img2.jpg,1\n"
+        "subject00_with_01.jpg,img3.jpg,0\n"
+    )
+    return folder
+
+
+def scored(out: Path) -> dict[tuple[str, str], float]:
+    with (out / "pairs_scored.csv").open() as fh:
+        return {(r["image_a"], r["image_b"]): float(r["score"]) for r in csv.DictReader(fh)}
+
+
+def chosen(out: Path) -> dict[str, tuple[int, int]]:
+    with (out / "faces.csv").open() as fh:
+        return {r["image"]: (int(r["faces_found"]), int(r["chosen"])) for r in csv.DictReader(fh)}
+
+
+def test_centre_scores_the_subject_and_largest_the_bystander(
+    bystander_set: Path, tmp_path: Path
+) -> None:
+    pairs, photo = bystander_set / "pairs.csv", "subject00_with_01.jpg"
+    runs = {}
+    for rule in ("centre", "largest"):
+        out = tmp_path / rule
+        args = ["eval", str(pairs), "--images", str(bystander_set), "--out", str(out)]
+        assert main([*args, "--face", rule]) == 0
+        runs[rule] = out
+    centre, largest = scored(runs["centre"]), scored(runs["largest"])
+    # centre: the composed photo is person00, like img2, unlike img3.
+    assert centre[(photo, "img2.jpg")] > 0.6 > 0.2 > centre[(photo, "img3.jpg")]
+    assert chosen(runs["centre"])[photo] == (2, 2)  # the smaller, centred face
+    # largest: the bystander (person01) is scored: unlike img2, like img3.
+    assert largest[(photo, "img2.jpg")] < 0.2 < 0.5 < largest[(photo, "img3.jpg")]
+    assert chosen(runs["largest"])[photo] == (2, 1)
+    summary = json.loads((runs["centre"] / "summary.json").read_text())
+    assert summary["face_rule"] == "centre" and summary["eer"] == 0.0
+    assert json.loads((runs["largest"] / "summary.json").read_text())["eer"] == 1.0
+
+
+def test_compare_says_which_face_it_used(
+    bystander_set: Path, capsys: pytest.CaptureFixture
+) -> None:
+    photo, probe = str(bystander_set / "subject00_with_01.jpg"), str(bystander_set / "img2.jpg")
+    assert main(["compare", photo, probe]) == 1  # the door's rule takes the bystander
+    out = capsys.readouterr().out
+    assert "no match at threshold" in out and "(target FMR 0.001)" in out
+    assert "2 faces; used the largest one, face 1 of 2" in out
+    assert main(["compare", photo, probe, "--face", "centre", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["match"] is True and report["faces"][photo]["used"] == 2
+
+
+def test_eval_refuses_a_loose_pair_list_before_loading_models(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    pairs = tmp_path / "p.csv"
+    pairs.write_text("a.jpg,b.jpg,1\na.jpg,c.jpg,true\n")
+    assert main(["eval", str(pairs), "--images", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "pair_list_invalid" in err and "p.csv:2: same_person must be 1 or 0" in err
+
+
+def test_eval_defaults_its_output_under_the_data_dir(
+    bystander_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIOSK_PATHS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    pairs = bystander_set / "pairs.csv"
+    assert main(["eval", str(pairs), "--images", str(bystander_set)]) == 0
+    out = tmp_path / "data" / "eval" / "pairs-centre"
+    assert {p.name for p in out.iterdir()} >= {
+        "summary.json", "pairs_scored.csv", "faces.csv", "roc_det.png", "scores.png"
+    }  # fmt: skip
+    assert not (tmp_path / "runs").exists()
+
+
+def test_every_summary_field_is_explained() -> None:
+    result = EvalResult(
+        [PairScore(Pair("a", "b", True), 0.9), PairScore(Pair("a", "c", False), 0.1)], [], 3
+    )
+    for key in summarise(result, 1e-4):
+        generic = key
+        for f in ("0.0001", "0.001", "0.01"):
+            generic = generic.replace(f"_at_fmr_{f}", "_at_fmr_F")
+        assert generic in FIELD_HELP, key

@@ -63,6 +63,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     cal.set_defaults(handler=_calibrate)
 
 
+def quiet_opencv() -> None:
+    """Silence OpenCV's own log: probing an absent camera prints several WARN/ERROR lines
+    per backend on stderr, burying the self-test's one line per missing device."""
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def display_available(environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
     """Whether a window can be shown: Linux needs X11 or Wayland; an offscreen Qt platform
     (tests, CI) counts as no display."""
@@ -152,14 +160,17 @@ def _calibrate(args: argparse.Namespace) -> int:
         cfg.camera.source = args.camera
     if args.self_test or not display_available():
         from rich.console import Console
+        from rich.markup import escape
 
         from kiosk.app.selftest import run_self_test
 
-        console = Console()
+        console = Console(soft_wrap=True)
+        quiet_opencv()  # the failed camera check below says it in one line
         results = run_self_test(cfg)
         for r in results:
             colour = {"pass": "green", "fail": "red", "skip": "yellow"}[r.status]
-            console.print(f"[{colour}]{r.status.upper():4}[/] {r.name:8} {r.detail}")
+            # Details hold config names such as "[sync] centre_url": not rich markup.
+            console.print(f"[{colour}]{r.status.upper():4}[/] {r.name:8} {escape(r.detail)}")
         return 0 if all(r.status != "fail" for r in results) else 1
     from kiosk.ui.app import ensure_application
     from kiosk.ui.calibration import CalibrationWindow

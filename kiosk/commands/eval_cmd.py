@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -219,7 +220,7 @@ def _print_summary(summary: dict[str, object], target: float, list_name: str) ->
             f"FMR {key} needs at least {math.ceil(3 / target)}",
             markup=False,
         )
+    console.print("fields (F is the FMR in the field's name):", markup=False)
     for name in shown:
-        generic = name.replace(key, "F").replace("0.01", "F")
-        if generic in FIELD_HELP:
-            console.print(f"  {name}: {FIELD_HELP[generic]}", markup=False, highlight=False)
+        generic = re.sub(r"_at_fmr_[0-9.e-]+$", "_at_fmr_F", name)
+        console.print(f"  {name}: {FIELD_HELP[generic]}", markup=False, highlight=False)

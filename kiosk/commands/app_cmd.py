@@ -101,13 +101,14 @@ def _demo(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     cfg = load_config(args.config)
-    console = Console()
+    # soft_wrap: piped output keeps each line whole instead of breaking mid-field at 80.
+    console = Console(soft_wrap=True)
     if args.headless or not display_available():
         from kiosk.demo.headless import run_headless
 
         if not args.headless:
             console.print("[yellow]no display found: running the demo headless[/]")
-        return run_headless(cfg, console)
+        return run_headless(cfg, console, language=args.language)
     from kiosk.demo.door import DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN, build_demo_door
 
     demo = build_demo_door(cfg, loop=args.loop)

@@ -9,6 +9,7 @@ fast and prints the same on any machine.
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
 from kiosk.app.driver import DoorDriver
 from kiosk.camera import GrabbedFrame
@@ -24,7 +25,8 @@ from kiosk.demo.door import (
     build_demo_door,
     override_for_demo,
 )
-from kiosk.ui.i18n import Translator  # Qt-free: the prompts are printed in English words
+from kiosk.ui.i18n import Translator  # Qt-free, like result_text
+from kiosk.ui.result_text import result_text
 from kiosk.vision.pipeline import FaceEngine
 
 
@@ -45,14 +47,21 @@ def replay(demo: DemoDoor, clock: SimClock, fps: float = DEMO_FPS) -> None:
         demo.flow.tick()
 
 
-def run_headless(cfg: KioskConfig, console: Console, *, engine: FaceEngine | None = None) -> int:
-    """The demo without a screen: every state change and each decision printed, then the
-    demo proctor's signed override of the refusal."""
+def run_headless(
+    cfg: KioskConfig,
+    console: Console,
+    *,
+    engine: FaceEngine | None = None,
+    language: str | None = None,
+) -> int:
+    """The demo without a screen: every state change and each decision printed (in
+    `language`, default [ui] language, with the result screen's own words), then the demo
+    proctor's signed override of the refusal."""
     from rich.table import Table
 
     clock = SimClock()
     demo = build_demo_door(cfg, engine=engine, clock=clock)
-    tr = Translator("en")
+    tr = Translator(language or cfg.ui.language)
     try:
         flow = demo.flow
         console.print(
@@ -92,9 +101,12 @@ def run_headless(cfg: KioskConfig, console: Console, *, engine: FaceEngine | Non
                 score = "-" if d.score is None else f"{d.score:.3f}"
                 console.print(
                     f"          [bold]decision {d.decision.value}[/] ({d.reason.value}): "
-                    f"score {score} vs threshold {d.threshold:.3f}, record {d.record_id}\n"
-                    f'          screen: "{tr.t_opt("decision", d.reason.value)}"'
+                    f"score {score} vs threshold {d.threshold:.3f}, record {d.record_id}"
                 )
+                words = result_text(tr, state, flow.room)
+                if words is not None:  # exactly what the window's result screen shows
+                    screen = " / ".join((words.title, words.detail, words.next_step))
+                    console.print(f'          screen: "{escape(screen)}"')
 
         flow.subscribe(show)
         replay(demo, clock)

@@ -30,13 +30,13 @@ def _pyplot():
     return plt
 
 
-def _zero_axis(ax, axis: str, n: int, what: str) -> None:
+def _zero_axis(ax, axis: str, n: int) -> None:
     """Symlog scale whose linear part spans one error in `n`; the 0 tick says 'of N'."""
     linthresh = 1.0 / max(n, 1)
     getattr(ax, f"set_{axis}scale")("symlog", linthresh=linthresh, linscale=0.5)
     getattr(ax, f"set_{axis}lim")(0, 1.0)
     ticks = [0.0] + [10.0**e for e in range(-6, 1) if 10.0**e >= linthresh]
-    labels = [f"0 of {n}\n{what}"] + [f"{t:g}" for t in ticks[1:]]
+    labels = [f"0 of {n}"] + [f"{t:g}" for t in ticks[1:]]
     getattr(ax, f"set_{axis}ticks")(ticks, labels)
 
 
@@ -50,16 +50,16 @@ def plot_roc_det(result: EvalResult, path: Path, title: str, marks: Iterable[flo
     eer, eer_t = equal_error_rate(g, i)
     fig, (ax_roc, ax_det) = plt.subplots(1, 2, figsize=(12, 5))
     ax_roc.step(fmr, 1 - fnmr, where="post", lw=2)
-    _zero_axis(ax_roc, "x", len(i), "impostors")
+    _zero_axis(ax_roc, "x", len(i))
     ax_roc.set_ylim(min(0.9, float((1 - fnmr[fmr > 0]).min(initial=1.0))) - 0.01, 1.005)
     ax_roc.set_xlabel(f"FMR (false match rate, {len(i)} impostor pairs)")
     ax_roc.set_ylabel(f"TMR = 1 − FNMR ({len(g)} genuine pairs)")
     ax_roc.set_title("ROC")
     ax_det.step(fmr, fnmr, where="post", lw=2)
-    _zero_axis(ax_det, "x", len(i), "impostors")
-    _zero_axis(ax_det, "y", len(g), "genuine")
-    ax_det.set_xlabel("FMR")
-    ax_det.set_ylabel("FNMR")
+    _zero_axis(ax_det, "x", len(i))
+    _zero_axis(ax_det, "y", len(g))
+    ax_det.set_xlabel(f"FMR ({len(i)} impostor pairs)")
+    ax_det.set_ylabel(f"FNMR ({len(g)} genuine pairs)")
     ax_det.set_title("DET")
     ax_det.plot([eer], [eer], "s", color="black", label=f"EER {eer:.2%} at {eer_t:.3f}")
     ax_roc.plot([eer], [1 - eer], "s", color="black")
@@ -73,7 +73,7 @@ def plot_roc_det(result: EvalResult, path: Path, title: str, marks: Iterable[flo
         ax_roc.plot([f[0]], [1 - n[0]], "o", ms=8)
     for ax in (ax_roc, ax_det):
         ax.grid(True, which="both", alpha=0.3)
-    ax_det.legend(loc="upper right", fontsize=8)
+    ax_det.legend(loc="best", fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

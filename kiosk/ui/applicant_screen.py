@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
 
 from kiosk.app.driver import FrameResult
 from kiosk.camera import CameraStatus
-from kiosk.checkin.decision import CLAIM_REFUSALS, Decision
 from kiosk.checkin.flow import FlowState, StateName
 from kiosk.ui.i18n import LANGUAGES, NATIVE_NAMES, Translator
 from kiosk.ui.keypad import Keypad
+from kiosk.ui.result_text import result_text
 from kiosk.ui.video_view import GuideState, VideoView
 
 log = logging.getLogger(__name__)
@@ -224,29 +224,10 @@ class ApplicantScreen(QWidget):
         self.update_countdown()
 
     def _retranslate_result(self) -> None:
-        t, s = self.tr_.t, self.state
-        decision = s.decision
-        if s.name != StateName.DECISION or decision is None:
+        words = result_text(self.tr_, self.state, self.room)
+        if words is None:
             return
-        name = s.applicant.name if s.applicant else ""
-        seat = s.applicant.seat if s.applicant else ""
-        reason = self.tr_.t_opt("decision", decision.reason.value)
-        if decision.admits:
-            tone = "good"
-            title = t("result.accepted.title", name=name)
-            detail = t("result.accepted.detail", room=self.room, seat=seat)
-            nxt = t("result.accepted.go")
-            if decision.decision == Decision.ACCEPTED_BY_OVERRIDE:
-                nxt = t("decision.overridden") + ". " + nxt
-        elif decision.reason in CLAIM_REFUSALS:
-            tone, title = "warn", t("result.claim_refused.title")
-            detail, nxt = reason, t("result.call_proctor")
-        elif decision.decision == Decision.NEEDS_PROCTOR:
-            tone, title = "warn", t("result.needs_proctor.title")
-            detail, nxt = reason, t("result.call_proctor")
-        else:
-            tone, title = "bad", t("result.refused.title")
-            detail, nxt = reason, t("result.call_proctor")
+        tone, title, detail, nxt = words.tone, words.title, words.detail, words.next_step
         self.result.setProperty("tone", tone)
         self.result.style().unpolish(self.result)
         self.result.style().polish(self.result)

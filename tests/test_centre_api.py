@@ -28,7 +28,7 @@ from kiosk.checkin.roster import (
 )
 from kiosk.cli import main as kiosk_main
 from kiosk.errors import RosterSignatureInvalid
-from kiosk.ledger.keys import load_public_key_b64
+from kiosk.protocol.keys import load_public_key_b64
 
 db_url = support.db_url
 centre = support.centre

@@ -26,6 +26,8 @@ def _python(code_or_args: list[str], env: dict[str, str]) -> subprocess.Complete
 
 
 def test_creating_the_app_loads_only_the_protocol_from_the_kiosk(tmp_path: Path) -> None:
+    """The wire contract, plus `kiosk.storage` (stdlib only: the one durable-write helper,
+    which the centre uses for its key file rather than keeping a second copy)."""
     code = (
         "import json, sys, pathlib\n"
         "import centre.app\n"
@@ -37,7 +39,7 @@ def test_creating_the_app_loads_only_the_protocol_from_the_kiosk(tmp_path: Path)
     )
     done = _python(["-c", code], {})
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == [[], ["protocol"]]
+    assert json.loads(done.stdout) == [[], ["protocol", "storage"]]
 
 
 def test_python_m_centre_prints_the_key_and_reports_errors_in_one_line(tmp_path: Path) -> None:

@@ -27,8 +27,8 @@ from kiosk.checkin.roster import (
     sign_roster,
 )
 from kiosk.errors import RecordFormatError, RosterError
-from kiosk.ledger.keys import key_id
 from kiosk.protocol.canonical import canonical_json
+from kiosk.protocol.keys import key_id
 
 FUZZ = fuzz(150)
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)

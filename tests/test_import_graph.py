@@ -43,11 +43,7 @@ HEAVY = (
 )
 # Cycles known and owned elsewhere, each with why it is tolerated for now. A new cycle
 # fails the test; remove an entry when its cycle goes.
-KNOWN_CYCLES = {
-    # `from kiosk.checkin.roster import RosterStore` still works through a lazy
-    # __getattr__ shim in roster.py (tests/test_checkin_modules.py checks the old path).
-    ("kiosk.checkin.roster", "kiosk.checkin.roster_store"),
-}
+KNOWN_CYCLES: set[tuple[str, str]] = set()
 
 
 def _loaded_after(code: str, *argv: str) -> list[str]:

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk.errors import KeyStoreError
+from kiosk.errors import KeyFormatError, KeyStoreError
 from kiosk.ledger.centre_key_pin import load_centre_key, pin_centre_key
-from kiosk.ledger.keys import DeviceKeys, keys_dir, load_public_key_b64
+from kiosk.ledger.keys import DeviceKeys, keys_dir
 from kiosk.ledger.store import LedgerStore
 from kiosk.protocol.chain import verify_chain
-from kiosk.protocol.keys import public_key_b64
+from kiosk.protocol.keys import load_public_key_b64, public_key_b64
 
 
 def _mode(path: Path) -> int:
@@ -124,5 +124,5 @@ def test_centre_key_pinning(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", ["", "not base64!", "AAAA"])
 def test_load_public_key_b64_rejects_garbage(bad: str) -> None:
-    with pytest.raises(KeyStoreError):
+    with pytest.raises(KeyFormatError):
         load_public_key_b64(bad)

@@ -28,10 +28,11 @@ from centre.core.security import Role
 from centre.crud.users import add_user
 from centre.models import Device, StoredRecord
 from kiosk.errors import CentreUnavailable
-from kiosk.ledger.keys import DeviceKeys, load_public_key_b64
+from kiosk.ledger.keys import DeviceKeys
 from kiosk.ledger.store import LedgerStore
 from kiosk.protocol.chain import verify_chain
 from kiosk.protocol.envelope import Envelope
+from kiosk.protocol.keys import load_public_key_b64
 from kiosk.sync.client import SyncClient
 
 db_url = support.db_url

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKED = ("kiosk/ledger", "kiosk/checkin", "kiosk/storage.py")
+CHECKED = ("kiosk/protocol", "kiosk/ledger", "kiosk/checkin", "kiosk/storage.py")
 
 
 def test_mypy_config_checks_the_packages_this_test_names() -> None:

@@ -36,6 +36,7 @@ from kiosk.camera.identity import (
     read_identity,
 )
 from kiosk.errors import CameraUnavailable
+from kiosk.protocol.bodies import CAMERA_REFUSED_EVENT, CameraRefusedBody
 from kiosk.storage import atomic_write_text
 
 if TYPE_CHECKING:
@@ -191,7 +192,9 @@ def check_pin(
 
 def mismatch_event_body(exc: CameraUnavailable, source: str | int) -> dict[str, Any]:
     """A `device_event` body for a refused camera, for the ledger."""
-    return {"event": "camera_refused", "code": exc.code, "source": str(source), "reason": str(exc)}
+    return CameraRefusedBody(
+        event=CAMERA_REFUSED_EVENT, code=exc.code, source=str(source), reason=str(exc)
+    ).to_dict()
 
 
 __all__ = [

@@ -15,12 +15,12 @@ from typing import Any
 
 from kiosk.checkin.proctor import ProctorAccount, ProctorRole, require_role
 from kiosk.errors import PolicyViolation
-from kiosk.ledger.records import Envelope
 from kiosk.ledger.store import LedgerStore
+from kiosk.protocol.bodies import DOOR_UNLOCK_EVENT, DoorUnlockBody
+from kiosk.protocol.envelope import Envelope
 
 log = logging.getLogger(__name__)
 
-DOOR_UNLOCK_EVENT = "door_unlock"
 MIN_UNLOCK_NOTE = 5
 
 Actuator = Callable[[dict[str, Any]], None]
@@ -61,13 +61,13 @@ class DoorLock:
             )
         env = self._ledger.append(
             "device_event",
-            {
-                "event": DOOR_UNLOCK_EVENT,
-                "proctor_id": account.proctor_id,
-                "role": account.role.value,
-                "note": note,
-                "session_id": session_id,
-            },
+            DoorUnlockBody(
+                event=DOOR_UNLOCK_EVENT,
+                proctor_id=account.proctor_id,
+                role=account.role.value,
+                note=note,
+                session_id=session_id,
+            ).to_dict(),
         )
         log.warning("door unlocked manually by %s (record %s)", account.proctor_id, env.record.id)
         self._fire(

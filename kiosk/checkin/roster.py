@@ -176,9 +176,9 @@ def roster_from_parsed(doc: RosterDocument) -> Roster:
             s.session_id,
             s.centre,
             s.room,
-            s.kind,
+            s.kind,  # type: ignore[arg-type]  # RosterDocument checked it is theory/practical
             s.starts_at,
-            s.ends_at,  # type: ignore[arg-type]
+            s.ends_at,
         ),
         applicants=[
             BookedApplicant(

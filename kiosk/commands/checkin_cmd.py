@@ -119,25 +119,24 @@ def _enroll(args: argparse.Namespace) -> int:
 def import_roster(s: _Stores, data: bytes, *, now: datetime) -> Roster:
     """Verify with the pinned centre key, store, and record ``roster_loaded`` in the ledger."""
     from kiosk.ledger.centre_key_pin import load_centre_key
-    from kiosk.ledger.keys import key_id
+    from kiosk.protocol.bodies import RosterLoadedBody
+    from kiosk.protocol.keys import key_id
 
     centre_key = load_centre_key(s.cfg.data_dir)
     retention = timedelta(days=s.cfg.ledger.retention_days)
     roster = s.rosters.accept(data, centre_key, now=now, retention=retention)
     sess = roster.session
-    s.ledger.append(
-        "roster_loaded",
-        {
-            "roster_id": roster.roster_id,
-            "version": roster.version,
-            "session_id": sess.session_id,
-            "centre": sess.centre,
-            "room": sess.room,
-            "applicants": len(roster.applicants),
-            "templates": sum(len(a.templates) for a in roster.applicants),
-            "centre_key_id": key_id(centre_key),
-        },
+    body = RosterLoadedBody(
+        roster_id=roster.roster_id,
+        version=roster.version,
+        session_id=sess.session_id,
+        centre=sess.centre,
+        room=sess.room,
+        applicants=len(roster.applicants),
+        templates=sum(len(a.templates) for a in roster.applicants),
+        centre_key_id=key_id(centre_key),
     )
+    s.ledger.append("roster_loaded", body.to_dict())
     return roster
 
 

@@ -58,7 +58,8 @@ def _init(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from kiosk.ledger.centre_key_pin import load_centre_key
-    from kiosk.ledger.keys import DeviceKeys, KeyPolicy, key_id, load_public_key_b64
+    from kiosk.ledger.keys import DeviceKeys, KeyPolicy
+    from kiosk.protocol.keys import key_id, load_public_key_b64
 
     cfg = load_config(args.config)
     keys = DeviceKeys.load(cfg.data_dir, KeyPolicy.from_config(cfg))
@@ -90,7 +91,7 @@ def _rotate(args: argparse.Namespace) -> int:
 
 def _pin(args: argparse.Namespace) -> int:
     from kiosk.ledger.centre_key_pin import pin_centre_key
-    from kiosk.ledger.keys import key_id, load_public_key_b64
+    from kiosk.protocol.keys import key_id, load_public_key_b64
 
     cfg = load_config(args.config)
     pin_centre_key(cfg.data_dir, args.public_key)

@@ -155,7 +155,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from kiosk.ledger.records import format_ts
+    from kiosk.protocol.canonical import format_ts
 
     with _directory(args) as directory:
         accounts, locked = directory.list(), directory.locked_until()

@@ -11,8 +11,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kiosk.errors import KeyStoreError
-from kiosk.ledger.keys import key_id, keys_dir, load_public_key_b64
-from kiosk.ledger.records import public_key_b64 as public_key_to_b64
+from kiosk.ledger.keys import keys_dir
+from kiosk.protocol.keys import key_id, load_public_key_b64
+from kiosk.protocol.keys import public_key_b64 as public_key_to_b64
 from kiosk.storage import create_once_bytes
 
 CENTRE_KEY_FILE = "centre_key.pub"

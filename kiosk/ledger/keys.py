@@ -25,8 +25,6 @@ load that can protect it, and a load that cannot fails closed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hashlib
 import json
@@ -40,7 +38,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from kiosk.errors import KeyStoreError
 from kiosk.ledger.key_files import (
@@ -73,33 +70,14 @@ from kiosk.ledger.keyseal import (
     warn_plaintext,
 )
 from kiosk.ledger.os_keyring import keyring_usable
-from kiosk.ledger.records import public_key_b64 as public_key_to_b64
 from kiosk.ledger.sealed_secret import sealed_salt
+from kiosk.protocol.keys import key_id, load_public_key_b64, raw_public_bytes
+from kiosk.protocol.keys import public_key_b64 as public_key_to_b64
 from kiosk.storage import atomic_write_bytes, create_once_bytes, replace_durably
 
 log = logging.getLogger(__name__)
 
 KEYS_DIRNAME = "keys"
-
-
-def raw_public_bytes(public_key: Ed25519PublicKey) -> bytes:
-    return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
-def load_public_key_b64(s: str) -> Ed25519PublicKey:
-    """Parse a base64 raw Ed25519 public key; KeyStoreError if it is not one."""
-    try:
-        raw = base64.b64decode(s.strip(), validate=True)
-    except (binascii.Error, ValueError, AttributeError):
-        raise KeyStoreError("public key is not valid base64") from None
-    if len(raw) != 32:
-        raise KeyStoreError(f"public key must be 32 raw bytes, got {len(raw)}")
-    return Ed25519PublicKey.from_public_bytes(raw)
-
-
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """Short key fingerprint: hex sha256(raw public key)[:16]; names keys in rosters and logs."""
-    return hashlib.sha256(raw_public_bytes(public_key)).hexdigest()[:16]
 
 
 def keys_dir(data_dir: Path) -> Path:

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from kiosk.errors import KeyStoreError, KioskError, LedgerError, LedgerTampered, StorageFull
-from kiosk.ledger.keys import DeviceKeys, load_public_key_b64
+from kiosk.ledger.keys import DeviceKeys
 from kiosk.protocol.chain import ChainVerifier, key_rotation_body
 from kiosk.protocol.envelope import Envelope, new_record, sign_record
+from kiosk.protocol.keys import load_public_key_b64
 from kiosk.storage import open_sqlite
 
 log = logging.getLogger(__name__)

@@ -27,10 +27,8 @@ CAMERA_REFUSED_EVENT = "camera_refused"
 PIN_EVENT = "camera_pinned"
 CALIBRATION_EVENT = "threshold_calibrated"
 
-_frozen = dataclasses.dataclass(frozen=True)
 
-
-@_frozen
+@dataclasses.dataclass(frozen=True)
 class CheckinBody(BodyModel):
     """One door decision. The evidence fields (scores, liveness, quality, timings) are
     absent when the attempt ended at the claim, before any frame was captured."""
@@ -60,7 +58,7 @@ class CheckinBody(BodyModel):
     detail: str | Absent = ABSENT
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True)
 class OverrideBody(BodyModel):
     """A proctor admits a refused applicant: who, why, and which refusal."""
 
@@ -80,7 +78,7 @@ class OverrideBody(BodyModel):
     at: str
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True)
 class SessionOpenBody(BodyModel):
     record_type: ClassVar[str] = "session_open"
 
@@ -97,7 +95,7 @@ class SessionOpenBody(BodyModel):
     at: str
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True)
 class SessionCloseBody(BodyModel):
     record_type: ClassVar[str] = "session_close"
 
@@ -114,7 +112,7 @@ class SessionCloseBody(BodyModel):
     at: str
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True)
 class RosterLoadedBody(BodyModel):
     record_type: ClassVar[str] = "roster_loaded"
 
@@ -128,7 +126,7 @@ class RosterLoadedBody(BodyModel):
     centre_key_id: str
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True)
 class EventBody(BodyModel):
     """Base of the ``device_event`` / ``calibration`` kinds, told apart by ``event``."""
 
@@ -143,7 +141,7 @@ class EventBody(BodyModel):
             )
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True)
 class KeyRotatedBody(EventBody):
     """Hands signing to `new_public_key` from `effective_seq`; signed by the old key."""
 
@@ -155,7 +153,7 @@ class KeyRotatedBody(EventBody):
     effective_seq: int
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True)
 class ClockJumpBody(EventBody):
     record_type: ClassVar[str] = "device_event"
     event_name: ClassVar[str] = CLOCK_JUMP_EVENT
@@ -167,7 +165,7 @@ class ClockJumpBody(EventBody):
     elapsed_s: float
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True)
 class ClockSkewBody(EventBody):
     record_type: ClassVar[str] = "device_event"
     event_name: ClassVar[str] = CLOCK_SKEW_EVENT
@@ -178,7 +176,7 @@ class ClockSkewBody(EventBody):
     kiosk_ts: str
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True)
 class ProctorLockedOutBody(EventBody):
     record_type: ClassVar[str] = "device_event"
     event_name: ClassVar[str] = PROCTOR_LOCKED_OUT_EVENT
@@ -189,7 +187,7 @@ class ProctorLockedOutBody(EventBody):
     at: str
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True)
 class DoorUnlockBody(EventBody):
     record_type: ClassVar[str] = "device_event"
     event_name: ClassVar[str] = DOOR_UNLOCK_EVENT
@@ -200,7 +198,7 @@ class DoorUnlockBody(EventBody):
     session_id: str | None
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True)
 class CameraRefusedBody(EventBody):
     record_type: ClassVar[str] = "device_event"
     event_name: ClassVar[str] = CAMERA_REFUSED_EVENT

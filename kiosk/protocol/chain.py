@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -28,7 +29,7 @@ _PeekFn = Callable[[], Envelope | None]  # the next envelope, without consuming 
 
 def key_rotation_body(
     old_public_key: Ed25519PublicKey, new_public_key: Ed25519PublicKey, effective_seq: int
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Body of the ``device_event`` that hands signing to `new_public_key` from `effective_seq`."""
     return KeyRotatedBody(
         event=KEY_ROTATED_EVENT,

@@ -238,7 +238,9 @@ def _no_duplicates(applicants: tuple[ApplicantDoc, ...]) -> None:
         seen: set[str] = set()
         for a in applicants:
             value = get(a)
-            if value is not None and value in seen:
+            if value is None:
+                continue
+            if value in seen:
                 raise RosterError(f"applicant {a.applicant_id}: duplicate {what} in roster")
             seen.add(value)
 

@@ -17,7 +17,7 @@ import httpx
 from kiosk.errors import CentreProtocolError, CentreUnavailable, KioskError
 from kiosk.ledger.clock import ClockGuard
 from kiosk.ledger.keys import DeviceKeys
-from kiosk.sync.signing import sign_request
+from kiosk.protocol.requests import sign_request
 
 log = logging.getLogger(__name__)
 

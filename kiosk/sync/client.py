@@ -319,7 +319,7 @@ class SyncClient:
         already accepted is refused (`RosterRollback`), as is one not signed by the pinned key.
         """
         from kiosk.checkin.roster import parse_signed_roster
-        from kiosk.errors import RosterRollback
+        from kiosk.protocol.roster import check_not_rollback
 
         resp = self._centre.request("GET", f"/rosters/{room}/latest")
         raise_for_status(resp, f"roster for {room}")
@@ -332,19 +332,16 @@ class SyncClient:
             current = roster_store.version(s.centre, s.room)
         else:
             current = self._file_roster_version(room, centre_key, now)
-        if roster.version < current:
-            raise RosterRollback(
-                f"the centre served roster version {roster.version} for "
-                f"{room}, older than the accepted version {current}"
-            )
         if roster.version == current:
             return "up to date", roster
+        check_not_rollback(roster.roster_id, roster.version, current, room)
         if roster_store is not None:
             roster = roster_store.accept(doc, centre_key, now=now)
         else:
             text = json.dumps(doc, ensure_ascii=False, sort_keys=True)
             self.roster_path(room).parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.roster_path(room), text, 0o644)
+            # names and IINs: owner-only, like every file the kiosk writes
+            atomic_write_text(self.roster_path(room), text)
         log.info(
             "roster %s version %d for room %s accepted", roster.roster_id, roster.version, room
         )

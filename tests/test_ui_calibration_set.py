@@ -103,6 +103,7 @@ def test_capture_evaluate_and_confirm_a_site_calibration(qtbot, engine, tmp_path
         stored = Calibration.load(path).threshold  # rounded up, never below the choice
         assert run.threshold <= stored < run.threshold + 1e-6
         assert env.record.body["threshold"] == stored
+        assert load_config().match.calibration_file == str(path)  # no hand edit needed
         assert not panel.confirm_btn.isEnabled()  # one confirmation per evaluation
 
         qtbot.mouseClick(panel.apply_btn, Qt.MouseButton.LeftButton)

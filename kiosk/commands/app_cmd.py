@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from kiosk.config import load_config
 
@@ -178,7 +179,10 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     app = ensure_application(sys.argv[:1])
     window = CalibrationWindow.from_config(
-        cfg, template=args.template, keep_images=args.keep_images
+        cfg,
+        template=args.template,
+        keep_images=args.keep_images,
+        config_file=Path(args.config) if args.config else None,
     )
     window.resize(1800, 900)
     window.show()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
@@ -59,6 +60,7 @@ class CalibrationWindow(QMainWindow):
         *,
         open_ledger: OpenLedger | None = None,
         keep_images: bool = False,
+        config_file: Path | None = None,
     ) -> None:
         super().__init__()
         self.engine, self.grabber, self.cfg = engine, grabber, cfg
@@ -127,6 +129,7 @@ class CalibrationWindow(QMainWindow):
             self.tr_,
             open_ledger=open_ledger,
             keep_images=keep_images,
+            config_file=config_file,
         )
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -146,7 +149,12 @@ class CalibrationWindow(QMainWindow):
 
     @classmethod
     def from_config(
-        cls, cfg: KioskConfig, *, template: str | None = None, keep_images: bool = False
+        cls,
+        cfg: KioskConfig,
+        *,
+        template: str | None = None,
+        keep_images: bool = False,
+        config_file: Path | None = None,
     ) -> CalibrationWindow:
         from kiosk.app.door import camera_source
 
@@ -157,6 +165,7 @@ class CalibrationWindow(QMainWindow):
             cfg,
             open_ledger=ledger_on_first_use(cfg),
             keep_images=keep_images,
+            config_file=config_file,
         )
         if template:
             window.set_template_from_photo(template)

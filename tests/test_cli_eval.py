@@ -92,13 +92,19 @@ def test_eval_refuses_a_loose_pair_list_before_loading_models(
     assert "pair_list_invalid" in err and "p.csv:2: same_person must be 1 or 0" in err
 
 
-def test_eval_defaults_its_output_under_the_data_dir(
-    bystander_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_eval_defaults_its_output_under_the_data_dir_and_counts_progress(
+    bystander_set: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     monkeypatch.setenv("KIOSK_PATHS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
     pairs = bystander_set / "pairs.csv"
     assert main(["eval", str(pairs), "--images", str(bystander_set)]) == 0
+    out, err = capsys.readouterr()
+    assert "embedding photos" in err and "3/3" in err  # progress on stderr, with a count
+    assert "embedding photos" not in out and "kiosk eval: pairs.csv" in out
     out = tmp_path / "data" / "eval" / "pairs-centre"
     assert {p.name for p in out.iterdir()} >= {
         "summary.json", "pairs_scored.csv", "faces.csv", "roc_det.png", "scores.png"

@@ -128,7 +128,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     chosen: dict[str, StillFace] = {}
     names = {p.a for p in pairs} | {p.b for p in pairs}
-    with progress_bar(console, "embedding photos", len(names)) as advance:
+    with progress_bar("embedding photos", len(names)) as advance:
 
         def embed(name: str):
             try:

@@ -36,9 +36,10 @@ class LazyConsole:
 
 
 @contextmanager
-def progress_bar(console: Any, description: str, total: int) -> Iterator[Callable[..., None]]:
+def progress_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
     """A rich progress bar with a count, elapsed time and ETA for a long command; yields
-    `advance(n=1)`. Titles stay short so the bar never wraps on an 80-column terminal."""
+    `advance(n=1)`. It draws on stderr, so stdout stays the command's result (JSON,
+    tables) when piped; a short description keeps it on one 80-column line."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -56,8 +57,9 @@ def progress_bar(console: Any, description: str, total: int) -> Iterator[Callabl
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    real = console.real() if isinstance(console, LazyConsole) else console
-    with Progress(*columns, console=real, transient=False) as bar:
+    from rich.console import Console
+
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task(description, total=total)
 
         def advance(n: int = 1) -> None:

@@ -156,7 +156,7 @@ def _bench(args: argparse.Namespace) -> int:
     out = args.out or cfg.paths.resolved_data_dir() / "bench" / "vision.json"
     warmup = 10
     total = len(bench_providers()) * len(SIZES) * (warmup + args.frames)
-    with progress_bar(console, "timing frames", total) as advance:
+    with progress_bar("timing frames", total) as advance:
         result = run_bench(cfg, portraits, frames=args.frames, warmup=warmup, on_frame=advance)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

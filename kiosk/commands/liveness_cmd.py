@@ -13,6 +13,7 @@ import json
 import logging
 from pathlib import Path
 
+from kiosk.commands.terminal import progress_bar
 from kiosk.config import REPO_ROOT, load_config
 from kiosk.errors import KioskError
 
@@ -70,17 +71,19 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"liveness unavailable ({checker.unavailable_reason}): nothing to evaluate")
         return 1
     out.mkdir(parents=True, exist_ok=True)
-    report = run_liveness_eval(
-        cfg,
-        engine,
-        checker,
-        args.faces,
-        kinds=tuple(args.kinds.split(",")),
-        per_kind=args.per_kind,
-        seed=args.seed,
-        fps=args.fps,
-        progress=lambda line: print(line, flush=True),
-    )
+    with progress_bar("presentations", None) as advance:
+        report = run_liveness_eval(
+            cfg,
+            engine,
+            checker,
+            args.faces,
+            kinds=tuple(args.kinds.split(",")),
+            per_kind=args.per_kind,
+            seed=args.seed,
+            fps=args.fps,
+            progress=lambda line: print(line, flush=True),
+            on_presentation=lambda _done, of: advance(total=of),
+        )
     summary: dict = report["summary"]  # type: ignore[assignment]
     kinds = tuple(report["kinds"])  # type: ignore[arg-type]
     (out / "liveness_eval.json").write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -36,10 +36,11 @@ class LazyConsole:
 
 
 @contextmanager
-def progress_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[..., None]]:
     """A rich progress bar with a count, elapsed time and ETA for a long command; yields
     `advance(n=1)`. It draws on stderr, so stdout stays the command's result (JSON,
-    tables) when piped; a short description keeps it on one 80-column line."""
+    tables) when piped; a short description keeps it on one 80-column line. A total
+    learnt only on the way is passed as `advance(0, total=N)`."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -62,7 +63,9 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task(description, total=total)
 
-        def advance(n: int = 1) -> None:
+        def advance(n: int = 1, *, total: int | None = None) -> None:
+            if total is not None:
+                bar.update(task, total=total)
             bar.advance(task, n)
 
         yield advance

@@ -120,6 +120,7 @@ def run_liveness_eval(
     seed: int = 0,
     fps: float = 10.0,
     progress: Callable[[str], None] = log.info,
+    on_presentation: Callable[[int, int], None] | None = None,
 ) -> dict[str, object]:
     """Run `per_kind` presentations of each kind (default: every kind, one per photo in
     `faces`) and return the report: summary, per-presentation results, set and config."""
@@ -156,6 +157,8 @@ def run_liveness_eval(
                 }
             )
             log.info("%s #%d: %s (%s)", kind, i, verdict.passed, verdict.reason)
+            if on_presentation is not None:  # (done, of): a progress bar's count
+                on_presentation(len(results), len(kinds) * n)
         progress(f"{kind}: {n} presentations done ({time.perf_counter() - started:.0f} s)")
     summary = summarise(results, kinds)
     return {

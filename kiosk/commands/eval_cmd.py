@@ -139,7 +139,7 @@ def _eval(args: argparse.Namespace) -> int:
             finally:
                 advance()
             chosen[name] = still
-            return still.face.embedding
+            return still.embedding
 
         result = ev.score_pairs(pairs, embed)
     summary = ev.summarise(result, target, identities)

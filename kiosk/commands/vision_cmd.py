@@ -106,7 +106,7 @@ def _compare(args: argparse.Namespace) -> int:
     engine = _engine(cfg)
     cal = load_calibration(cfg, engine.pack_id, engine.pack.calibration_path)
     stills = [detect_still(engine, path, args.face) for path in (args.photo_a, args.photo_b)]
-    score = cosine_similarity(stills[0].face.embedding, stills[1].face.embedding)
+    score = cosine_similarity(stills[0].embedding, stills[1].embedding)
     match = score >= cal["threshold"]
     target = cal.get("target_fmr")
     at = f"threshold {cal['threshold']:.4f}" + (f" (target FMR {target:g})" if target else "")

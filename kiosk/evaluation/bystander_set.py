@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from kiosk.vision.imageio import read_image
+
 CANVAS = (1280, 720)  # w, h
 
 
@@ -49,10 +51,10 @@ def build_bystander_set(faces_dir: Path, identities: dict[str, str], out_dir: Pa
         other = names[(k + 1) % len(names)]
         subject, bystander = people[person][0], people[other][0]
         composite = f"{Path(subject).stem}_with_{Path(bystander).stem}.jpg"
-        image = compose_bystander_photo(
-            cv2.imread(str(faces_dir / subject)), cv2.imread(str(faces_dir / bystander))
+        photo = compose_bystander_photo(
+            read_image(str(faces_dir / subject)), read_image(str(faces_dir / bystander))
         )
-        cv2.imwrite(str(out_dir / composite), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        cv2.imwrite(str(out_dir / composite), photo, [cv2.IMWRITE_JPEG_QUALITY, 95])
         composites[composite] = person
         rows += [(composite, img, 1) for img in people[person][1:]]
         rows += [(composite, img, 0) for img in people[other][1:]]

@@ -37,7 +37,8 @@ STILL_LONG_SIDE = 640
 class StillFace:
     """The face chosen in one photo, and what else was in it."""
 
-    face: FaceObservation  # embedding filled in
+    face: FaceObservation  # its .embedding is `embedding`
+    embedding: np.ndarray  # (D,) L2-normalised
     faces_found: int
     index: int  # rank of the chosen face among those found, largest first
     long_side: int  # detector input long side actually used
@@ -80,5 +81,5 @@ def detect_still(engine: FaceEngine, path: str, rule: FaceRule = "centre") -> St
         raise NoFaceError(f"{path}: no face found")
     index = choose_face(analysis.faces, analysis.frame_shape, rule)
     face = analysis.faces[index]
-    face.embedding = engine.embedder.embed(face.aligned)
-    return StillFace(face, len(analysis.faces), index, long_side)
+    embedding = face.embedding = engine.embedder.embed(face.aligned)
+    return StillFace(face, embedding, len(analysis.faces), index, long_side)

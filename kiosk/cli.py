@@ -7,10 +7,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 from kiosk.errors import KioskError
+from kiosk.owner_only import restrict_umask
 
 # Imported lazily per run so `kiosk --help` stays fast; add a module here to add commands.
 COMMAND_MODULES = (
@@ -83,10 +85,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 1
+    # Everything a command writes (ledger, PIN hashes, rosters, SQLite -wal/-shm) is for
+    # this account only; see kiosk/owner_only.py.
+    restrict_umask()
     try:
         return int(args.handler(args) or 0)
     except KioskError as exc:
         print(f"error [{exc.code}]: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:
+        # A ledger, roster or template file damaged past what its store checks on open
+        # (e.g. truncated mid-page): one sentence, not a traceback.
+        print(
+            f"error [storage_damaged]: a database file is damaged or unreadable ({exc})",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130

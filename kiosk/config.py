@@ -18,11 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.config_ranges import RANGES, check_ranges, parse_cue_weights, parse_required_cues, shown
 from kiosk.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODELS = REPO_ROOT / "models"
 BUNDLED_ASSETS = REPO_ROOT / "assets"
+# The fewest distinct people a site calibration may be measured on (the floor).
+CALIBRATION_MIN_PEOPLE = 20
 
 
 def _default_data_dir() -> str:
@@ -91,6 +94,9 @@ class MatchConfig:
     frames_to_fuse: int = 3
     # A stand-in who scores this close to another booked applicant is sent to a proctor.
     identification_margin: float = 0.05
+    # Distinct people a site calibration's impostor pairs must come from; may be raised,
+    # never set below CALIBRATION_MIN_PEOPLE (kiosk/checkin/calibration_floor.py).
+    calibration_min_people: int = 20
 
 
 @dataclass
@@ -114,15 +120,21 @@ class CheckinConfig:
 @dataclass
 class LivenessConfig:
     mode: str = "active+passive"  # active+passive | passive | active | off-requires-proctor
-    challenge_steps: int = 2
+    challenge_steps: int = 4  # at most this many actions per challenge
+    challenge_min_steps: int = 3  # at least this many (the count is drawn at random)
     step_timeout_s: float = 4.0
     turn_deg: float = 15.0
     passive_threshold: float = 0.5
     # --- appended by the liveness work (kiosk/vision/liveness.py, docs/LIVENESS.md) ---
-    pitch_deg: float = 8.0  # "look_up" needs this much pitch above the baseline
-    baseline_frames: int = 3  # frontal frames that set the yaw/pitch baseline
+    pitch_deg: float = 10.0  # look_up / look_down: this much pitch from the baseline
+    baseline_ms: float = 300.0  # frontal time that sets the per-person baseline
     baseline_timeout_s: float = 6.0
-    hold_frames: int = 2  # consecutive frames a turn must be held to count
+    hold_ms: float = 250.0  # a turn, nod or open mouth must be held this long (frame times)
+    blink_rise: float = 0.25  # blink score above the person's own resting score
+    mouth_rise: float = 0.3  # mouth-open score above the person's own resting score
+    landmark_interval_ms: float = 70.0  # dense landmarks at most this often (~14 Hz)
+    rigidity_min_margin: float = 0.006  # IED: a rigid head must beat one and two planes by this
+    max_reaction_s: float = 1.2  # median prompt → half-way time over the steps
     max_wrong_moves: int = 1  # clear turns the wrong way tolerated per session
     identity_min_cosine: float = 0.3  # every frame's embedding vs the first frame's
     max_face_gap_s: float = 1.0  # face not seen this long = face lost, session fails
@@ -195,7 +207,7 @@ class KeysConfig:
 
 @dataclass
 class UiConfig:
-    language: str = "en"  # en | ru | kk
+    language: str = "kk"  # kk | ru | en: the door greets in Kazakh first
     fullscreen: bool = True
 
 
@@ -247,22 +259,22 @@ def _coerce(section: str, key: str, value: Any, target: Any, origin: str) -> Any
             return True
         if text in {"0", "false", "no", "off"}:
             return False
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
+        raise ConfigError(f"{where} must be true or false, got {shown(value)}")
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ConfigError(f"{where} must be a {target.__name__}, got {value!r}")
+        raise ConfigError(f"{where} must be a {target.__name__}, got {shown(value)}")
     if target is str:
         return str(value)
     try:
         if target is int and isinstance(value, float):
             raise ValueError
         result = target(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: float() of a 400-digit integer
         kind = "an integer" if target is int else "a number"
-        raise ConfigError(f"{where} must be {kind}, got {value!r}") from None
+        raise ConfigError(f"{where} must be {kind}, got {shown(value)}") from None
     # NaN compares false with everything, so a NaN threshold silently turns its check off
     # (found by tests/test_fuzz_config.py); infinities are never a meaningful setting either.
     if target is float and not math.isfinite(result):
-        raise ConfigError(f"{where} must be a finite number, got {value!r}")
+        raise ConfigError(f"{where} must be a finite number, got {shown(value)}")
     return result
 
 
@@ -292,43 +304,23 @@ def validate(cfg: KioskConfig) -> None:
             raise ConfigError(
                 f"[{section}] {key} = {value!r}; expected one of {', '.join(allowed)}"
             )
-    positive = [
-        ("runtime", "intra_op_threads"),
-        ("runtime", "inter_op_threads"),
-        ("runtime", "detector_intra_op_threads"),
-        ("vision", "detector_long_side"),
-        ("vision", "max_faces"),
-        ("match", "frames_to_fuse"),
-        ("checkin", "max_attempts"),
-        ("checkin", "capture_timeout_s"),
-        ("sync", "batch_size"),
-        ("sync", "timeout_s"),
-        ("centre", "max_batch"),
-        ("camera", "width"),
-        ("camera", "height"),
-        ("ledger", "retention_days"),
-        ("liveness", "challenge_steps"),
-    ]
-    for section, key in positive:
-        if getattr(getattr(cfg, section), key) <= 0:
-            raise ConfigError(f"[{section}] {key} must be greater than 0")
+    check_ranges({(section, key): getattr(getattr(cfg, section), key) for section, key in RANGES})
     if cfg.vision.detector_long_side % 32:
         raise ConfigError("[vision] detector_long_side must be a multiple of 32")
-    for section, key in [
-        ("vision", "det_score_threshold"),
-        ("vision", "nms_iou_threshold"),
-        ("quality", "min_det_score"),
-        ("liveness", "passive_threshold"),
-    ]:
-        value = getattr(getattr(cfg, section), key)
-        if not 0.0 <= value <= 1.0:
-            raise ConfigError(f"[{section}] {key} must be between 0 and 1, got {value}")
-    if cfg.checkin.qr_repeat_ignore_s < 0:
-        raise ConfigError("[checkin] qr_repeat_ignore_s must be 0 (off) or more")
     if not 0.0 < cfg.match.target_fmr < 1.0:
         raise ConfigError("[match] target_fmr must be between 0 and 1")
+    if cfg.match.calibration_min_people < CALIBRATION_MIN_PEOPLE:
+        raise ConfigError(
+            f"[match] calibration_min_people must be at least {CALIBRATION_MIN_PEOPLE} "
+            "(it can be raised, never lowered)"
+        )
     if not 1 <= cfg.centre.port <= 65535:
         raise ConfigError("[centre] port must be 1..65535")
+    if cfg.quality.min_luminance > cfg.quality.max_luminance:
+        raise ConfigError("[quality] min_luminance must not be above max_luminance")
+    # Cue lists are checked here, not first when liveness starts (mid check-in).
+    parse_cue_weights(cfg.liveness.cue_weights)
+    parse_required_cues(cfg.liveness.required_cues)
 
 
 def _env_overrides(environ: typing.Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -367,9 +359,13 @@ def load_config(
     cfg = KioskConfig()
     explicit = path is not None or bool(environ.get("KIOSK_CONFIG"))
     file = Path(path) if path is not None else default_config_path(environ)
+    if file.is_dir():
+        raise ConfigError(f"{file} is a folder, not a config file")
     if file.exists():
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot read the config file ({exc.strerror})") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}") from None
         _apply(cfg, data, str(file))

@@ -23,4 +23,4 @@ def test_a_folder_without_identities_is_a_clear_error(
 ) -> None:
     assert main(["liveness", *command, "--faces", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "no identities.csv" in err and "Traceback" not in err
+    assert "holds no identities.csv" in err and "Traceback" not in err

@@ -407,8 +407,13 @@ def test_attempts_are_limited_per_applicant_and_survive_a_restart(make, cfg) -> 
         kit.flow.claim(booking_code="BK-A08")
         d = kit.feed(*OUTSIDER, "img53").decision
         assert (d.reason, d.attempt) == (Reason.NO_MATCH, attempt)
+    # The last refusal holds the screen for a proctor; the next claim waits for that.
+    assert kit.flow.state.hold and kit.flow.state.attempts_left == 0
+    assert kit.flow.claim(booking_code="BK-A08") is kit.flow.state
+    kit.flow.acknowledge()
     d = kit.flow.claim(booking_code="BK-A08").decision
     assert (d.decision, d.reason) == (Decision.NEEDS_PROCTOR, Reason.ATTEMPTS_EXHAUSTED)
+    kit.flow.acknowledge()
     assert kit.flow.claim(booking_code="BK-A09").name is StateName.CLAIMED  # others unaffected
     kit.flow.cancel()
     # A restarted kiosk rebuilds the counters from the ledger: no fresh attempts.
@@ -560,7 +565,7 @@ def test_override_without_a_note_or_by_the_wrong_person_is_refused(make) -> None
 
 def test_pin_lockout_through_the_flow_is_recorded(make, tmp_path) -> None:
     kit = make()
-    directory = ProctorDirectory(tmp_path / "proctors.sqlite")
+    directory = ProctorDirectory(tmp_path / "proctors.sqlite", pin_key=bytes(32))
     directory.add("p.aliyev", "Proctor Aliyev", "proctor", "2580")
     for _ in range(4):
         with pytest.raises(ProctorAuthError, match="left before lockout"):

@@ -54,7 +54,7 @@ def pack_with_pad(tmp: Path, models_dir: Path, live_logit: float) -> Path:
     """The bundled pack (model files linked, not copied) plus a tiny PAD model."""
     pack = tmp / "pack"
     pack.mkdir()
-    for f in models_dir.glob("*.onnx"):
+    for f in [*models_dir.glob("*.onnx"), *models_dir.glob("*.csv")]:
         (pack / f.name).symlink_to(f)
     for f in models_dir.glob("*.toml"):
         shutil.copy(f, pack / f.name)
@@ -70,7 +70,7 @@ def pack_with_pad(tmp: Path, models_dir: Path, live_logit: float) -> Path:
 
 @pytest.fixture(scope="module")
 def source(engine):
-    return load_sources(engine, FACES, limit=1)[0]
+    return load_sources(engine, FACES, limit=2)[1]
 
 
 @pytest.mark.parametrize(("live_logit", "expect_pass"), [(4.0, True), (-4.0, False)])
@@ -82,7 +82,7 @@ def test_pack_pad_model_is_run_and_counts(
     checker = LivenessChecker.from_config(cfg)
     assert checker.available and checker.pad_model is not None
     verdict = run_presentation(
-        checker, engine, GenuinePresenter(source, np.random.default_rng(0)), seed=0
+        checker, engine, GenuinePresenter(source, np.random.default_rng(1)), seed=1
     )
     expected = 1 / (1 + np.exp(-live_logit))
     assert verdict.cues["pad_model"] == pytest.approx(expected, abs=1e-4)

@@ -44,6 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--headless", action="store_true", help="print the flow, no window")
     demo.add_argument("--loop", action="store_true", help="replay the demo camera endlessly")
     demo.add_argument("--language", choices=("kk", "ru", "en"), help="start language")
+    demo.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the demo's data folder (ledger, keys, proctors) in DIR instead of a "
+        "temporary one, e.g. to try `kiosk ledger verify` on it",
+    )
     demo.set_defaults(handler=_demo)
 
     cal = sub.add_parser(
@@ -87,8 +94,9 @@ def _run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.camera:
         cfg.camera.source = args.camera
-    from kiosk.app.door import build_door
+    from kiosk.app.door import build_door, refuse_demo_centre_key
 
+    refuse_demo_centre_key(cfg.data_dir)
     door = build_door(cfg)
     return _show_window(
         door,
@@ -109,14 +117,15 @@ def _demo(args: argparse.Namespace) -> int:
 
         if not args.headless:
             console.print("[yellow]no display found: running the demo headless[/]")
-        return run_headless(cfg, console, language=args.language)
+        return run_headless(cfg, console, keep=args.keep, language=args.language or cfg.ui.language)
     from kiosk.demo.door import DEMO_PROCTOR_ID, DEMO_PROCTOR_PIN, build_demo_door
 
-    demo = build_demo_door(cfg, loop=args.loop)
+    demo = build_demo_door(cfg, loop=args.loop, data_dir=args.keep)
     console.print(f"kiosk demo: room {demo.flow.room}; demo data in {demo.data_dir}")
     console.print(
-        f"proctor panel: Ctrl+Shift+P, id [bold]{DEMO_PROCTOR_ID}[/], "
-        f"PIN [bold]{DEMO_PROCTOR_PIN}[/] (also the way out of the full-screen window)"
+        "proctor panel: hold the top-left corner for 3 s (or Ctrl+Shift+P), "
+        f"number [bold]{DEMO_PROCTOR_ID}[/], PIN [bold]{DEMO_PROCTOR_PIN}[/] "
+        "(also the way out of the full-screen window)"
     )
     try:
         return _show_window(

@@ -108,6 +108,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from kiosk.checkin.calibration_floor import assess
+    from kiosk.checkin.matcher import Calibration
     from kiosk.evaluation import evaluation as ev
     from kiosk.evaluation.pairs import read_identities, read_pairs, write_pair_csv
     from kiosk.evaluation.plots import plot_roc_det, plot_score_histograms
@@ -124,6 +128,14 @@ def _eval(args: argparse.Namespace) -> int:
     ids_path = args.identities or args.pairs.with_name("identities.csv")
     identities = read_identities(ids_path) if args.identities or ids_path.is_file() else None
     out = args.out or cfg.paths.resolved_data_dir() / "eval" / f"{args.pairs.stem}-{args.face}"
+    if args.calibrate is not None:
+        # Refused before any image is read when the pairs cannot show the target at all.
+        assess(
+            target_fmr=target,
+            impostor_scores=[0.0] * sum(1 for p in pairs if not p.same),
+            threshold=1.0,
+            people=None,
+        ).refuse_unless_demonstrable()
     engine = FaceEngine.from_config(cfg)
 
     chosen: dict[str, StillFace] = {}
@@ -144,7 +156,23 @@ def _eval(args: argparse.Namespace) -> int:
         result = ev.score_pairs(pairs, embed)
     summary = ev.summarise(result, target, identities)
     key = f"{target:g}"
-    threshold = float(summary[f"threshold_at_fmr_{key}"])  # type: ignore[arg-type]
+    bundled = engine.pack.calibration_path
+    verdict = assess(  # the calibration floor (kiosk/checkin/calibration_floor.py)
+        target_fmr=target,
+        impostor_scores=result.impostor,
+        threshold=float(summary[f"threshold_at_fmr_{key}"]),  # type: ignore[arg-type]
+        # People are known only from an identities file; groups inferred from same-person
+        # pairs can overcount, and the floor must not be passed on a guess.
+        people=int(summary["impostor_people"]) if identities else None,  # type: ignore[call-overload]
+        bundled_threshold=(
+            Calibration.load(bundled).threshold if bundled and bundled.is_file() else None
+        ),
+    )
+    threshold = verdict.threshold
+    if verdict.raised_to_bundled:  # the FNMR the door will see is the one at the file's
+        _fmr, fnmr = ev.error_rates(result.genuine, result.impostor, np.array([threshold]))
+        summary[f"fnmr_at_fmr_{key}"] = float(fnmr[0])
+        summary[f"threshold_at_fmr_{key}"] = threshold
     eer_threshold = float(summary["eer_threshold"])  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
     write_pair_csv(result, threshold, out / "pairs_scored.csv")
@@ -158,6 +186,14 @@ def _eval(args: argparse.Namespace) -> int:
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     _print_summary(summary, target, args.pairs.name)
     if args.calibrate is not None:
+        verdict.refuse_unless_demonstrable()
+        if verdict.raised_to_bundled:
+            console.print(
+                f"note: measured threshold {verdict.measured_threshold:.4f} is below the "
+                f"pack's bundled {verdict.bundled_threshold}; the file keeps the bundled one "
+                "(going lower needs a policy signed by the centre)",
+                markup=False,
+            )
         path = Path(args.calibrate) if args.calibrate else out / "calibration.toml"
         ev.write_calibration(
             path,
@@ -166,6 +202,7 @@ def _eval(args: argparse.Namespace) -> int:
             target_fmr=target,
             summary=summary,
             source=args.pairs,
+            floor=verdict.as_fields(),
         )
         console.print(f"calibration written to {path} (threshold {threshold:.4f})", markup=False)
     console.print(f"plots, per-pair scores and chosen faces in {out}", markup=False)

@@ -115,9 +115,11 @@ class PinReader:
 
 @contextmanager
 def _directory(args: argparse.Namespace) -> Iterator[ProctorDirectory]:
-    from kiosk.checkin.proctor import ProctorDirectory, proctor_directory_path
+    from kiosk.checkin.proctor import open_proctor_directory
+    from kiosk.ledger.keys import DeviceKeys
 
-    directory = ProctorDirectory(proctor_directory_path(load_config(args.config)))
+    cfg = load_config(args.config)
+    directory = open_proctor_directory(cfg, DeviceKeys.for_config(cfg))
     try:
         yield directory
     finally:

@@ -74,9 +74,12 @@ def _push(args: argparse.Namespace) -> int:
     with store, client:
         requeued = store.requeue_sent()
         r = client.push_all(max_batches=args.max_batches)
+        head = client.report_head()  # every contact reports the signed ledger head
         left = store.counts()
     if requeued:
         print(f"re-queued {requeued} record(s) left mid-push by an earlier run")
+    if head.get("incidents"):
+        print(f"the centre raised {', '.join(head['incidents'])} on this ledger's head")
     print(
         f"pushed {r.sent} in {r.batches} batch(es): {r.accepted} accepted, "
         f"{r.duplicate} already there, {r.rejected} rejected; {left['pending']} pending"

@@ -100,9 +100,13 @@ def _engine(cfg: KioskConfig):
 
 def _compare(args: argparse.Namespace) -> int:
     from kiosk.evaluation.stills import detect_still
-    from kiosk.vision.embed import cosine_similarity
+    from kiosk.vision.image_header import probe_image
 
     cfg = load_config(args.config)
+    for path in (args.photo_a, args.photo_b):  # a bomb or a folder is refused before models load
+        probe_image(path)
+    from kiosk.vision.embed import cosine_similarity
+
     engine = _engine(cfg)
     cal = load_calibration(cfg, engine.pack_id, engine.pack.calibration_path)
     stills = [detect_still(engine, path, args.face) for path in (args.photo_a, args.photo_b)]
@@ -173,5 +177,16 @@ def _bench(args: argparse.Namespace) -> int:
         console.print(
             "model load: " + ", ".join(f"{k} {v:.0f} ms" for k, v in run["load_ms"].items())
         )
+    challenge = result.get("liveness_challenge") or {}
+    if "stages_ms" in challenge:
+        table = Table(title="liveness challenge, CPU 1280x720", title_justify="left")
+        table.add_column("stage")
+        table.add_column("median ms", justify="right")
+        table.add_column("p95 ms", justify="right")
+        for stage, st in challenge["stages_ms"].items():
+            table.add_row(stage, f"{st['median']:.2f}", f"{st['p95']:.2f}")
+        for rate, ms in challenge["per_frame_at_fps_ms"].items():
+            table.add_row(f"per frame at {rate}", f"{ms:.2f}", "")
+        console.print(table)
     console.print(f"peak RSS {result['peak_rss_mb']:.0f} MB; JSON in {out}", markup=False)
     return 0

@@ -8,8 +8,9 @@ fast and prints the same on any machine.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
-from rich.markup import escape
 
 from kiosk.app.driver import DoorDriver
 from kiosk.camera import GrabbedFrame
@@ -25,8 +26,8 @@ from kiosk.demo.door import (
     build_demo_door,
     override_for_demo,
 )
-from kiosk.ui.i18n import Translator  # Qt-free, like result_text
-from kiosk.ui.result_text import result_text
+from kiosk.ui.i18n import Translator  # Qt-free: the prompts are printed in the door's words
+from kiosk.ui.result_texts import result_texts  # Qt-free: what the result screen says
 from kiosk.vision.pipeline import FaceEngine
 
 
@@ -52,23 +53,25 @@ def run_headless(
     console: Console,
     *,
     engine: FaceEngine | None = None,
-    language: str | None = None,
+    keep: Path | None = None,
+    language: str = "en",
 ) -> int:
-    """The demo without a screen: every state change and each decision printed (in
-    `language`, default [ui] language, with the result screen's own words), then the demo
-    proctor's signed override of the refusal."""
+    """The demo without a screen: every state change and each decision printed, with the
+    prompts and result texts the applicant would read in `language`, then the demo
+    proctor's signed override of the refusal. `keep` keeps the data folder there."""
     from rich.table import Table
 
     clock = SimClock()
-    demo = build_demo_door(cfg, engine=engine, clock=clock)
-    tr = Translator(language or cfg.ui.language)
+    demo = build_demo_door(cfg, engine=engine, clock=clock, data_dir=keep)
+    tr = Translator(language)
     try:
         flow = demo.flow
         console.print(
             f"[bold]kiosk demo[/] (headless): room {flow.room}, "
             f"{len(flow.roster.applicants)} booked applicants, pack {demo.door.engine.pack_id}"
         )
-        console.print(f"demo data (temporary, never your real ledger): {demo.data_dir}")
+        kept = "kept" if keep is not None else "temporary"
+        console.print(f"demo data ({kept}, never your real ledger): {demo.data_dir}")
         console.print(
             f"demo proctor: id [bold]{DEMO_PROCTOR_ID}[/], PIN [bold]{DEMO_PROCTOR_PIN}[/]"
         )
@@ -99,14 +102,12 @@ def run_headless(
             if state.name == StateName.DECISION and state.decision is not None:
                 d = state.decision
                 score = "-" if d.score is None else f"{d.score:.3f}"
+                words = result_texts(tr, state, room=flow.room)
                 console.print(
                     f"          [bold]decision {d.decision.value}[/] ({d.reason.value}): "
-                    f"score {score} vs threshold {d.threshold:.3f}, record {d.record_id}"
+                    f"score {score} vs threshold {d.threshold:.3f}, record {d.record_id}\n"
+                    f'          screen: "{words.title}" / "{words.detail}" / "{words.action}"'
                 )
-                words = result_text(tr, state, flow.room)
-                if words is not None:  # exactly what the window's result screen shows
-                    screen = " / ".join((words.title, words.detail, words.next_step))
-                    console.print(f'          screen: "{escape(screen)}"')
 
         flow.subscribe(show)
         replay(demo, clock)

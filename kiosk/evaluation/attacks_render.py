@@ -29,21 +29,41 @@ EYE_MID = (320.0, 200.0)
 FOCAL_PX = 700.0  # pinhole camera for sheets/phones held in front of the lens
 
 
-def normalise_face(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The photo rotated/scaled so the eyes are level at EYE_MID, IED = FACE_IED.
+@dataclass(frozen=True)
+class Geometry:
+    """Where a normalised face sits in a rendered frame: size, inter-eye distance, eye
+    height. `VGA` is the demo camera's; `HD` is a 1280×720 kiosk camera with the
+    applicant at ~70 cm (IED 63 mm ≈ 90 px for a ~70° lens)."""
 
-    Returns the FRAME_W×FRAME_H canvas and the landmarks in canvas coordinates.
+    width: int = FRAME_W
+    height: int = FRAME_H
+    ied: float = FACE_IED
+    eye_y: float = EYE_MID[1]
+
+    def scaled(self, k: float) -> Geometry:
+        return Geometry(round(self.width * k), round(self.height * k), self.ied * k, self.eye_y * k)
+
+
+VGA = Geometry()
+HD = Geometry(1280, 720, 90.0, 300.0)
+
+
+def normalise_face(
+    image: np.ndarray, landmarks: np.ndarray, geometry: Geometry = VGA
+) -> tuple[np.ndarray, np.ndarray]:
+    """The photo rotated/scaled so the eyes are level at the geometry's eye spot with
+    its inter-eye distance. Returns the canvas and the landmarks in canvas coordinates.
     """
     eye_l, eye_r = landmarks[0].astype(np.float64), landmarks[1].astype(np.float64)
     vec = eye_r - eye_l
-    scale = FACE_IED / max(float(np.hypot(*vec)), 1e-6)
+    scale = geometry.ied / max(float(np.hypot(*vec)), 1e-6)
     angle = math.degrees(math.atan2(vec[1], vec[0]))
     mid = (eye_l + eye_r) / 2
     m = cv2.getRotationMatrix2D((float(mid[0]), float(mid[1])), angle, scale)
-    m[:, 2] += np.array(EYE_MID) - mid
+    m[:, 2] += np.array([geometry.width / 2, geometry.eye_y]) - mid
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     canvas = cv2.warpAffine(
-        image, m, (FRAME_W, FRAME_H), flags=interp, borderMode=cv2.BORDER_REPLICATE
+        image, m, (geometry.width, geometry.height), flags=interp, borderMode=cv2.BORDER_REPLICATE
     )
     lm = np.hstack([landmarks.astype(np.float64), np.ones((5, 1))]) @ m.T
     return canvas, lm.astype(np.float32)
@@ -130,142 +150,95 @@ def camera_noise(image: np.ndarray, rng: np.random.Generator, sigma: float = 2.0
     return np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
 
 
-def room_background(rng: np.random.Generator) -> np.ndarray:
+def room_background(rng: np.random.Generator, geometry: Geometry = VGA) -> np.ndarray:
     """A plain wall with a soft light gradient, a door frame edge and some clutter."""
+    w, h, k = geometry.width, geometry.height, geometry.width / FRAME_W
     base = rng.uniform(90, 200, 3)
-    grad = (
-        np.linspace(0.8, 1.15, FRAME_W)[None, :, None]
-        * np.linspace(1.1, 0.85, FRAME_H)[:, None, None]
-    )
+    grad = np.linspace(0.8, 1.15, w)[None, :, None] * np.linspace(1.1, 0.85, h)[:, None, None]
     room = np.clip(base[None, None, :] * grad, 0, 255).astype(np.float32)
     for _ in range(int(rng.integers(1, 4))):  # blurred furniture / posters
-        x, y = int(rng.integers(0, FRAME_W)), int(rng.integers(0, FRAME_H))
-        cv2.rectangle(
-            room,
-            (x, y),
-            (x + int(rng.integers(40, 200)), y + int(rng.integers(40, 200))),
-            tuple(float(v) for v in rng.uniform(30, 230, 3)),
-            -1,
-        )
-    door_x = int(rng.choice([rng.integers(20, 110), rng.integers(530, 620)]))
-    cv2.line(room, (door_x, 0), (door_x, FRAME_H), (60.0, 60.0, 60.0), 3)
-    room = cv2.GaussianBlur(room, (0, 0), 1.2)
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        size = (int(rng.integers(40, 200) * k), int(rng.integers(40, 200) * k))
+        colour = tuple(float(v) for v in rng.uniform(30, 230, 3))
+        cv2.rectangle(room, (x, y), (x + size[0], y + size[1]), colour, -1)
+    door_x = int(rng.choice([rng.uniform(0.03, 0.17), rng.uniform(0.83, 0.97)]) * w)
+    cv2.line(room, (door_x, 0), (door_x, h), (60.0, 60.0, 60.0), max(1, int(3 * k)))
+    room = cv2.GaussianBlur(room, (0, 0), 1.2 * k)
     return np.clip(room, 0, 255).astype(np.uint8)
 
 
-def plane_homography(
-    src_w: int,
-    src_h: int,
-    width_px: float,
-    centre: tuple[float, float],
-    yaw_deg: float,
-    pitch_deg: float,
-    roll_deg: float,
+def _feathered_ellipse(
+    shape: tuple[int, int], centre: tuple[float, float], axes: tuple[float, float], soft: float
 ) -> np.ndarray:
-    """Homography mapping a src_w×src_h image onto a flat sheet seen by the camera.
+    mask = np.zeros(shape, np.float32)
+    cv2.ellipse(
+        mask,
+        (round(centre[0]), round(centre[1])),
+        (max(1, round(axes[0])), max(1, round(axes[1]))),
+        0,
+        0,
+        360,
+        1.0,
+        -1,
+    )
+    return cv2.GaussianBlur(mask, (0, 0), max(0.5, soft))
 
-    The sheet is `width_px` wide when frontal at the reference distance, centred on
-    `centre` in the frame, rotated in 3D (yaw about the vertical, pitch about the
-    horizontal axis) and projected through a pinhole of focal FOCAL_PX.
+
+def expression(canvas: np.ndarray, lm: np.ndarray, blink: float, mouth: float) -> np.ndarray:
+    """The frontal canvas with the eyes `blink` (0 open .. 1 closed) and the mouth `mouth`
+    (0 closed .. 1 wide open), before the head is turned by `render_head`.
+
+    Closed lids: each eye is covered by skin sampled below it, with a dark lash line.
+    Open mouth: below the lip line the face is pulled down (the jaw drops) and the gap
+    between the lips is filled with the dark inside of the mouth. Only the regions
+    around the eyes and the mouth are touched (cost stays small at 1280×720).
     """
-    s = width_px / src_w
-    corners = (
-        np.array(
-            [
-                [-src_w / 2, -src_h / 2],
-                [src_w / 2, -src_h / 2],
-                [src_w / 2, src_h / 2],
-                [-src_w / 2, src_h / 2],
-            ]
-        )
-        * s
-    )
-    pts3 = np.hstack([corners, np.zeros((4, 1))])
-    rr = math.radians(roll_deg)
-    roll = np.array([[math.cos(rr), -math.sin(rr), 0], [math.sin(rr), math.cos(rr), 0], [0, 0, 1]])
-    # yaw sign as for heads: + turns the sheet's face-side towards the image right
-    rot = _rotation(yaw_deg, pitch_deg) @ roll
-    cam = pts3 @ rot.T
-    dist = FOCAL_PX  # reference distance: 1 px on the sheet = 1 px in the image when frontal
-    z = dist - cam[:, 2]
-    proj = np.stack(
-        [centre[0] + FOCAL_PX * cam[:, 0] / z, centre[1] + FOCAL_PX * cam[:, 1] / z], axis=1
-    )
-    src = np.array([[0, 0], [src_w, 0], [src_w, src_h], [0, src_h]], np.float32)
-    return cv2.getPerspectiveTransform(src, proj.astype(np.float32))
-
-
-def composite(
-    background: np.ndarray, sheet: np.ndarray, H: np.ndarray, *, interp: int = cv2.INTER_LINEAR
-) -> np.ndarray:
-    """`sheet` warped by H over `background` (hard edge: a sheet or phone has one)."""
-    size = (background.shape[1], background.shape[0])
-    warped = cv2.warpPerspective(sheet, H, size, flags=interp)
-    mask = cv2.warpPerspective(
-        np.full(sheet.shape[:2], 255, np.uint8), H, size, flags=cv2.INTER_NEAREST
-    )
-    out = background.copy()
-    out[mask > 0] = warped[mask > 0]
-    return out
-
-
-def print_look(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A photo as it comes out of an office printer: ink gamut, paper white, halftone
-    (laser) or grain (inkjet), paper fibre texture, a white margin."""
-    img = image.astype(np.float32)
-    grey = img.mean(axis=2, keepdims=True)
-    img = grey + (img - grey) * rng.uniform(0.55, 0.8)  # ink gamut: less saturated
-    img = 0.78 * img + 0.16 * 235 + rng.uniform(-8, 8)  # compressed range on paper white
-    h, w = img.shape[:2]
-    if rng.random() < 0.5:  # laser: an amplitude-modulated dot screen at 45°
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        period = rng.uniform(2.6, 3.6)
-        u, v = (xx + yy) / math.sqrt(2), (xx - yy) / math.sqrt(2)
-        dots = np.cos(2 * math.pi * u / period) * np.cos(2 * math.pi * v / period)
-        img *= (1 + rng.uniform(0.08, 0.18) * dots)[..., None]
-    else:  # inkjet: stochastic grain
-        img *= (1 + rng.normal(0, 0.06, (h, w)).astype(np.float32))[..., None]
-    fibre = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 3)
-    img *= (1 + 0.05 * fibre / (fibre.std() + 1e-6))[..., None]
-    margin = int(rng.integers(6, 16))
-    img = cv2.copyMakeBorder(
-        img, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=(238, 240, 242)
-    )
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def screen_look(
-    image: np.ndarray, rng: np.random.Generator, gamma: float, grid_contrast: float
-) -> np.ndarray:
-    """A frame on a phone screen: display gamma and a cooler white point, RGB stripe
-    sub-pixels (3 columns per display pixel) and a black matrix between pixel rows,
-    blended with `grid_contrast` (what the camera's optics leave of the sub-pixel
-    structure), and a black bezel. The returned image has 3×2 samples per display pixel,
-    finer than the camera's pixels, so warping it into the frame aliases the grid into
-    moiré the way a real camera does."""
-    img = (image.astype(np.float32) / 255.0) ** gamma * 255.0
-    img *= np.array([1.06, 1.0, 0.93], np.float32)  # BGR: cooler white point
-    h, w = img.shape[:2]
-    big = cv2.resize(img, (w * 3, h * 2), interpolation=cv2.INTER_NEAREST)
-    grid = np.zeros((h * 2, w * 3, 3), np.float32)
-    for ch, col in ((2, 0), (1, 1), (0, 2)):  # R, G, B columns (BGR channel index)
-        grid[:, col::3, ch] = 3.0
-    grid[1::2, :, :] *= 0.6  # the black matrix between rows of pixels
-    grid /= grid.mean(axis=(0, 1), keepdims=True)
-    big = np.clip(big * (1 - grid_contrast + grid_contrast * grid), 0, 255)
-    bezel = int(rng.integers(14, 28))
-    big = cv2.copyMakeBorder(
-        big, bezel, bezel, bezel, bezel, cv2.BORDER_CONSTANT, value=(18, 18, 20)
-    )
-    return big.astype(np.uint8)
-
-
-def add_glare(
-    image: np.ndarray, centre: tuple[float, float], radius: float, strength: float
-) -> np.ndarray:
-    """A soft specular reflection of a ceiling light (white, colourless)."""
-    h, w = image.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    blob = np.exp(-(((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2) / (2 * radius**2)))
-    out = image.astype(np.float32) + strength * 255.0 * blob[..., None]
-    return np.clip(out, 0, 255).astype(np.uint8)
+    if blink <= 0.01 and mouth <= 0.01:
+        return canvas
+    img = canvas.copy()
+    d = float(np.linalg.norm(lm[1] - lm[0]))
+    if mouth > 0.01:
+        m1, m2 = lm[3].astype(np.float64), lm[4].astype(np.float64)
+        mc, mw = (m1 + m2) / 2, float(np.linalg.norm(m2 - m1))
+        x0, x1 = int(max(0, mc[0] - 1.3 * d)), int(min(img.shape[1], mc[0] + 1.3 * d))
+        y0, y1 = int(max(0, mc[1] - 0.3 * d)), int(min(img.shape[0], mc[1] + 2.2 * d))
+        roi = img[y0:y1, x0:x1].astype(np.float32)
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        drop = mouth * 0.45 * mw
+        below = np.clip((yy - mc[1]) / (0.08 * mw) + 0.5, 0, 1)
+        fade_x = np.clip(1.2 - np.abs(xx - mc[0]) / (0.9 * d), 0, 1)
+        fade_y = np.clip(1 - (yy - mc[1] - 1.4 * d) / (0.5 * d), 0, 1)
+        map_y = yy - drop * below * fade_x * fade_y - y0
+        roi = cv2.remap(roi, xx - x0, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        gap = _feathered_ellipse(
+            roi.shape[:2], (mc[0] - x0, mc[1] + drop / 2 - y0), (0.42 * mw, drop / 2), 0.04 * mw
+        )[..., None]
+        roi = roi * (1 - gap) + np.array([35, 30, 60], np.float32) * gap
+        img[y0:y1, x0:x1] = np.clip(np.nan_to_num(roi), 0, 255).astype(np.uint8)
+    if blink > 0.01:
+        for eye in (lm[0], lm[1]):
+            x0, y0 = int(max(0, eye[0] - 0.5 * d)), int(max(0, eye[1] - 0.35 * d))
+            x1, y1 = int(min(img.shape[1], eye[0] + 0.5 * d)), int(eye[1] + 0.5 * d)
+            roi = img[y0:y1, x0:x1].astype(np.float32)
+            if roi.shape[0] < 4 or roi.shape[1] < 4:
+                continue  # the eye is outside the canvas
+            skin = roi[-max(2, int(0.1 * d)) :].reshape(-1, 3).mean(axis=0) * 0.92
+            centre = (eye[0] - x0, eye[1] - y0)
+            lid = blink * _feathered_ellipse(roi.shape[:2], centre, (0.3 * d, 0.16 * d), 0.04 * d)
+            roi = roi * (1 - lid[..., None]) + skin * lid[..., None]
+            lash = np.zeros(roi.shape[:2], np.float32)
+            axes = (max(1, round(0.27 * d)), max(1, round(0.06 * d)))
+            cv2.ellipse(
+                lash,
+                (round(centre[0]), round(centre[1])),
+                axes,
+                0,
+                10,
+                170,
+                1.0,
+                max(1, round(0.04 * d)),
+            )
+            lash = blink * cv2.GaussianBlur(lash, (0, 0), 0.6)[..., None]
+            roi = roi * (1 - lash) + 40.0 * lash
+            img[y0:y1, x0:x1] = np.clip(roi, 0, 255).astype(np.uint8)
+    return img

@@ -124,5 +124,12 @@ def run_bench(
                     "load_ms": {**engine.load_ms, "total": load_total},
                 }
             )
+        if provider == "cpu":  # the challenge's own cost, on the door's 1280×720 frames
+            from kiosk.evaluation.bench_liveness import challenge_cost
+
+            frames_hd = [make_door_frame(im, SIZES[-1]) for im in images]
+            result["liveness_challenge"] = challenge_cost(
+                run_cfg, engine, frames_hd, repeats=max(5, min(frames, 60))
+            )
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result

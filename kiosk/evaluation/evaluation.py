@@ -287,8 +287,14 @@ def write_calibration(
     target_fmr: float,
     summary: dict[str, object],
     source: Path,
+    floor: dict[str, object] | None = None,
 ) -> None:
-    """The calibration file the matcher reads; the one place a threshold comes from."""
+    """The calibration file the matcher reads; the one place a threshold comes from.
+
+    `floor` holds what the calibration floor measured (`FloorVerdict.as_fields`: pairs
+    needed, people, the Clopper-Pearson bound, ...); it is written with the rest and
+    decides ``target_demonstrable``.
+    """
     import tomli_w
 
     key = f"{target_fmr:g}"
@@ -298,15 +304,11 @@ def write_calibration(
             "threshold": stored_threshold(threshold),
             "target_fmr": target_fmr,
             "measured_fnmr": float(summary[f"fnmr_at_fmr_{key}"]),  # type: ignore[arg-type]
-            "measured_fmr": float(summary[f"fmr_at_fmr_{key}"]),  # type: ignore[arg-type]
-            # One-sided 95% Clopper-Pearson bound: what the impostor pairs prove, not the
-            # point estimate (0 false matches in 300 pairs still allows FMR up to 1%).
-            "fmr_upper95": float(summary[f"fmr_upper95_at_fmr_{key}"]),  # type: ignore[arg-type]
             "eer": float(summary["eer"]),  # type: ignore[arg-type]
             "genuine_pairs": summary["genuine_pairs"],
             "impostor_pairs": summary["impostor_pairs"],
-            "people": summary["people"],
-            "impostor_people": summary["impostor_people"],
+            # Rule of three (3 / impostor pairs); the floor's fields below (false matches
+            # and the Clopper-Pearson bound at the stored threshold, people) override.
             "min_demonstrable_fmr": float(summary["min_demonstrable_fmr"]),  # type: ignore[arg-type]
             "target_demonstrable": bool(summary[f"demonstrable_at_fmr_{key}"]),
             "created_at": dt.datetime.now(dt.UTC)
@@ -314,6 +316,7 @@ def write_calibration(
             .replace("+00:00", "Z"),
             "source": source.name,
             "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+            **(floor or {}),
         }
     }
     path.write_text(tomli_w.dumps(doc), encoding="utf-8")

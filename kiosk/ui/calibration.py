@@ -130,6 +130,7 @@ class CalibrationWindow(QMainWindow):
             open_ledger=open_ledger,
             keep_images=keep_images,
             config_file=config_file,
+            bundled_threshold=_bundled_threshold(engine),
         )
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -357,3 +358,11 @@ def fit_rows(table: QTableWidget) -> None:
     height = table.horizontalHeader().height() if table.horizontalHeader().isVisible() else 0
     height += sum(table.rowHeight(r) for r in range(table.rowCount())) + 2 * table.frameWidth()
     table.setMinimumHeight(height)
+
+
+def _bundled_threshold(engine: FaceEngine) -> float | None:
+    """The model pack's own threshold: the floor a site calibration is raised to."""
+    from kiosk.checkin.matcher import Calibration
+
+    path = engine.pack.calibration_path
+    return Calibration.load(path).threshold if path is not None and path.is_file() else None

@@ -61,11 +61,13 @@ class CalibrationSetPanel(QGroupBox):
         keep_images: bool = False,
         technician: str | None = None,
         config_file: Path | None = None,
+        bundled_threshold: float | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.config_file = config_file or default_config_path()
         self.cfg, self.grabber, self.tr_ = cfg, grabber, tr
+        self.bundled_threshold = bundled_threshold  # a site run never goes below it
         self.open_ledger, self.keep_images, self.technician = open_ledger, keep_images, technician
         self.set = CalibrationSet(pack_id)
         self.capturing: str | None = None  # the label being captured, if any
@@ -156,6 +158,8 @@ class CalibrationSetPanel(QGroupBox):
                 new_set_folder(self.cfg.data_dir),
                 target_fmr=self.cfg.match.target_fmr,
                 keep_images=self.keep_images,
+                min_people=self.cfg.match.calibration_min_people,
+                bundled_threshold=self.bundled_threshold,
             )
         except KioskError as exc:
             self._forget_run()
@@ -168,7 +172,8 @@ class CalibrationSetPanel(QGroupBox):
                 max(320, self.plot.width()), Qt.TransformationMode.SmoothTransformation
             )
         )
-        self.confirm_btn.setEnabled(self.open_ledger is not None)
+        # A run that cannot show its target is never confirmed; the result says why.
+        self.confirm_btn.setEnabled(self.open_ledger is not None and run.demonstrable)
         self._say("")
         self.retranslate()
         return run
@@ -265,4 +270,5 @@ class CalibrationSetPanel(QGroupBox):
         )
         if not run.demonstrable:
             text += "\n" + t("calibration.not_demonstrable")
+            text += "".join(f"\n• {reason}" for reason in run.refusals)
         self.result.setText(text)

@@ -25,6 +25,9 @@ _OPT_LEVELS = {
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
 _SEVERITY = {"verbose": 0, "info": 1, "warning": 2, "error": 3, "fatal": 4}
+# Telemetry is on by default in ORT builds that have it (Windows ETW); an exam door
+# reports to its centre and to nobody else. Off before the first session is made.
+ort.disable_telemetry_events()
 
 
 def available_providers() -> list[str]:

@@ -1,0 +1,205 @@
+"""The active challenge as a state machine over per-frame face signals, timed in ms.
+
+`ChallengeTracker` knows nothing about images: each frame it gets the head pose and the
+blink and mouth scores that the dense landmarks gave (`FaceSignals`) and the frame's time
+stamp, and moves baseline → each step → return. Holds and timeouts are measured on the
+frame time stamps, never in frames, so a camera at 25 fps and one at 10 fps ask the same
+of the applicant (two frames at 25 fps are 80 ms; at 10 fps 200 ms).
+
+Everything is relative to the applicant's own baseline (the median over the first
+frontal frames): a camera mounted a little high, a person who holds their head tilted,
+eyes that are narrow at rest or a mouth that is never quite closed all move the baseline,
+not the thresholds.
+
+It also records, per step, the *reaction time*: from the prompt until the signal is half
+way to its target. A person starts to move ~0.2–0.8 s after a prompt; someone who has to
+find and start a recorded clip for each prompt is slower (see docs/LIVENESS.md).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from kiosk.config import LivenessConfig
+from kiosk.vision.liveness_prompts import Prompt
+
+
+@dataclass(frozen=True)
+class FaceSignals:
+    """What one frame says: degrees (see quality.HeadPose) and 0..1 scores."""
+
+    yaw: float
+    pitch: float
+    blink: float  # 0 eyes open .. 1 closed
+    mouth: float  # 0 closed .. 1 wide open
+
+
+@dataclass
+class ChallengeEvent:
+    """What changed on this frame (the session acts on step ends and failures)."""
+
+    phase_changed: bool = False
+    step_done: Prompt | None = None  # the step that was just completed
+    failed: str | None = None  # a reason code: the challenge is over, not passed
+
+
+@dataclass
+class ChallengeTracker:
+    cfg: LivenessConfig
+    challenge: tuple[Prompt, ...]
+    phase: str = "baseline"  # baseline → step → return → done
+    step: int = 0
+    base: FaceSignals = field(default_factory=lambda: FaceSignals(0.0, 0.0, 0.0, 0.0))
+    reactions_s: list[float] = field(default_factory=list)
+    wrong_moves: int = 0
+    started_t: float = 0.0
+    finished_t: float | None = None  # when the return to the camera was held
+    _baseline: list[FaceSignals] = field(default_factory=list)
+    _baseline_t0: float | None = None
+    _phase_t: float = 0.0
+    _hold_t: float | None = None  # when the current target was first reached
+    _closed_seen: bool = False  # blink: eyes seen closed during this step
+    _reacted: bool = False
+    _in_wrong: bool = False
+
+    @property
+    def prompt(self) -> Prompt:
+        if self.phase == "baseline":
+            return Prompt.HOLD_STILL if self._baseline else Prompt.FACE_CAMERA
+        if self.phase == "step":
+            return self.challenge[self.step]
+        return Prompt.FACE_CAMERA
+
+    @property
+    def progress(self) -> float:
+        total = len(self.challenge) + 2
+        done = {"baseline": 0, "step": 1 + self.step, "return": total - 1}.get(self.phase, total)
+        return min(1.0, done / total)
+
+    def start(self, t: float) -> None:
+        self._phase_t = self.started_t = t
+
+    def timed_out(self, t: float) -> bool:
+        limit = self.cfg.baseline_timeout_s if self.phase == "baseline" else self.cfg.step_timeout_s
+        return self.phase != "done" and t - self._phase_t > limit
+
+    def feed(self, s: FaceSignals, t: float) -> ChallengeEvent:
+        if self.phase == "baseline":
+            return self._feed_baseline(s, t)
+        rel = FaceSignals(
+            s.yaw - self.base.yaw,
+            s.pitch - self.base.pitch,
+            s.blink - self.base.blink,
+            s.mouth - self.base.mouth,
+        )
+        if self.phase == "return":
+            centred = abs(rel.yaw) < self.cfg.turn_deg / 2 and abs(rel.pitch) < self.cfg.pitch_deg
+            if self._held(centred, t):
+                self._enter("done", t)
+                return ChallengeEvent(phase_changed=True)
+            return ChallengeEvent()
+        if self.phase != "step":
+            return ChallengeEvent()
+        prompt = self.challenge[self.step]
+        if not self._reacted and self._halfway(prompt, rel):
+            self._reacted = True
+            self.reactions_s.append(t - self._phase_t)
+        if self._step_reached(prompt, rel, t):
+            self.step += 1
+            self._enter("step" if self.step < len(self.challenge) else "return", t)
+            self._in_wrong = self.phase == "step" and self._wrong_zone(rel)
+            return ChallengeEvent(phase_changed=True, step_done=prompt)
+        wrong = self._wrong_zone(rel)
+        event = ChallengeEvent()
+        if wrong and not self._in_wrong:
+            self.wrong_moves += 1
+            if self.wrong_moves > self.cfg.max_wrong_moves:
+                event.failed = "wrong_direction"
+        self._in_wrong = wrong
+        return event
+
+    def median_reaction_s(self) -> float:
+        return statistics.median(self.reactions_s) if self.reactions_s else float("nan")
+
+    # ------------------------------------------------------------ internals
+
+    def _feed_baseline(self, s: FaceSignals, t: float) -> ChallengeEvent:
+        cfg = self.cfg
+        if abs(s.yaw) > cfg.turn_deg or abs(s.pitch) > cfg.turn_deg:
+            self._baseline, self._baseline_t0 = [], None  # not frontal: start again
+            return ChallengeEvent()
+        if self._baseline_t0 is None:
+            self._baseline_t0 = t
+        self._baseline.append(s)
+        if len(self._baseline) < 2 or (t - self._baseline_t0) * 1000 < cfg.baseline_ms:
+            return ChallengeEvent()
+        self.base = FaceSignals(
+            *(
+                statistics.median(getattr(b, k) for b in self._baseline)
+                for k in FaceSignals.__dataclass_fields__
+            )
+        )
+        self.step = 0
+        self._enter("step" if self.challenge else "return", t)
+        return ChallengeEvent(phase_changed=True)
+
+    def _enter(self, phase: str, t: float) -> None:
+        self.phase, self._phase_t, self._hold_t = phase, t, None
+        if phase == "done":
+            self.finished_t = t
+        self._closed_seen = self._reacted = False
+
+    def _held(self, on_target: bool, t: float) -> bool:
+        """On target since at least `hold_ms` (measured on frame time stamps)."""
+        if not on_target:
+            self._hold_t = None
+            return False
+        if self._hold_t is None:
+            self._hold_t = t
+        return (t - self._hold_t) * 1000 >= self.cfg.hold_ms
+
+    def _step_reached(self, prompt: Prompt, rel: FaceSignals, t: float) -> bool:
+        cfg = self.cfg
+        if prompt is Prompt.BLINK:
+            # a blink is short (100–400 ms): seen closed, then open again, counts
+            if rel.blink >= cfg.blink_rise:
+                self._closed_seen = True
+            return self._closed_seen and rel.blink < cfg.blink_rise / 2
+        if prompt is Prompt.OPEN_MOUTH:
+            return self._held(rel.mouth >= cfg.mouth_rise, t)
+        if prompt is Prompt.TURN_LEFT:
+            return self._held(rel.yaw >= cfg.turn_deg, t)
+        if prompt is Prompt.TURN_RIGHT:
+            return self._held(rel.yaw <= -cfg.turn_deg, t)
+        straight = abs(rel.yaw) < cfg.turn_deg
+        if prompt is Prompt.LOOK_UP:
+            return self._held(rel.pitch >= cfg.pitch_deg and straight, t)
+        return self._held(rel.pitch <= -cfg.pitch_deg and straight, t)  # LOOK_DOWN
+
+    def _halfway(self, prompt: Prompt, rel: FaceSignals) -> bool:
+        cfg = self.cfg
+        return {
+            Prompt.TURN_LEFT: rel.yaw >= cfg.turn_deg / 2,
+            Prompt.TURN_RIGHT: rel.yaw <= -cfg.turn_deg / 2,
+            Prompt.LOOK_UP: rel.pitch >= cfg.pitch_deg / 2,
+            Prompt.LOOK_DOWN: rel.pitch <= -cfg.pitch_deg / 2,
+            Prompt.BLINK: rel.blink >= cfg.blink_rise / 2,
+            Prompt.OPEN_MOUTH: rel.mouth >= cfg.mouth_rise / 2,
+        }.get(prompt, False)
+
+    def _wrong_zone(self, rel: FaceSignals) -> bool:
+        """A clear turn the opposite way of the current turn prompt (a replay cycling
+        through every move would eventually match any challenge; this stops it trying).
+        Only yaw counts: people nod while they listen."""
+        if self.phase != "step":
+            return False
+        prompt = self.challenge[self.step]
+        if prompt is Prompt.TURN_LEFT:
+            return rel.yaw <= -self.cfg.turn_deg
+        if prompt is Prompt.TURN_RIGHT:
+            return rel.yaw >= self.cfg.turn_deg
+        return False
+
+
+__all__ = ["ChallengeEvent", "ChallengeTracker", "FaceSignals"]

@@ -1,0 +1,131 @@
+"""The challenge state machine, the prompt draw and the rigidity cue on exact inputs
+(no camera, no model): holds are milliseconds of frame time at any frame rate, every
+threshold is relative to the person's own baseline, and a turning rigid mesh is told
+from one plane and from a folded sheet."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kiosk.config import LivenessConfig
+from kiosk.vision.challenge import ChallengeTracker, FaceSignals
+from kiosk.vision.liveness_prompts import ACTIONS, EXPRESSIONS, TURNS, Prompt, draw_challenge
+from kiosk.vision.rigidity import flattest, turn_residuals
+
+MESH = Path(__file__).resolve().parents[1] / "models" / "face_canonical_mesh_2023may.csv"
+
+
+def _run(tracker: ChallengeTracker, frames: list[tuple[float, FaceSignals]]) -> list[object]:
+    events = []
+    tracker.start(frames[0][0])
+    for t, s in frames:
+        events.append(tracker.feed(s, t))
+    return events
+
+
+def _baseline(fps: float, rest: FaceSignals) -> list[tuple[float, FaceSignals]]:
+    return [(i / fps, rest) for i in range(int(0.4 * fps) + 1)]
+
+
+@pytest.mark.parametrize("fps", [25.0, 10.0])
+def test_a_turn_counts_after_hold_ms_of_frame_time_at_any_frame_rate(fps: float) -> None:
+    cfg = LivenessConfig(hold_ms=250.0, baseline_ms=300.0)
+    rest = FaceSignals(yaw=4.0, pitch=-3.0, blink=0.1, mouth=0.05)  # camera a little off-axis
+    turned = FaceSignals(yaw=4.0 + 16.0, pitch=-3.0, blink=0.1, mouth=0.05)
+    short = ChallengeTracker(cfg, (Prompt.TURN_LEFT,))
+    frames = _baseline(fps, rest)
+    t0 = frames[-1][0] + 1 / fps
+    # held 200 ms (5 frames at 25 fps, 3 at 10 fps): not enough
+    held = [(t0 + i / fps, turned) for i in range(round(0.2 * fps) + 1)]
+    _run(short, [*frames, *held])
+    assert (short.phase, short.step) == ("step", 0)
+    long = ChallengeTracker(cfg, (Prompt.TURN_LEFT,))
+    held = [(t0 + i / fps, turned) for i in range(round(0.3 * fps) + 1)]
+    events = _run(long, [*frames, *held])
+    assert long.phase == "return"
+    assert [e.step_done for e in events if e.step_done] == [Prompt.TURN_LEFT]  # type: ignore[attr-defined]
+    assert long.base == rest
+    # the baseline ended at the first frame 300 ms in; the step's clock starts there
+    (reaction,) = long.reactions_s
+    assert reaction == pytest.approx(t0 - math.ceil(0.3 * fps - 1e-6) / fps)
+
+
+def test_blink_and_mouth_are_relative_to_the_persons_own_rest() -> None:
+    cfg = LivenessConfig()
+    # narrow eyes: 0.4 at rest; a closed eye reads 0.7, only 0.3 above the rest
+    rest = FaceSignals(0.0, 0.0, blink=0.4, mouth=0.1)
+    tracker = ChallengeTracker(cfg, (Prompt.BLINK, Prompt.OPEN_MOUTH))
+    frames = _baseline(10.0, rest)
+    t = frames[-1][0]
+    seq = [(0.5, 0.1), (0.7, 0.1), (0.42, 0.1)]  # 0.5 is not closed; 0.7 is; then open
+    seq += [(0.4, 0.35), (0.4, 0.45), (0.4, 0.45), (0.4, 0.45), (0.4, 0.45)]
+    frames += [(t + (i + 1) / 10, FaceSignals(0, 0, b, m)) for i, (b, m) in enumerate(seq)]
+    events = _run(tracker, frames)
+    done = [e.step_done for e in events if e.step_done]  # type: ignore[attr-defined]
+    assert done == [Prompt.BLINK, Prompt.OPEN_MOUTH]
+    assert tracker.phase == "return"
+
+
+def test_turning_the_wrong_way_twice_fails_and_the_step_times_out_in_seconds() -> None:
+    cfg = LivenessConfig(max_wrong_moves=1, step_timeout_s=4.0)
+    rest = FaceSignals(0.0, 0.0, 0.1, 0.0)
+    tracker = ChallengeTracker(cfg, (Prompt.TURN_LEFT,))
+    frames = _baseline(10.0, rest)
+    t = frames[-1][0]
+    right, centre = FaceSignals(-20, 0, 0.1, 0), rest
+    moves = [right, centre, right]
+    events = _run(tracker, [*frames, *[(t + (i + 1) / 10, s) for i, s in enumerate(moves)]])
+    assert events[-1].failed == "wrong_direction"  # type: ignore[attr-defined]
+    still = ChallengeTracker(cfg, (Prompt.TURN_LEFT,))
+    _run(still, frames)
+    assert not still.timed_out(t + 4.0) and still.timed_out(t + 4.01)
+
+
+def test_challenges_have_3_or_4_steps_a_turn_an_expression_and_no_repeat() -> None:
+    rng = random.Random(5)
+    seen: set[Prompt] = set()
+    lengths = set()
+    for _ in range(300):
+        steps = draw_challenge(rng, 3, 4)
+        lengths.add(len(steps))
+        assert any(s in TURNS for s in steps) and any(s in EXPRESSIONS for s in steps)
+        assert all(a != b for a, b in itertools.pairwise(steps))
+        seen.update(steps)
+    assert lengths == {3, 4} and seen == set(ACTIONS)
+    assert draw_challenge(random.Random(1), 3, 4) == draw_challenge(random.Random(1), 3, 4)
+    assert Prompt.BLINK == "blink" and Prompt("open_mouth") is Prompt.OPEN_MOUTH
+
+
+def _mesh_points(surface: str, yaw_deg: float) -> np.ndarray:
+    """478 image points (x, y, depth) of the canonical mesh at 10 px/cm, turned by yaw."""
+    mesh = np.loadtxt(MESH, delimiter=",", comments="#", skiprows=2)[:, :3] * 10.0
+    mesh[:, 1] *= -1  # mesh y is up; image y is down
+    if surface == "plane":
+        mesh[:, 2] = 0.0
+    elif surface == "folded":
+        mesh[:, 2] = -np.abs(mesh[:, 0]) * math.tan(math.radians(25))
+    a = math.radians(yaw_deg)
+    rot = np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+    pts = mesh @ rot.T
+    # a pinhole 60 cm away (focal 900 px): the perspective a kiosk camera sees
+    z = 600.0 - pts[:, 2]
+    out = np.stack([640 + 900 * pts[:, 0] / z, 300 + 900 * pts[:, 1] / z, pts[:, 2]], axis=1)
+    return np.vstack([out, np.repeat(out[:1], 10, axis=0)])  # 468 → 478 rows (irises)
+
+
+def test_rigidity_tells_a_head_from_a_plane_and_a_folded_sheet() -> None:
+    head = turn_residuals(_mesh_points("head", 0), _mesh_points("head", 25))
+    plane = turn_residuals(_mesh_points("plane", 0), _mesh_points("plane", 25))
+    folded = turn_residuals(_mesh_points("folded", 0), _mesh_points("folded", 25))
+    cfg = LivenessConfig()
+    assert head["margin"] > 2 * cfg.rigidity_min_margin, head
+    assert plane["plane"] < 1e-3 and plane["margin"] < cfg.rigidity_min_margin, plane
+    assert folded["two_planes"] < 1e-3 and folded["margin"] < cfg.rigidity_min_margin, folded
+    assert folded["plane"] > 5 * folded["two_planes"]
+    assert (flattest(plane), flattest(folded)) == ("plane", "two_planes")

@@ -42,7 +42,46 @@ exit codes:
 `kiosk COMMAND --help` describes each command."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Which module registers each command, so a run imports only its own command module
+# (cold start: `kiosk compare` should not load ledger, camera or centre modules). A
+# command missing here still works: an unknown name loads every module above.
+COMMAND_INDEX = {
+    "config": "kiosk.commands.config_cmd",
+    "models": "kiosk.commands.models_cmd",
+    "compare": "kiosk.commands.vision_cmd",
+    "eval": "kiosk.commands.eval_cmd",
+    "bench": "kiosk.commands.vision_cmd",
+    "ledger": "kiosk.commands.ledger_cmd",
+    "purge": "kiosk.commands.ledger_cmd",
+    "keys": "kiosk.commands.keys_cmd",
+    "camera": "kiosk.commands.security_cmd",
+    "centre": "kiosk.commands.centre_cmd",
+    "sync": "kiosk.commands.sync_cmd",
+    "liveness": "kiosk.commands.liveness_cmd",
+    "enroll": "kiosk.commands.checkin_cmd",
+    "roster": "kiosk.commands.checkin_cmd",
+    "proctor": "kiosk.commands.proctor_cmd",
+    "run": "kiosk.commands.app_cmd",
+    "demo": "kiosk.commands.app_cmd",
+    "calibrate": "kiosk.commands.app_cmd",
+}
+
+
+def command_in(argv: Sequence[str]) -> str | None:
+    """The sub-command named in `argv` (the first word that is not an option)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--config":
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only the module that registers it is imported."""
     parser = argparse.ArgumentParser(
         prog="kiosk",
         description="Exam-door biometric check-in kiosk: the door, its enrolment, ledger, "
@@ -55,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    only = COMMAND_INDEX.get(command or "")
+    modules = (only,) if only in COMMAND_MODULES else COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(sub)
     describe_commands(parser)
     return parser
@@ -76,7 +117,8 @@ def describe_commands(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command_in(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],

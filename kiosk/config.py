@@ -48,12 +48,21 @@ class PathsConfig:
 @dataclass
 class RuntimeConfig:
     provider: str = "auto"  # auto | cpu | cuda
+    # One thread budget for the whole process, chosen here once (kiosk/vision/runtime.py
+    # applies it): the recogniser gets `intra_op_threads`, the detector, the dense
+    # landmarker and OpenCV one each, and no ORT pool spins. A door shares its cores with
+    # the UI, camera decoding and liveness: spinning worker threads burn the very CPU they
+    # wait for (a frame took 105-137 ms under load with spinning, 60 ms without).
     intra_op_threads: int = 2
-    # The detector is small (≈2 ms) and gains nothing from a thread pool; worse, each ORT
-    # session owns a pool whose threads spin after a run, and two spinning pools on two
-    # cores slowed the recogniser from 11 to 20 ms per face. One thread: no pool at all.
+    # The detector is small (≈2 ms) and gains nothing from a thread pool.
     detector_intra_op_threads: int = 1
+    landmark_intra_op_threads: int = 1
+    opencv_threads: int = 1  # cv2's own pool (resize, warpAffine, imdecode)
     inter_op_threads: int = 1
+    allow_spinning: bool = False  # ORT intra/inter-op threads busy-wait between runs
+    # Keep ORT's optimised graph in <data_dir>/ort_cache keyed by the pack manifest's hash
+    # (verified before use): a cold start skips graph optimisation.
+    cache_optimized_models: bool = True
     graph_optimization: str = "all"  # disable | basic | extended | all
     log_level: str = "warning"
 
@@ -115,6 +124,11 @@ class CheckinConfig:
     # A booking QR still held up after its decision is not a new claim: the same QR seen
     # within this many seconds of the result screen clearing is ignored (no record).
     qr_repeat_ignore_s: float = 10.0
+    # Identity continuity during the liveness challenge: a face embedding is costly, so
+    # only sampled frames are embedded: the first frame of each challenge step (each new
+    # prompt) and then every n-th frame with a face (0: one sample per step only). With 0
+    # a demo attempt embeds 8 faces in ~40 frames (3 fused + 5 samples); with 4, 13-14.
+    identity_sample_every: int = 0
 
 
 @dataclass

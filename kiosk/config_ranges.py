@@ -23,6 +23,8 @@ RANGES: Final[dict[tuple[str, str], tuple[float, float]]] = {
     ("runtime", "intra_op_threads"): (1, 64),
     ("runtime", "detector_intra_op_threads"): (1, 64),
     ("runtime", "inter_op_threads"): (1, 64),
+    ("runtime", "landmark_intra_op_threads"): (1, 64),
+    ("runtime", "opencv_threads"): (1, 64),
     ("vision", "detector_long_side"): (64, 1920),
     ("vision", "det_score_threshold"): (0, 1),
     ("vision", "nms_iou_threshold"): (0, 1),
@@ -53,6 +55,7 @@ RANGES: Final[dict[tuple[str, str], tuple[float, float]]] = {
     ("checkin", "late_window_min"): (0, 24 * 60),
     ("checkin", "decision_display_s"): (0, 600),
     ("checkin", "qr_repeat_ignore_s"): (0, 3600),
+    ("checkin", "identity_sample_every"): (0, 1000),  # 0: one identity sample per step
     ("liveness", "challenge_steps"): (1, 10),
     ("liveness", "step_timeout_s"): (0.5, 60),
     ("liveness", "turn_deg"): (1, 90),

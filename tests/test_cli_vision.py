@@ -119,8 +119,12 @@ def test_eval_counts_failure_to_acquire(tmp_path: Path, data_dir: Path) -> None:
 
 def test_bench_writes_per_stage_json(tmp_path: Path, data_dir: Path) -> None:
     out = tmp_path / "bench.json"
-    assert main(["bench", "--frames", "5", "--images", str(data_dir), "--out", str(out)]) == 0
-    result = json.loads(out.read_text())
+    argv = ["bench", "--parts", "stages", "--frames", "5", "--images", str(data_dir)]
+    assert main([*argv, "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["machine"]["cpu_count"] >= 1 and "isa" in report["machine"]
+    assert set(report) == {"machine", "stages"}
+    result = report["stages"]
     frames = {run["frame"] for run in result["runs"]}
     assert {"640x480", "1280x720"} <= frames
     for run in result["runs"]:

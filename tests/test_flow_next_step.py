@@ -25,7 +25,7 @@ from test_flow import (  # noqa: F401  (fixtures used by name)
 from kiosk.checkin.decision import Decision, Reason
 from kiosk.checkin.flow import StateName
 from kiosk.checkin.next_step import reference_code
-from kiosk.checkin.proctor import OverrideReason, OverrideRequest
+from kiosk.checkin.overrides import OverrideReason, OverrideRequest
 from kiosk.checkin.states import ApplicantView, NextStep
 from kiosk.errors import PolicyViolation
 

@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.checkin.proctor import (
-    OverrideReason,
-    OverrideRequest,
-    ProctorDirectory,
-    ProctorRole,
-    require_role,
-)
+from kiosk.checkin.overrides import OverrideReason, OverrideRequest
+from kiosk.checkin.proctor import ProctorDirectory, ProctorRole, require_role
 from kiosk.errors import KeyStoreError, PolicyViolation, ProctorAuthError, ProctorLockedOut
 from kiosk.protocol.canonical import uuid7
 
@@ -92,12 +87,32 @@ def _fail(directory: ProctorDirectory, times: int, now: datetime) -> None:
 
 def test_lockout_after_five_failures_even_with_right_pin(directory: ProctorDirectory) -> None:
     _fail(directory, 4, T0)
-    with pytest.raises(ProctorLockedOut, match="locked out for 5 minutes"):
+    with pytest.raises(
+        ProctorLockedOut, match=r"^5 failures in a row: sign-in locked for 5 minutes$"
+    ):
         directory.authenticate("p-100", "0000", now=T0)
     with pytest.raises(ProctorLockedOut, match=r"until 2025-06-01T09:05:00.000Z \(300 s left\)"):
         directory.authenticate("p-100", "4821", now=T0)  # the right PIN does not help
     # other accounts are unaffected
     assert directory.authenticate("t-200", "739105", now=T0).role is ProctorRole.TECHNICIAN
+
+
+def test_an_unknown_id_answers_exactly_like_a_real_one(directory: ProctorDirectory) -> None:
+    """Sign-in must not tell which ids exist: not by the wrong-PIN text, and not by a
+    lockout that only real ids would get."""
+
+    def answers(proctor_id: str) -> list[str]:
+        out = []
+        for i in range(7):
+            with pytest.raises(ProctorAuthError) as info:
+                directory.authenticate(proctor_id, "0000", now=T0 + timedelta(seconds=i))
+            out.append(f"{type(info.value).__name__}: {info.value}")
+        return out
+
+    real, unknown = answers("p-100"), answers("nobody-7")
+    assert real == unknown
+    assert real[4] == "ProctorLockedOut: 5 failures in a row: sign-in locked for 5 minutes"
+    assert "p-100" not in " ".join(real)
 
 
 def test_lockout_persists_across_restart(directory: ProctorDirectory, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from kiosk.checkin.decision import Reason
-from kiosk.checkin.proctor import OverrideReason
+from kiosk.checkin.overrides import OverrideReason
 from kiosk.ui.i18n import LANGUAGES, Translator, latin_words, load_catalogue
 from kiosk.vision.liveness import PROMPTS as LIVENESS_PROMPTS
 from kiosk.vision.quality import REASON_PRIORITY

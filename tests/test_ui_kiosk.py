@@ -64,7 +64,7 @@ def test_liveness_prompt_is_shown_translated_with_an_arrow(qtbot, tmp_path, make
     qtbot.waitUntil(
         lambda: window.applicant.prompt.text() == "Поверните голову влево", timeout=WAIT_MS
     )
-    assert window.applicant.title.text() == "Повторите движение головы"
+    assert window.applicant.title.text() == "Сделайте то, что показано на экране"
     assert window.applicant.video.hint == "left"  # mirrored: the applicant's left
     step = window.door.flow.cfg.liveness.step_timeout_s
     window.applicant.update_countdown()
@@ -201,3 +201,17 @@ def test_proctor_panel_shows_every_booked_name_whole(qtbot, tmp_path, make_windo
         widest = max(metrics.horizontalAdvance(n) for n in names)
         qtbot.waitUntil(lambda widest=widest: table.columnWidth(0) >= widest)
         assert window.minimumSizeHint().width() <= 1280, lang
+
+
+def test_a_usb_keyboard_still_types_on_the_proctor_keypad(qtbot, tmp_path, make_window) -> None:
+    """Where a keyboard is attached, Ctrl+Shift+P and typed keys work as taps do."""
+    window = make_window(ImageFolderSource(camera_folder(tmp_path, "img2.jpg"), loop=True))
+    window.show_proctor_panel()
+    keypad = window.panel.login.keypad
+    qtbot.keyClicks(keypad, "p1")
+    qtbot.keyClick(keypad, Qt.Key.Key_Return)
+    assert keypad.kind.name == "pin"
+    qtbot.keyClicks(keypad, "2580")
+    assert keypad.display.text() == "••••"
+    qtbot.keyClick(keypad, Qt.Key.Key_Return)
+    assert window.panel.account is not None

@@ -24,7 +24,7 @@ from ui_kit import (  # noqa: F401  (fixtures used by name)
 )
 
 from kiosk.camera import ImageFolderSource
-from kiosk.checkin.proctor import OverrideReason
+from kiosk.checkin.overrides import OverrideReason
 from kiosk.ui.app import APPLICANT_IDLE_RESET_S, KioskWindow
 from kiosk.ui.i18n import Translator
 from kiosk.ui.proctor_panel import IDLE_SIGN_OUT_S, PAGE_CONFIRM, PAGE_LOGIN, PAGE_MAIN

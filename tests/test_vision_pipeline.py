@@ -164,7 +164,7 @@ class TestBadImages:
             decode_image(b"")
 
     def test_not_an_image(self) -> None:
-        with pytest.raises(ImageDecodeError, match="not an image"):
+        with pytest.raises(ImageDecodeError, match="not a JPEG, PNG, BMP, WebP or GIF image"):
             decode_image(b"hello, this is text" * 20)
 
     def test_truncated_jpeg(self, data_dir: Path) -> None:

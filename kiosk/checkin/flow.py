@@ -40,11 +40,8 @@ from kiosk.checkin.liveness_gate import (
 from kiosk.checkin.lock import DoorLock
 from kiosk.checkin.matcher import Matcher, TemplatePackMismatch
 from kiosk.checkin.next_step import decision_state
-from kiosk.checkin.proctor import (
-    OverrideRequest,
-    ProctorAccount,
-    ProctorDirectory,
-)
+from kiosk.checkin.overrides import OverrideRequest
+from kiosk.checkin.proctor import ProctorAccount, ProctorDirectory
 from kiosk.checkin.qr import BookingQrReader
 from kiosk.checkin.recorder import CheckinRecorder
 from kiosk.checkin.roster import BookedApplicant, Roster
@@ -264,7 +261,7 @@ class CheckinFlow:
             if name not in (StateName.CLAIMED, StateName.CAPTURE, StateName.LIVENESS):
                 return self._state
             if analysis is None:
-                analysis = self.engine.analyze(frame_bgr)
+                analysis = self.engine.analyze(frame_bgr, embed="none")
             att = self._attempt
             if att is None:  # cannot happen: every capturing state sets it
                 return self._set(FlowState(StateName.IDLE, Reason.CANCELLED))
@@ -287,16 +284,25 @@ class CheckinFlow:
                 return self._capture(att, obs)
             return self._liveness(att, obs, frame_bgr)
 
+    def _embed(self, att: CaptureAttempt, observations: list[FaceObservation]) -> None:
+        """Embed the frames a decision uses (lazily: `analyze` left them unembedded)."""
+        t = time.perf_counter()
+        att.embeddings += self.engine.embed_observations(observations)
+        att.embed_ms += (time.perf_counter() - t) * 1000
+
     def _capture(self, att: CaptureAttempt, obs: FaceObservation | None) -> FlowState:
         prompt = "no_face" if obs is None else obs.quality.prompt
-        if obs is not None and obs.quality.ok and obs.embedding is not None:
+        if obs is not None and obs.quality.ok:
             att.good.append(obs)
         else:
             att.last_reason = prompt
-            att.reasons[prompt or "no_embedding"] += 1
+            att.reasons[prompt or "no_face"] += 1
         need = self.matcher.frames_to_fuse
         if len(att.good) < need:
             return self._set(replace(self._state, prompt=prompt, progress=len(att.good) / need))
+        # Only the frames the matcher fuses are embedded (the best `need` by quality).
+        best = sorted(att.good, key=lambda o: o.quality.score, reverse=True)[:need]
+        self._embed(att, best)
         att.probe = self.matcher.fuse(att.good)
         att.t_liveness = self._clock()
         if not self.liveness.available or self.cfg.liveness.mode == "off-requires-proctor":
@@ -314,11 +320,28 @@ class CheckinFlow:
             )
         )
 
+    def _identity_sample(self, att: CaptureAttempt, obs: FaceObservation | None) -> None:
+        """Embed this challenge frame if it is an identity sample: the first face of each
+        challenge step (a new prompt) and every `identity_sample_every`-th face after it.
+        The liveness session and the continuity check below see embeddings on those
+        frames only."""
+        if obs is None:
+            return
+        att.liveness_frames += 1
+        every = self.cfg.checkin.identity_sample_every
+        new_step = att.frames_since_sample == 0 or att.liveness_prompt != att.sampled_prompt
+        if new_step or (every > 0 and att.frames_since_sample >= every):
+            self._embed(att, [obs])
+            att.sampled_prompt, att.frames_since_sample = att.liveness_prompt, 1
+        else:
+            att.frames_since_sample += 1
+
     def _liveness(
         self, att: CaptureAttempt, obs: FaceObservation | None, frame: np.ndarray
     ) -> FlowState:
         if att.liveness is None:  # cannot happen: LIVENESS always starts a session
             return self._decide(att)
+        self._identity_sample(att, obs)
         # The face doing the challenge must be the face that was captured, or a photo
         # could be captured and a live accomplice do the head turns. Frontal-ish frames
         # only: a turned head legitimately scores lower.
@@ -329,6 +352,7 @@ class CheckinFlow:
         # Frames without a face are fed too: a face that leaves the view mid-challenge
         # (a photo swapped out) is itself a liveness cue.
         step = att.liveness.feed(obs, frame, self._clock())
+        att.liveness_prompt = step.prompt
         if step.verdict is None:
             prompt = step.prompt if obs is not None else "no_face"
             return self._set(

@@ -1,4 +1,5 @@
-"""Proctor accounts, PIN authentication with lockout, roles, and the override policy.
+"""Proctor accounts, PIN authentication with lockout, and roles (the override policy they
+act under is `kiosk.checkin.overrides`).
 
 Why this shape: the brief's failure was people getting through the exam door without
 being the booked applicant, often with a person's help. So every human exception is
@@ -40,7 +41,7 @@ from kiosk.checkin.pin_hash import (
 )
 from kiosk.config import KioskConfig
 from kiosk.errors import KeyStoreError, PolicyViolation, ProctorAuthError, ProctorLockedOut
-from kiosk.protocol.canonical import format_ts, is_uuid7
+from kiosk.protocol.canonical import format_ts
 from kiosk.storage import open_sqlite
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ MAX_FAILED_ATTEMPTS = 5
 LOCKOUTS = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=4))
 LOCKOUT = LOCKOUTS[0]
 _SALT_BYTES = 16
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+PROCTOR_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class ProctorRole(StrEnum):
@@ -155,6 +156,8 @@ class ProctorDirectory:
             self._check_pin_key()
             self._key_legacy_rows()
         self._dummy_salt = os.urandom(_SALT_BYTES)
+        # failures against ids that do not exist: (failed, locked_until_ms, lockouts)
+        self._unknown_ids: dict[str, tuple[int, int | None, int]] = {}
 
     def _check_pin_key(self) -> None:
         """A directory keyed by another device's key would turn every right PIN into a
@@ -197,7 +200,7 @@ class ProctorDirectory:
 
     def add(self, proctor_id: str, name: str, role: ProctorRole | str, pin: str) -> ProctorAccount:
         """Create an account; PolicyViolation for a bad id, role or PIN, or a duplicate."""
-        if not isinstance(proctor_id, str) or not _ID_RE.match(proctor_id):
+        if not isinstance(proctor_id, str) or not PROCTOR_ID_RE.match(proctor_id):
             raise PolicyViolation(f"bad proctor id {proctor_id!r}")
         if not name.strip():
             raise PolicyViolation("proctor name is required")
@@ -286,16 +289,13 @@ class ProctorDirectory:
                 (proctor_id,),
             ).fetchone()
             if row is None:
-                # Same cost as a real check, so timing does not reveal which ids exist.
+                # Same cost as a real check, so timing does not reveal which ids exist; and
+                # the same lockouts (counted in memory), so a lockout does not reveal it either.
                 self._hash_pin(str(pin), self._dummy_salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-                raise ProctorAuthError(NOT_ACCEPTED)
+                raise self._unknown_id_failure(proctor_id, at)
             name, role, salt, stored, n, r, p, failed, locked_until_ms, lockouts = row
             if locked_until_ms is not None and _ms(at) < locked_until_ms:
-                until = datetime.fromtimestamp(locked_until_ms / 1000, UTC)
-                left = max(1, int((until - at).total_seconds() + 0.999))
-                raise ProctorLockedOut(
-                    f"proctor {proctor_id} is locked out until {format_ts(until)} ({left} s left)"
-                )
+                raise _still_locked(locked_until_ms, at)
             candidate = self._hash_pin(str(pin), salt, n, r, p)
             if hmac.compare_digest(candidate, stored):
                 self._conn.execute(
@@ -312,11 +312,7 @@ class ProctorDirectory:
                     "lockouts = ? WHERE proctor_id = ?",
                     (_ms(at + lockout), lockouts + 1, proctor_id),
                 )
-                error: ProctorAuthError = ProctorLockedOut(
-                    f"wrong PIN for {proctor_id}; {MAX_FAILED_ATTEMPTS} failures in a row, "
-                    f"locked out for {int(lockout.total_seconds() // 60)} minutes "
-                    f"(lockout {lockouts + 1})"
-                )
+                error: ProctorAuthError = _now_locked(lockout)
                 log.warning("proctor %s locked out after repeated wrong PINs", proctor_id)
             else:
                 self._conn.execute(
@@ -329,90 +325,50 @@ class ProctorDirectory:
         # Raised after COMMIT so the failure count is persisted.
         raise error
 
+    def _unknown_id_failure(self, proctor_id: str, at: datetime) -> ProctorAuthError:
+        """Count a failure against an id that does not exist exactly as for one that does."""
+        failed, locked_until_ms, lockouts = self._unknown_ids.pop(proctor_id, (0, None, 0))
+        if locked_until_ms is not None and _ms(at) < locked_until_ms:
+            error: ProctorAuthError = _still_locked(locked_until_ms, at)
+        elif failed + 1 >= MAX_FAILED_ATTEMPTS:
+            lockout = LOCKOUTS[min(lockouts, len(LOCKOUTS) - 1)]
+            failed, locked_until_ms, lockouts = 0, _ms(at + lockout), lockouts + 1
+            error = _now_locked(lockout)
+        else:
+            failed, locked_until_ms = failed + 1, None
+            error = ProctorAuthError(NOT_ACCEPTED)
+        self._unknown_ids[proctor_id] = (failed, locked_until_ms, lockouts)
+        while len(self._unknown_ids) > _UNKNOWN_IDS_KEPT:  # bounded: oldest first out
+            del self._unknown_ids[next(iter(self._unknown_ids))]
+        return error
+
+
+_UNKNOWN_IDS_KEPT = 1024
+
+
+def _still_locked(locked_until_ms: int, at: datetime) -> ProctorLockedOut:
+    until = datetime.fromtimestamp(locked_until_ms / 1000, UTC)
+    left = max(1, int((until - at).total_seconds() + 0.999))
+    # No proctor id in the text: it is shown at the door, and must not confirm an id.
+    return ProctorLockedOut(f"sign-in locked until {format_ts(until)} ({left} s left)")
+
+
+def _now_locked(lockout: timedelta) -> ProctorLockedOut:
+    return ProctorLockedOut(
+        f"{MAX_FAILED_ATTEMPTS} failures in a row: sign-in locked for "
+        f"{int(lockout.total_seconds() // 60)} minutes"
+    )
+
 
 def _params() -> tuple[int, int, int]:
     return SCRYPT_N, SCRYPT_R, SCRYPT_P
-
-
-class OverrideReason(StrEnum):
-    """Why a proctor let in someone the kiosk refused; a fixed list so reports can count."""
-
-    DOCUMENT_CHECKED_MANUALLY = "document_checked_manually"
-    CAMERA_OR_LIGHTING_FAULT = "camera_or_lighting_fault"
-    APPEARANCE_CHANGED = "appearance_changed"
-    MEDICAL_OR_ACCESSIBILITY = "medical_or_accessibility"
-    LIVENESS_FALSE_REJECT = "liveness_false_reject"
-    # Kept on by choice, face checked by the proctor: counted apart from "appearance".
-    RELIGIOUS_HEAD_COVERING = "religious_head_covering"
-    OTHER = "other"
-
-    @property
-    def label(self) -> str:
-        return _REASON_LABELS[self]
-
-
-_REASON_LABELS = {
-    OverrideReason.DOCUMENT_CHECKED_MANUALLY: "Identity document checked by hand",
-    OverrideReason.CAMERA_OR_LIGHTING_FAULT: "Camera or lighting fault",
-    OverrideReason.APPEARANCE_CHANGED: "Appearance changed since enrolment photo",
-    OverrideReason.MEDICAL_OR_ACCESSIBILITY: "Medical or accessibility reason",
-    OverrideReason.LIVENESS_FALSE_REJECT: "Liveness check wrongly failed",
-    OverrideReason.RELIGIOUS_HEAD_COVERING: "Religious head covering",
-    OverrideReason.OTHER: "Other (explain in the note)",
-}
-
-NOTE_MIN, NOTE_MAX, NOTE_MIN_OTHER = 10, 500, 30
-
-
-@dataclass(frozen=True)
-class OverrideRequest:
-    """A proctor's request to override a refused check-in; validated on construction, so
-    an invalid override cannot exist. `to_body()` is the ``override`` record body."""
-
-    proctor_id: str
-    reason: OverrideReason
-    note: str
-    refused_record_id: str
-
-    def __post_init__(self) -> None:
-        raw: object = self.reason  # typed as the enum, but built from untrusted input
-        if not isinstance(raw, OverrideReason):
-            try:
-                object.__setattr__(self, "reason", OverrideReason(self.reason))
-            except ValueError:
-                raise PolicyViolation(f"unknown override reason {self.reason!r}") from None
-        if not isinstance(self.proctor_id, str) or not _ID_RE.match(self.proctor_id):
-            raise PolicyViolation("an override must name the proctor")
-        note = self.note.strip() if isinstance(self.note, str) else ""
-        object.__setattr__(self, "note", note)
-        minimum = NOTE_MIN_OTHER if self.reason is OverrideReason.OTHER else NOTE_MIN
-        if len(note) < minimum:
-            raise PolicyViolation(
-                f"override note must be at least {minimum} characters"
-                + (" when the reason is Other" if self.reason is OverrideReason.OTHER else "")
-            )
-        if len(note) > NOTE_MAX:
-            raise PolicyViolation(f"override note must be at most {NOTE_MAX} characters")
-        if not is_uuid7(self.refused_record_id):
-            raise PolicyViolation(
-                f"refused_record_id {self.refused_record_id!r} is not a ledger record id"
-            )
-
-    def to_body(self) -> dict[str, str]:
-        return {
-            "proctor_id": self.proctor_id,
-            "reason": self.reason.value,
-            "note": self.note,
-            "refused_record_id": self.refused_record_id,
-        }
 
 
 __all__ = [
     "LOCKOUT",
     "LOCKOUTS",
     "MAX_FAILED_ATTEMPTS",
-    "OverrideReason",
-    "OverrideRequest",
+    "PROCTOR_ID_RE",
     "ProctorAccount",
     "ProctorDirectory",
     "ProctorRole",

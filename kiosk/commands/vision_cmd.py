@@ -8,7 +8,7 @@ import json
 import tomllib
 from pathlib import Path
 
-from kiosk.commands.terminal import LazyConsole, progress_bar
+from kiosk.commands.terminal import LazyConsole
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ConfigError, KioskError
 
@@ -51,22 +51,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "bench",
-        help="per-stage pipeline latency on door-camera-like frames (JSON + table)",
+        help="pipeline latency, door cost per attempt, cold start (JSON + tables)",
         description="Time decode, detect, align, quality and embed on 640x480 and 1280x720 "
-        "frames built from portraits, for every available execution provider.",
+        "frames built from portraits; whole door attempts idle and under load; cold starts.",
     )
-    p.add_argument("--frames", type=int, default=200, help="frames timed per size (default 200)")
+    p.add_argument("--frames", type=int, default=200, help="frames per size for the stages")
     p.add_argument(
-        "--images",
-        type=Path,
-        default=None,
-        help="folder of portraits (*.jpg) to build frames from (default: tests/data)",
+        "--parts",
+        default="stages,door,cold",
+        help="comma-separated: stages (per-stage latency), door (whole attempts, idle and "
+        "under a one-core load), cold (cold starts)",
     )
+    p.add_argument(
+        "--reference",
+        choices=("cv2",),
+        default=None,
+        help="also run OpenCV's FaceDetectorYN + FaceRecognizerSF on the same frames/photos",
+    )
+    p.add_argument("--images", type=Path, default=None, help="portraits to build frames from")
     p.add_argument(
         "--out",
         type=Path,
-        default=None,
-        help="JSON file to write (default: <data_dir>/bench/vision.json)",
+        default=Path("benchmarks/out/vision.json"),
+        help="JSON file to write (default: benchmarks/out/vision.json)",
     )
     p.set_defaults(handler=_bench)
 
@@ -147,27 +154,48 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from kiosk.config import REPO_ROOT
-    from kiosk.evaluation.bench import SIZES, bench_providers, run_bench
+    from kiosk.evaluation.bench import machine_info
 
     cfg = load_config(args.config)
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    unknown = parts - {"stages", "door", "cold"}
+    if unknown:
+        raise ConfigError(f"--parts: unknown {', '.join(sorted(unknown))}; use stages, door, cold")
     folder = args.images or REPO_ROOT / "tests" / "data"
     portraits = sorted(p for p in folder.glob("*.jpg"))[:8] if folder.is_dir() else []
     if not portraits:
         raise KioskError(f"no portraits (*.jpg) in {folder}; pass --images DIR")
-    out = args.out or cfg.paths.resolved_data_dir() / "bench" / "vision.json"
-    warmup = 10
-    total = len(bench_providers()) * len(SIZES) * (warmup + args.frames)
-    with progress_bar("timing frames", total) as advance:
-        result = run_bench(cfg, portraits, frames=args.frames, warmup=warmup, on_frame=advance)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    result: dict = {"machine": machine_info()}
+    if "stages" in parts:
+        from kiosk.evaluation.bench import run_bench
+
+        with console.status(f"benchmarking {args.frames} frames per size"):
+            result["stages"] = run_bench(cfg, portraits, frames=args.frames)
+        _print_stages(result["stages"])
+    if "door" in parts:
+        from kiosk.demo.attempt_bench import door_figures
+
+        with console.status("door attempts, idle and under a one-core load"):
+            result["door"] = door_figures(cfg, _engine(cfg), reference=args.reference == "cv2")
+        _print_door(result["door"])
+    if "cold" in parts:
+        result["cold_start"] = _cold(cfg, portraits, reference=args.reference == "cv2")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    m = result["machine"]
+    console.print(
+        f"{m['cpu']}, {m['cpu_count']} cores, {' '.join(m['isa'])}; "
+        f"load average {m['load_average_1min']}; JSON in {args.out}"
+    )
+    return 0
+
+
+def _print_stages(result: dict) -> None:
+    from rich.table import Table
+
     for run in result["runs"]:
-        table = Table(
-            title=f"{run['provider']} {run['frame']}: {run['fps']:.0f} fps", title_justify="left"
-        )
+        table = Table(title=f"{run['provider']} {run['frame']}: {run['fps']:.0f} fps (median)")
         table.add_column("stage")
         table.add_column("median ms", justify="right")
         table.add_column("p95 ms", justify="right")
@@ -179,7 +207,7 @@ def _bench(args: argparse.Namespace) -> int:
         )
     challenge = result.get("liveness_challenge") or {}
     if "stages_ms" in challenge:
-        table = Table(title="liveness challenge, CPU 1280x720", title_justify="left")
+        table = Table(title="liveness challenge, CPU 1280x720 (on top of the pipeline)")
         table.add_column("stage")
         table.add_column("median ms", justify="right")
         table.add_column("p95 ms", justify="right")
@@ -188,5 +216,43 @@ def _bench(args: argparse.Namespace) -> int:
         for rate, ms in challenge["per_frame_at_fps_ms"].items():
             table.add_row(f"per frame at {rate}", f"{ms:.2f}", "")
         console.print(table)
-    console.print(f"peak RSS {result['peak_rss_mb']:.0f} MB; JSON in {out}", markup=False)
-    return 0
+    console.print(f"peak RSS {result['peak_rss_mb']:.0f} MB")
+
+
+def _print_door(door: dict) -> None:
+    from rich.table import Table
+
+    for label in ("idle", "load"):
+        block = door[label]
+        ref = block.get("reference_per_frame")
+        title = f"door attempts, {label} (load average {block['load_average']})"
+        if ref:
+            title += f"; cv2 reference {ref['cpu_ms']:.1f} ms CPU a frame"
+        table = Table(title=title)
+        table.add_column("measure")
+        for i, _row in enumerate(block["attempts"], 1):
+            table.add_column(f"attempt {i}", justify="right")
+        keys = list(block["attempts"][0]) if block["attempts"] else []
+        for key in keys:
+            table.add_row(key.replace("_", " "), *(str(r[key]) for r in block["attempts"]))
+        console.print(table)
+
+
+def _cold(cfg: KioskConfig, portraits: list, *, reference: bool) -> dict:
+    import tempfile
+
+    from kiosk.evaluation.cold_start import cold_start_figures
+    from kiosk.evaluation.cv2_reference import Cv2Reference
+    from kiosk.vision.packs import resolve_pack
+
+    pack = resolve_pack(cfg)
+    files = Cv2Reference.from_pack(pack).files
+    pack_files = (pack.root / files["detector"], pack.root / files["recognizer"])
+    with console.status("cold starts (fresh processes)"), tempfile.TemporaryDirectory() as tmp:
+        figures = cold_start_figures(pack_files, (portraits[0], portraits[1]), Path(tmp))
+    if not reference:
+        figures.pop("reference_cv2_compare", None)
+        figures.pop("compare_vs_reference_wall", None)
+    for key, value in figures.items():
+        console.print(f"{key}: {value}")
+    return figures

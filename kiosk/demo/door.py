@@ -37,11 +37,8 @@ from kiosk.camera import ImageFolderSource, LatestFrameGrabber
 from kiosk.checkin.claims import QR_PREFIX
 from kiosk.checkin.decision import CheckinDecision, Decision
 from kiosk.checkin.flow import CheckinFlow, FlowState, StateName
-from kiosk.checkin.proctor import (
-    OverrideReason,
-    OverrideRequest,
-    open_proctor_directory,
-)
+from kiosk.checkin.overrides import OverrideReason, OverrideRequest
+from kiosk.checkin.proctor import open_proctor_directory
 from kiosk.config import KioskConfig
 from kiosk.demo.rendered_camera import (
     LiveScene,

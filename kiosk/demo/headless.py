@@ -15,7 +15,7 @@ from rich.console import Console
 from kiosk.app.driver import DoorDriver
 from kiosk.camera import GrabbedFrame
 from kiosk.checkin.flow import FlowState, StateName
-from kiosk.checkin.proctor import OverrideReason
+from kiosk.checkin.overrides import OverrideReason
 from kiosk.config import KioskConfig
 from kiosk.demo.door import (
     DEMO_FPS,

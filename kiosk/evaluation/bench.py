@@ -7,6 +7,7 @@ because webcams deliver MJPEG and decoding is part of the frame's cost.
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
 import time
@@ -43,6 +44,32 @@ def make_door_frame(portrait: np.ndarray, size: tuple[int, int], seed: int = 0) 
     return frame
 
 
+ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def machine_info() -> dict[str, object]:
+    """CPU model, cores and the ISA flags that matter to onnxruntime/OpenCV kernels: every
+    figure in the README table is stated next to these."""
+    model, flags = platform.processor(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cpu_count": os.cpu_count(),
+        "isa": [f for f in ISA_FLAGS if f in flags],
+        "platform": platform.platform(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
 def _stats(values: list[float]) -> dict[str, float]:
     a = np.asarray(values, dtype=np.float64)
     return {
@@ -73,11 +100,7 @@ def run_bench(
     providers = bench_providers()
     images = [read_image(p) for p in portraits]
     result: dict[str, object] = {
-        "machine": {
-            "cpu_count": __import__("os").cpu_count(),
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-        },
+        "machine": machine_info(),
         "threads": cfg.runtime.intra_op_threads,
         "detector_long_side": cfg.vision.detector_long_side,
         "frames": frames,

@@ -19,6 +19,7 @@ too small for the detector's smallest anchor is lost otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +27,7 @@ import numpy as np
 
 from kiosk.errors import NoFaceError
 from kiosk.vision.imageio import read_image
-from kiosk.vision.pipeline import FaceEngine, FaceObservation
+from kiosk.vision.pipeline import FaceEngine, FaceObservation, FrameAnalysis
 
 FaceRule = Literal["centre", "largest"]
 FACE_RULES: tuple[FaceRule, ...] = ("centre", "largest")
@@ -67,16 +68,31 @@ def choose_face(faces: list[FaceObservation], frame_shape: tuple[int, int], rule
     return int(np.argmin(dist))  # argmin keeps the first (largest) among equals
 
 
-def detect_still(engine: FaceEngine, path: str, rule: FaceRule = "centre") -> StillFace:
-    """Detect without upscaling (upscaling only if nothing is found in a small photo),
-    choose the face by `rule` and embed only that face. NoFaceError if none."""
-    image = read_image(path)
-    native = int(max(image.shape[:2]))
-    long_side = min(native, STILL_LONG_SIDE)
+def analyse_still(engine: FaceEngine, image: np.ndarray) -> tuple[FrameAnalysis, int]:
+    """Every face of a still, found without upscaling (upscaled only if nothing is found
+    in a small photo); also the detector long side used. Nothing is embedded."""
+    long_side = min(int(max(image.shape[:2])), STILL_LONG_SIDE)
     analysis = engine.analyze(image, embed="none", long_side=long_side)
     if not analysis.faces and long_side < STILL_LONG_SIDE:
         long_side = STILL_LONG_SIDE
         analysis = engine.analyze(image, embed="none", long_side=long_side)
+    return analysis, long_side
+
+
+def face_by_rule(rule: FaceRule) -> Callable[[FrameAnalysis], FaceObservation | None]:
+    """`rule` as a chooser for `batch_embed.embed_images`."""
+
+    def choose(analysis: FrameAnalysis) -> FaceObservation | None:
+        if not analysis.faces:
+            return None
+        return analysis.faces[choose_face(analysis.faces, analysis.frame_shape, rule)]
+
+    return choose
+
+
+def detect_still(engine: FaceEngine, path: str, rule: FaceRule = "centre") -> StillFace:
+    """`analyse_still`, then the face `rule` picks, embedded alone. NoFaceError if none."""
+    analysis, long_side = analyse_still(engine, read_image(path))
     if not analysis.faces:
         raise NoFaceError(f"{path}: no face found")
     index = choose_face(analysis.faces, analysis.frame_shape, rule)

@@ -1,5 +1,8 @@
 """The ledger on the kiosk: a signed, hash-chained, crash-safe SQLite outbox.
 
+(Over 400 lines on purpose: one class, the ledger's single writer, whose append, witness
+and outbox states share one transaction discipline; parsing and audit live in `audit.py`.)
+
 Why SQLite in WAL mode with ``synchronous=FULL``: once `append` returns, the record has
 been fsync'd to the WAL and survives power loss or SIGKILL; the whole append (read the
 tail, build, sign, insert) is one ``BEGIN IMMEDIATE`` transaction, so several processes

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import QApplication, QStackedWidget
 
 from kiosk.app.door import Door
@@ -150,7 +150,7 @@ class KioskWindow(LockdownWindow):
             self.last_touch = self.clock()
         return super().eventFilter(watched, event)
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         size = event.size()
         # Below 1200 px the panel's three columns stack and scroll up and down (a finger
         # scrolls vertically far more easily than sideways).

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 # Liveness prompt -> the arrow beside the oval (the preview is mirrored, so the
 # applicant's left is the screen's left).
-ARROWS = {"turn_left": "left", "turn_right": "right", "look_up": "up"}
+ARROWS = {"turn_left": "left", "turn_right": "right", "look_up": "up", "look_down": "down"}
 # The other language shown under the idle greeting: Kazakh and Russian side by side.
 PAIRED = {"kk": "ru", "ru": "kk"}
 

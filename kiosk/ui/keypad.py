@@ -12,6 +12,7 @@ the last four digits, and a PIN whole: the queue behind can read the screen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
@@ -69,7 +70,6 @@ def shown_text(kind: KeypadKind, text: str) -> str:
 class Keypad(QWidget):
     submitted = Signal(str, str)  # kind name, text
     cancelled = Signal()
-    touched = Signal()  # any key: the screen's idle timer starts again
 
     def __init__(
         self, tr: Translator, parent: QWidget | None = None, *, kinds: tuple[str, ...] = ()
@@ -78,6 +78,8 @@ class Keypad(QWidget):
         self.tr_ = tr
         self.kind = KINDS["booking_code"]
         self._text = ""
+        # The pad itself takes a USB keyboard's keys (its buttons never take the focus).
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.title = QLabel(objectName="detail", alignment=Qt.AlignmentFlag.AlignCenter)
         self.title.setWordWrap(True)
         self.display = QLineEdit(readOnly=True, alignment=Qt.AlignmentFlag.AlignCenter)
@@ -129,7 +131,7 @@ class Keypad(QWidget):
         tr.on_change(lambda _lang: self.retranslate())
         self.start("booking_code")
 
-    def _button(self, slot, text: str = "") -> QPushButton:
+    def _button(self, slot: Callable[[], None], text: str = "") -> QPushButton:
         b = QPushButton(text, clicked=slot)
         b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a tap must not steal focus
         b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -187,11 +189,11 @@ class Keypad(QWidget):
             pad.setVisible(alphabet == self.kind.letters)
         self._changed()
         self.retranslate()
+        self.setFocus()
 
     def _changed(self) -> None:
         self.display.setText(shown_text(self.kind, self._text))
         self.error.setText(self._problem() or "")
-        self.touched.emit()
         self._update_counter()
 
     def _problem(self) -> str | None:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.checkin.next_step import reference_code
-from kiosk.checkin.proctor import OverrideReason
+from kiosk.checkin.overrides import OverrideReason
 from kiosk.checkin.session_book import Refusal
 from kiosk.ui.i18n import Translator
 

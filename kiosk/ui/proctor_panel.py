@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (
 
 from kiosk.app.door_status import CentreState, applicant_status, overridable_refusals
 from kiosk.checkin.flow import CheckinFlow
-from kiosk.checkin.proctor import OverrideRequest, ProctorAccount, ProctorDirectory
+from kiosk.checkin.overrides import OverrideRequest
+from kiosk.checkin.proctor import ProctorAccount, ProctorDirectory
 from kiosk.errors import KioskError, ProctorAuthError, ProctorLockedOut
 from kiosk.ui.confirm import ConfirmPage
 from kiosk.ui.i18n import LANGUAGES, NATIVE_NAMES, Translator

@@ -37,7 +37,7 @@ class VideoView(QWidget):
         # The applicant's view is a mirror: turn to your left and the picture turns to
         # the screen's left, as in any mirror (unmirrored, people turned the wrong way).
         self.mirror = mirror
-        self.hint: str | None = None  # "left" | "right" | "up": an arrow beside the oval
+        self.hint: str | None = None  # "left" | "right" | "up" | "down": an arrow by the oval
         self._phase = 0
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 240)
@@ -65,7 +65,7 @@ class VideoView(QWidget):
             self.update()
 
     def set_hint(self, hint: str | None) -> None:
-        if hint not in (None, "left", "right", "up"):
+        if hint not in (None, "left", "right", "up", "down"):
             raise ValueError(f"unknown hint {hint!r}")
         if hint != self.hint:
             self.hint = hint
@@ -143,9 +143,12 @@ class VideoView(QWidget):
         elif self.hint == "right":
             tip = QPointF(oval.right() + size * 0.3 + shift, c.y())
             d = QPointF(-1, 0)
-        else:
+        elif self.hint == "up":
             tip = QPointF(c.x(), oval.top() - size * 0.15 - shift)
             d = QPointF(0, 1)
+        else:
+            tip = QPointF(c.x(), oval.bottom() + size * 0.15 + shift)
+            d = QPointF(0, -1)
         n = QPointF(-d.y(), d.x())
         head = QPolygonF(
             [tip, tip + d * size * 0.6 + n * size * 0.5, tip + d * size * 0.6 - n * size * 0.5]

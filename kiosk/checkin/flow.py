@@ -1,5 +1,9 @@
 """The door's check-in state machine, with no Qt in it (the UI only shows `FlowState`).
 
+(Over 400 lines on purpose: one state machine whose transitions read best together; the
+decision policy, recording, next steps and the proctor desk are attempt.py, recorder.py,
+next_step.py and desk.py.)
+
     IDLE ─claim─► CLAIMED ─face seen─► CAPTURE ─N good frames─► LIVENESS ─verdict─►
          MATCH ─► DECISION ─shown─► IDLE
 

@@ -76,7 +76,7 @@ def rebuild(db: Session) -> None:
 
     checkin = r.type == "checkin"
     # Grouped by the coalesced values: a NULL and an '' room are one roll-up row.
-    blank = literal_column("''")
+    blank: Any = literal_column("''")
     keys = [day, *(func.coalesce(c, blank) for c in (r.session_id, r.room, r.proctor_id))]
     q = (
         select(

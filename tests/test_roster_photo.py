@@ -160,6 +160,12 @@ def test_store_keeps_the_photo_encrypted_and_purges_it_with_the_templates(
     assert loaded is not None and loaded.applicants[0].photo == photo
     assert loaded.applicants[1].photo is None
     assert vault.photo_count() == 1
+    # a newer roster for the session without the photo takes it away; with it, puts it back
+    store.accept(sign_roster(roster({}, version=3), centre), centre.public_key(), now=NOW)
+    assert vault.photo_count() == 0
+    assert store.load("ALA-01", "101").applicants[0].photo is None
+    store.accept(sign_roster(roster({0: photo}, version=4), centre), centre.public_key(), now=NOW)
+    assert store.load("ALA-01", "101").applicants[0].photo == photo
     # one retention rule: a second before the end nothing goes, at the end both go
     end = NOW + timedelta(hours=2, days=30)
     assert vault.purge(end - timedelta(seconds=1)) == 0 and vault.photo_count() == 1

@@ -82,9 +82,13 @@ class RosterStore:
             stripped = roster_to_document(roster)
             expires = s.ends_at + retention
             for a, entry in zip(roster.applicants, stripped["applicants"], strict=True):
-                # the photo never goes into the plain stored document: only the vault
-                if entry.pop("photo", None) is not None and a.photo is not None:
+                # the photo never goes into the plain stored document: only the vault; a
+                # newer roster without one must not leave the old one to be shown
+                entry.pop("photo", None)
+                if a.photo is not None:
                     self._vault.put_photo(s.session_id, a.applicant_id, a.photo, expires_at=expires)
+                else:
+                    self._vault.drop_photo(s.session_id, a.applicant_id)
                 rows: dict[str, list[np.ndarray]] = {}
                 entry["templates"] = []
                 for t in a.templates:

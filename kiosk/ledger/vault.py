@@ -223,6 +223,16 @@ class TemplateVault:
                 (session_id, applicant_id, nonce, ciphertext, _ms(expires_at)),
             )
 
+    def drop_photo(self, session_id: str, applicant_id: str) -> None:
+        """Forget one applicant's photo (a newer roster for the session has none)."""
+        with self._txn():
+            n = self._conn.execute(
+                "DELETE FROM photos WHERE session_id = ? AND applicant_id = ?",
+                (session_id, applicant_id),
+            ).rowcount
+        if n:
+            self._scrub_wal()
+
     def get_photo(self, session_id: str, applicant_id: str) -> bytes | None:
         """The decrypted booking photo, or None if there is none (never sent, or purged)."""
         with self._lock:

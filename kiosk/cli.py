@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "kiosk.commands.config_cmd",
     "kiosk.commands.models_cmd",
     "kiosk.commands.vision_cmd",
+    "kiosk.commands.eval_cmd",
     "kiosk.commands.ledger_cmd",
     "kiosk.commands.keys_cmd",
     "kiosk.commands.security_cmd",
@@ -31,6 +32,16 @@ COMMAND_MODULES = (
 )
 
 
+EXIT_CODES = """\
+exit codes:
+  0    done
+  1    a negative answer the command documents (compare: no match; camera check: not
+       the pinned camera; ...), or no command given
+  2    error, printed as one line "error [code]: ..." (bad input, missing file, ...)
+  130  interrupted (Ctrl+C)
+`kiosk COMMAND --help` describes each command."""
+
+
 # Which module registers each command, so a run imports only its own command module
 # (cold start: `kiosk compare` should not load ledger, camera or centre modules). A
 # command missing here still works: an unknown name loads every module above.
@@ -38,7 +49,7 @@ COMMAND_INDEX = {
     "config": "kiosk.commands.config_cmd",
     "models": "kiosk.commands.models_cmd",
     "compare": "kiosk.commands.vision_cmd",
-    "eval": "kiosk.commands.vision_cmd",
+    "eval": "kiosk.commands.eval_cmd",
     "bench": "kiosk.commands.vision_cmd",
     "ledger": "kiosk.commands.ledger_cmd",
     "purge": "kiosk.commands.ledger_cmd",
@@ -71,7 +82,13 @@ def command_in(argv: Sequence[str]) -> str | None:
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `command`, only the module that registers it is imported."""
-    parser = argparse.ArgumentParser(prog="kiosk", description="Exam-door biometric check-in kiosk")
+    parser = argparse.ArgumentParser(
+        prog="kiosk",
+        description="Exam-door biometric check-in kiosk: the door, its enrolment, ledger, "
+        "sync and evaluation tools.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--config", help="TOML config file (default: KIOSK_CONFIG or <data_dir>/kiosk.toml)"
     )
@@ -81,7 +98,22 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     modules = (only,) if only in COMMAND_MODULES else COMMAND_MODULES
     for name in modules:
         importlib.import_module(name).register(sub)
+    describe_commands(parser)
     return parser
+
+
+def describe_commands(parser: argparse.ArgumentParser) -> None:
+    """Give every sub-command without a description of its own its one-line help as one,
+    so `kiosk X --help` always says what X does (a test walks every command)."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {a.dest: a.help for a in action._choices_actions}
+        for name, sub in action.choices.items():
+            text = helps.get(name)
+            if not sub.description and text:
+                sub.description = text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
+            describe_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -71,7 +71,7 @@ def test_eval_calibrate_refuses_a_target_its_pairs_cannot_show(
 ) -> None:
     """The 520 pairs of the face set (380 impostor): 1e-3 needs 3,000 impostor pairs and is
     refused before any image is read; 1e-2 needs 300 and is written, at a threshold no
-    lower than the bundled one (the set alone would have given 0.3286)."""
+    lower than the bundled one (the set alone would have given 0.3357)."""
     src = data_dir / "pairs"
     out = tmp_path / "eval"
     argv = ["eval", str(src / "pairs.csv"), "--images", str(src), "--out", str(out), "--calibrate"]
@@ -82,11 +82,21 @@ def test_eval_calibrate_refuses_a_target_its_pairs_cannot_show(
         "show 1e-3: the rule of three needs at least 3000 (3 / target FMR)"
     ) in err
     assert not (out / "calibration.toml").exists()
+    # 1e-2: enough pairs, but identities.csv beside the list says 13 people, not 20.
+    assert main([*argv, "--target-fmr", "1e-2"]) == 2
+    assert "13 people cannot show it: impostor pairs must come from at least 20" in (
+        capsys.readouterr().err
+    )
+    assert not (out / "calibration.toml").exists()
+    # Without identities the people are unknown, and only the pair count is checked.
+    pairs = tmp_path / "pairs.csv"
+    shutil.copy(src / "pairs.csv", pairs)
+    argv[1] = str(pairs)
     assert main([*argv, "--target-fmr", "1e-2"]) == 0
     cal = tomllib.loads((out / "calibration.toml").read_text())["calibration"]
     assert (cal["impostor_pairs"], cal["impostor_pairs_needed"]) == (380, 300)
     assert cal["threshold"] == cal["bundled_threshold"] == 0.40787
-    assert cal["measured_threshold"] == pytest.approx(0.3286, abs=1e-3)
+    assert cal["measured_threshold"] == pytest.approx(0.3357, abs=1e-3)  # faces at native size
     assert cal["false_matches"] == 1
     assert cal["fmr_upper_95"] == pytest.approx(0.01457, abs=1e-4)
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from kiosk.errors import ImageDecodeError, NoFaceError
-from kiosk.evaluation.evaluation import auc, read_pairs, score_pairs
+from kiosk.evaluation.evaluation import auc, score_pairs
+from kiosk.evaluation.pairs import read_pairs
 from kiosk.vision.align import ARCFACE_TEMPLATE, similarity_transform
 from kiosk.vision.embed import cosine_similarity
 from kiosk.vision.imageio import decode_image, read_image

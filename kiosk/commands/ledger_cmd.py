@@ -35,7 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.set_defaults(handler=_export)
     status = lsub.add_parser("status", help="record counts by outbox state")
     status.set_defaults(handler=_status)
-    purge = sub.add_parser("purge", help="delete templates whose retention period has ended")
+    purge = sub.add_parser(
+        "purge",
+        help="delete templates whose retention period has ended",
+        description="Delete (irreversibly) every stored biometric template whose retention "
+        "period ([ledger] retention_days) has ended. Ledger records are kept: they hold scores, "
+        "never templates.",
+    )
     purge.set_defaults(handler=_purge)
 
 

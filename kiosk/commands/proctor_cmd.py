@@ -53,14 +53,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     psub.add_parser("list", help="accounts, roles and current lockouts").set_defaults(handler=_list)
 
     unlock = psub.add_parser("unlock", allow_abbrev=False, help="end a PIN lockout early (admin)")
-    unlock.add_argument("proctor_id")
+    unlock.add_argument("proctor_id", help="the locked-out account's sign-in id")
     _admin_options(unlock, required=True)
     unlock.set_defaults(handler=_unlock)
 
     set_pin = psub.add_parser(
         "set-pin", allow_abbrev=False, help="give an account a new PIN (admin)"
     )
-    set_pin.add_argument("proctor_id")
+    set_pin.add_argument("proctor_id", help="the account's sign-in id")
     _admin_options(set_pin, required=True)
     set_pin.set_defaults(handler=_set_pin)
 

@@ -18,10 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     push.add_argument("--max-batches", type=int, help="stop after this many batches")
     push.set_defaults(handler=_push)
     pull = ssub.add_parser("pull", help="fetch, verify and store the newest roster for a room")
-    pull.add_argument("room")
+    pull.add_argument("room", help="exam room whose roster to fetch")
     pull.set_defaults(handler=_pull)
     enroll = ssub.add_parser("enroll", help="enrol this kiosk with a one-time token")
-    enroll.add_argument("token")
+    enroll.add_argument("token", help="one-time enrolment token issued by the centre")
     enroll.add_argument("--label", help="a note for the centre's registry")
     enroll.set_defaults(handler=_enroll)
 

@@ -1,4 +1,5 @@
-"""`kiosk compare`, `kiosk eval`, `kiosk bench`: the face engine from the command line."""
+"""`kiosk compare` and `kiosk bench`: the face engine from the command line (`kiosk eval`
+lives in eval_cmd)."""
 
 from __future__ import annotations
 
@@ -15,40 +16,44 @@ from kiosk.errors import ConfigError, KioskError
 console = LazyConsole()
 
 
+COMPARE_DESCRIPTION = """\
+Compare the face in photo A with the face in photo B using the active model pack and its
+calibration. When a photo holds several faces, --face chooses one and the output says
+which. The result is a threshold decision, not proof of identity: "match at threshold T
+(target FMR F)" means the similarity reached the threshold calibrated for that false
+match rate."""
+
+EXIT_CODES = (
+    "exit codes: 0 match, 1 no match at the threshold, "
+    "2 error (unreadable photo, no face, no calibration)"
+)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compare", help="compare the faces in two photos")
-    p.add_argument("a")
-    p.add_argument("b")
+    p = sub.add_parser(
+        "compare",
+        help="compare the faces in two photos (1:1, at the calibrated threshold)",
+        description=COMPARE_DESCRIPTION,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("photo_a", metavar="PHOTO_A", help="first photo (JPEG/PNG)")
+    p.add_argument("photo_b", metavar="PHOTO_B", help="second photo (JPEG/PNG)")
+    p.add_argument(
+        "--face",
+        choices=("largest", "centre"),
+        default="largest",
+        help="face to use when a photo holds several: largest (default, the door's rule) "
+        "or centre (nearest the middle)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_compare)
 
-    p = sub.add_parser("eval", help="verification accuracy on labelled pairs (ROC/DET, EER, FNMR)")
-    p.add_argument("pairs", type=Path, help="CSV: image_a,image_b,same_person")
-    p.add_argument("--images", type=Path, required=True, help="folder the CSV's names are in")
-    p.add_argument("--out", type=Path, default=Path("runs/eval"), help="output folder")
-    p.add_argument("--target-fmr", type=float, default=None, help="default: [match] target_fmr")
-    p.add_argument(
-        "--calibrate",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="FILE",
-        help="write a calibration file for the target FMR (default: <out>/calibration.toml)",
-    )
-    p.add_argument("--long-side", type=int, default=640, help="detector input for still photos")
-    p.add_argument(
-        "--workers", type=int, default=None, help="decode/detect threads (default: min(4, CPUs))"
-    )
-    p.add_argument(
-        "--batch",
-        type=int,
-        default=0,
-        help="faces per recogniser call (default: 16 on CUDA, 1 on CPU)",
-    )
-    p.set_defaults(handler=_eval)
-
     p = sub.add_parser(
-        "bench", help="pipeline latency, door cost per attempt, cold start (JSON + tables)"
+        "bench",
+        help="pipeline latency, door cost per attempt, cold start (JSON + tables)",
+        description="Time decode, detect, align, quality and embed on 640x480 and 1280x720 "
+        "frames built from portraits; whole door attempts idle and under load; cold starts.",
     )
     p.add_argument("--frames", type=int, default=200, help="frames per size for the stages")
     p.add_argument(
@@ -64,7 +69,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also run OpenCV's FaceDetectorYN + FaceRecognizerSF on the same frames/photos",
     )
     p.add_argument("--images", type=Path, default=None, help="portraits to build frames from")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/out/vision.json"))
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmarks/out/vision.json"),
+        help="JSON file to write (default: benchmarks/out/vision.json)",
+    )
     p.set_defaults(handler=_bench)
 
 
@@ -96,155 +106,51 @@ def _engine(cfg: KioskConfig):
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from kiosk.evaluation.stills import detect_still
     from kiosk.vision.image_header import probe_image
 
     cfg = load_config(args.config)
-    for path in (args.a, args.b):  # a bomb or a folder is refused before models load
+    for path in (args.photo_a, args.photo_b):  # a bomb or a folder is refused before models load
         probe_image(path)
     from kiosk.vision.embed import cosine_similarity
 
     engine = _engine(cfg)
     cal = load_calibration(cfg, engine.pack_id, engine.pack.calibration_path)
-    faces = []
-    for path in (args.a, args.b):
-        face = engine.embed_photo(path)
-        faces.append(face)
-    score = cosine_similarity(faces[0].embedding, faces[1].embedding)
+    stills = [detect_still(engine, path, args.face) for path in (args.photo_a, args.photo_b)]
+    score = cosine_similarity(stills[0].embedding, stills[1].embedding)
     match = score >= cal["threshold"]
-    report = {
-        "similarity": round(score, 4),
-        "threshold": cal["threshold"],
-        "match": match,
-        "quality": {args.a: faces[0].quality.as_dict(), args.b: faces[1].quality.as_dict()},
-    }
+    target = cal.get("target_fmr")
+    at = f"threshold {cal['threshold']:.4f}" + (f" (target FMR {target:g})" if target else "")
+    photos = (args.photo_a, args.photo_b)
     if args.json:
+        report = {
+            "similarity": round(score, 4),
+            "threshold": cal["threshold"],
+            "target_fmr": target,
+            "match": match,
+            "faces": {
+                path: {"faces_found": s.faces_found, "used": s.index + 1, "rule": args.face,
+                       "box": [round(float(v)) for v in s.face.box]}
+                for path, s in zip(photos, stills, strict=True)
+            },
+            "quality": {
+                path: s.face.quality.as_dict() for path, s in zip(photos, stills, strict=True)
+            },
+        }  # fmt: skip
         print(json.dumps(report, indent=2))
         return 0 if match else 1
-    verdict = "[green]same person[/green]" if match else "[red]different people[/red]"
-    console.print(f"similarity {score:.4f} (threshold {cal['threshold']:.4f}): {verdict}")
-    for path, face in zip((args.a, args.b), faces, strict=True):
-        if not face.quality.ok:
-            console.print(f"  {path}: quality warning: {', '.join(face.quality.reasons)}")
-    return 0 if match else 1
-
-
-def _eval(args: argparse.Namespace) -> int:
-    import numpy as np
-    from rich.table import Table
-
-    from kiosk.checkin.calibration_floor import assess
-    from kiosk.checkin.matcher import Calibration
-    from kiosk.evaluation import evaluation as ev
-    from kiosk.evaluation.batch_embed import embed_images
-
-    cfg = load_config(args.config)
-    # Images run in parallel, one per core, so each session needs one thread only.
-    cfg.runtime.intra_op_threads = 1
-    engine = _engine(cfg)
-    target = args.target_fmr if args.target_fmr is not None else cfg.match.target_fmr
-    pairs = ev.read_pairs(args.pairs)
-    if not args.images.is_dir():
-        raise KioskError(f"{args.images}: no such folder")
-    if args.calibrate is not None:
-        # Refused before any image is read when the pairs cannot show the target at all.
-        assess(
-            target_fmr=target,
-            impostor_scores=[0.0] * sum(1 for p in pairs if not p.same),
-            threshold=1.0,
-            people=None,
-        ).refuse_unless_demonstrable()
-
-    def failed(name: str, reason: str) -> None:
-        console.print(f"[yellow]failure to acquire[/yellow] {name}: {reason}")
-
-    names = sorted({p.a for p in pairs} | {p.b for p in pairs})
-    with console.status(f"embedding {len(names)} images for {len(pairs)} pairs"):
-        embeddings = embed_images(
-            engine,
-            args.images,
-            names,
-            long_side=args.long_side,
-            workers=args.workers,
-            batch=args.batch or (16 if engine.provider.startswith("CUDA") else 1),
-            on_failure=failed,
-        )
-        result = ev.score_pairs(pairs, embeddings.__getitem__)
-    summary = ev.summarise(result, target)
-    bundled = engine.pack.calibration_path
-    verdict = assess(
-        target_fmr=target,
-        impostor_scores=result.impostor,
-        threshold=float(summary[f"threshold_at_fmr_{target:g}"]),
-        people=None,  # a pairs CSV names images, not people
-        bundled_threshold=(
-            Calibration.load(bundled).threshold if bundled and bundled.is_file() else None
-        ),
-    )
-    summary.update(verdict.as_fields())
-    threshold = verdict.threshold
-    if verdict.raised_to_bundled:  # the FNMR the door will see is the one at the file's
-        _fmr, fnmr = ev.error_rates(result.genuine, result.impostor, np.array([threshold]))
-        summary[f"fnmr_at_fmr_{target:g}"] = float(fnmr[0])
-    args.out.mkdir(parents=True, exist_ok=True)
-    ev.write_pair_csv(result, threshold, args.out / "pairs_scored.csv")
-    ev.plot_roc_det(
-        result,
-        args.out / "roc_det.png",
-        f"{engine.pack_id} on {args.pairs.name}",
-        marks=[threshold],
-    )
-    summary["pack_id"] = engine.pack_id
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-
-    table = Table(title=f"{args.pairs.name}: {engine.pack_id}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for key in (
-        "pairs",
-        "genuine_pairs",
-        "impostor_pairs",
-        "fta_rate",
-        "auc",
-        "eer",
-        "fnmr_at_fmr_0.01",
-        "fnmr_at_fmr_0.001",
-        "gfnmr_at_fmr_0.001",
-        "threshold_at_fmr_0.001",
-    ):
-        if key in summary:
-            value = summary[key]
-            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    console.print(table)
-    if target < summary["min_demonstrable_fmr"]:
-        console.print(
-            f"[yellow]note:[/yellow] {summary['impostor_pairs']} impostor pairs cannot show "
-            f"FMR {target:g}; the threshold sits above every impostor score"
-        )
-    console.print(
-        f"FMR at threshold {threshold:.4f}: {verdict.false_matches}/{verdict.impostor_pairs} "
-        f"impostor pairs, 95% upper bound {verdict.fmr_upper_95:.4g} (Clopper-Pearson)"
-    )
-    if args.calibrate is not None:
-        verdict.refuse_unless_demonstrable()
-        if verdict.raised_to_bundled:
+    verdict = f"[green]match at {at}[/green]" if match else f"[red]no match at {at}[/red]"
+    console.print(f"similarity {score:.4f}: {verdict}")
+    for path, s in zip(photos, stills, strict=True):
+        if s.faces_found > 1:
             console.print(
-                f"[yellow]note:[/yellow] measured threshold {verdict.measured_threshold:.4f} "
-                f"is below the pack's bundled {verdict.bundled_threshold}; the file keeps "
-                "the bundled one (going lower needs a policy signed by the centre)"
+                f"  {path}: {s.faces_found} faces; used the {args.face} one, {s.describe()}",
+                markup=False,
             )
-        path = Path(args.calibrate) if args.calibrate else args.out / "calibration.toml"
-        ev.write_calibration(
-            path,
-            pack_id=engine.pack_id,
-            threshold=threshold,
-            target_fmr=target,
-            summary=summary,
-            source=args.pairs,
-            floor=verdict.as_fields(),
-        )
-        console.print(f"calibration written to {path} (threshold {threshold:.4f})")
-    console.print(f"plots and per-pair scores in {args.out}")
-    return 0
+        reasons = [r for r in s.face.quality.reasons if r != "only_one_person"]
+        if reasons:
+            console.print(f"  {path}: quality warning: {', '.join(reasons)}", markup=False)
+    return 0 if match else 1
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -24,12 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.errors import KioskError
+from kiosk.evaluation.stills import analyse_still
 from kiosk.vision.imageio import read_image
 from kiosk.vision.pipeline import FaceEngine, FaceObservation, FrameAnalysis
 
 log = logging.getLogger(__name__)
 
 FaceChoice = Callable[[FrameAnalysis], FaceObservation | None]
+FaceReport = Callable[[str, FaceObservation, FrameAnalysis, int], None]
 
 
 def primary_face(analysis: FrameAnalysis) -> FaceObservation | None:
@@ -38,13 +40,17 @@ def primary_face(analysis: FrameAnalysis) -> FaceObservation | None:
 
 
 def _analyse(
-    engine: FaceEngine, path: Path, long_side: int, choose: FaceChoice, embed: bool
-) -> FaceObservation | None:
-    analysis = engine.analyze(read_image(path), embed="none", long_side=long_side)
+    engine: FaceEngine, path: Path, long_side: int | None, choose: FaceChoice, embed: bool
+) -> tuple[FaceObservation | None, FrameAnalysis, int]:
+    image = read_image(path)
+    if long_side is None:  # a still's own size, never upscaled (kiosk/evaluation/stills.py)
+        analysis, used = analyse_still(engine, image)
+    else:
+        analysis, used = engine.analyze(image, embed="none", long_side=long_side), long_side
     face = choose(analysis)
     if face is not None and embed:
         engine.embed_observations([face])
-    return face
+    return face, analysis, used
 
 
 def _in_order(
@@ -64,15 +70,18 @@ def embed_images(
     folder: Path,
     names: Iterable[str],
     *,
-    long_side: int = 640,
+    long_side: int | None = 640,
     choose: FaceChoice = primary_face,
     workers: int | None = None,
     batch: int = 1,
     on_failure: Callable[[str, str], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    on_face: FaceReport | None = None,
 ) -> dict[str, np.ndarray | None]:
     """The chosen face's embedding of each image (None: failure to acquire, reported to
-    `on_failure(name, reason)`); every image is decoded and analysed exactly once."""
+    `on_failure(name, reason)`); every image is decoded and analysed exactly once.
+    `long_side=None` detects each still at its own size (`stills.analyse_still`);
+    `on_face(name, face, analysis, long_side)` hears which face was chosen, and where."""
     names = list(dict.fromkeys(names))
     workers = workers or min(4, os.cpu_count() or 1)
     result: dict[str, np.ndarray | None] = {}
@@ -92,7 +101,7 @@ def embed_images(
 
         for done, (name, future) in enumerate(_in_order(names, submit, workers * 4), 1):
             try:
-                obs = future.result()
+                obs, analysis, used = future.result()
             except KioskError as exc:  # ImageDecodeError is one
                 obs = None
                 if on_failure:
@@ -100,6 +109,8 @@ def embed_images(
             else:
                 if obs is None and on_failure:
                     on_failure(name, f"{name}: no face found")
+                if obs is not None and on_face:
+                    on_face(name, obs, analysis, used)
             if obs is None:
                 result[name] = None
             else:

@@ -11,6 +11,7 @@ import os
 import platform
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -79,13 +80,24 @@ def _stats(values: list[float]) -> dict[str, float]:
     }
 
 
-def run_bench(
-    cfg: KioskConfig, portraits: list[Path], frames: int = 200, warmup: int = 10
-) -> dict[str, object]:
-    """Benchmark every available provider; returns a JSON-ready dict."""
+def bench_providers() -> list[str]:
+    """The execution providers `run_bench` times: CPU, and CUDA where it is available."""
     from kiosk.vision.runtime import available_providers
 
-    providers = ["cpu"] + (["cuda"] if "CUDAExecutionProvider" in available_providers() else [])
+    return ["cpu"] + (["cuda"] if "CUDAExecutionProvider" in available_providers() else [])
+
+
+def run_bench(
+    cfg: KioskConfig,
+    portraits: list[Path],
+    frames: int = 200,
+    warmup: int = 10,
+    on_frame: Callable[[], None] | None = None,
+) -> dict[str, object]:
+    """Benchmark every available provider; returns a JSON-ready dict. `on_frame` is
+    called after each frame (warm-up included) for a progress bar: there are
+    len(bench_providers()) * len(SIZES) * (warmup + frames) of them."""
+    providers = bench_providers()
     images = [read_image(p) for p in portraits]
     result: dict[str, object] = {
         "machine": machine_info(),
@@ -114,6 +126,8 @@ def run_bench(
                 decode_ms = (time.perf_counter() - t) * 1000
                 analysis = engine.analyze(frame, embed="primary")
                 total = (time.perf_counter() - t) * 1000
+                if on_frame is not None:
+                    on_frame()
                 if n < warmup:
                     continue
                 if analysis.primary is None:

@@ -36,6 +36,7 @@ import numpy as np
 from kiosk.checkin.calibration_floor import MIN_PEOPLE, FloorVerdict, assess
 from kiosk.errors import KioskError, PolicyViolation
 from kiosk.evaluation import evaluation as ev
+from kiosk.evaluation.plots import plot_roc_det
 from kiosk.ledger.record_ledger import RecordLedger as _Ledger
 from kiosk.vision.pipeline import FaceObservation, FrameAnalysis
 
@@ -219,7 +220,8 @@ class CalibrationSet:
         set_path = self.save(folder, keep_images=keep_images)
         by_name = dict(zip(self.sample_names(), self.embeddings, strict=True))
         result = ev.score_pairs(self.pairs(), by_name.get)
-        summary = ev.summarise(result, target_fmr)
+        identities = {name: name.rsplit("#", 1)[0] for name in by_name}
+        summary = ev.summarise(result, target_fmr, identities)
         verdict = assess(
             target_fmr=target_fmr,
             impostor_scores=result.impostor,
@@ -233,7 +235,7 @@ class CalibrationSet:
             _fmr, fnmr = ev.error_rates(result.genuine, result.impostor, np.array([threshold]))
             summary[f"fnmr_at_fmr_{target_fmr:g}"] = float(fnmr[0])
         plot = folder / "roc_det.png"
-        ev.plot_roc_det(
+        plot_roc_det(
             result,
             plot,
             title or f"{self.pack_id}: {len(self.people)} people at this door",

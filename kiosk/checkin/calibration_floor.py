@@ -89,7 +89,7 @@ def clopper_pearson_upper(errors: int, trials: int, confidence: float = CONFIDEN
         return 1.0
     alpha = 1.0 - confidence
     if errors == 0:  # closed form; also the rule of three's exact version
-        return 1.0 - alpha ** (1.0 / trials)
+        return 1.0 - math.pow(alpha, 1.0 / trials)
     lo, hi = errors / trials, 1.0
     for _ in range(200):
         mid = (lo + hi) / 2

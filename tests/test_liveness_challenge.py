@@ -51,11 +51,11 @@ def test_a_turn_counts_after_hold_ms_of_frame_time_at_any_frame_rate(fps: float)
     assert long.phase == "return"
     assert [e.step_done for e in events if e.step_done] == [Prompt.TURN_LEFT]  # type: ignore[attr-defined]
     assert long.base == rest
-    # the baseline ended at the first frame 300 ms in; the step's clock starts there
     (reaction,) = long.reactions_s
-    # half-way (7.5 of 16 degrees) is interpolated between the last rest frame and t0
-    step_start = math.ceil(0.3 * fps - 1e-6) / fps
-    assert reaction == pytest.approx(t0 - (1 - 7.5 / 16) / fps - step_start)
+    # timed from the step's first frame (one frame after the 300 ms baseline ended) to
+    # half-way (7.5 of 16 degrees), interpolated between the last rest frame and t0
+    first_frame = math.ceil(0.3 * fps - 1e-6) / fps + 1 / fps
+    assert reaction == pytest.approx(t0 - (1 - 7.5 / 16) / fps - first_frame)
 
 
 def test_blink_and_mouth_are_relative_to_the_persons_own_rest() -> None:

@@ -64,6 +64,7 @@ class ChallengeTracker:
     _reacted: bool = False
     _in_wrong: bool = False
     _prev: tuple[float, float] | None = None  # (t, progress) of the step's last frame
+    _react_from: float | None = None  # the step's first frame
 
     @property
     def prompt(self) -> Prompt:
@@ -150,7 +151,7 @@ class ChallengeTracker:
         if phase == "done":
             self.finished_t = t
         self._closed_seen = self._reacted = False
-        self._prev = None
+        self._prev = self._react_from = None
 
     def _held(self, on_target: bool, t: float) -> bool:
         """On target since at least `hold_ms` (measured on frame time stamps)."""
@@ -197,6 +198,11 @@ class ChallengeTracker:
         value, half = self._toward(prompt, rel)
         previous = self._prev
         self._prev = (t, value)
+        if self._react_from is None:
+            # timed from the first frame after the prompt changed: the frame that ended
+            # the last step was analysed before the new prompt could be on the screen,
+            # so the door's own frame latency is not counted against the applicant
+            self._react_from = t
         if value < half:
             return
         self._reacted = True
@@ -204,7 +210,7 @@ class ChallengeTracker:
         if previous is not None and previous[1] < half < value:
             t0, v0 = previous
             crossed = t0 + (t - t0) * (half - v0) / (value - v0)
-        self.reactions_s.append(max(0.0, crossed - self._phase_t))
+        self.reactions_s.append(max(0.0, crossed - self._react_from))
 
     def _wrong_zone(self, rel: FaceSignals) -> bool:
         """A clear turn the opposite way of the current turn prompt (a replay cycling

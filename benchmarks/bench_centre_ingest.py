@@ -60,7 +60,12 @@ def _worker(args: tuple[str, str, int, int, Any, Any]) -> dict[str, Any]:
     keys = DeviceKeys.load_or_create(
         Path(data_dir) / uuid.uuid4().hex, KeyPolicy.plaintext_for_demo()
     )
-    settings = CentreSettings(data_dir=Path(data_dir), db_url=db_url, migrate_on_start=False)
+    settings = CentreSettings(
+        data_dir=Path(data_dir),
+        db_url=db_url,
+        migrate_on_start=False,
+        key_passphrase="benchmark-only centre passphrase",
+    )
     engine = make_engine(settings)
     sessions = session_factory(engine)
     with sessions() as db:

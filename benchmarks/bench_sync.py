@@ -76,7 +76,9 @@ def main() -> int:
 
     shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
     with tempfile.TemporaryDirectory() as centre_dir, tempfile.TemporaryDirectory(dir=shm) as kd:
-        settings = CentreSettings(data_dir=Path(centre_dir), db_url=args.db)
+        settings = CentreSettings(
+            data_dir=Path(centre_dir), db_url=args.db, key_passphrase="benchmark-only passphrase"
+        )
         migrate(settings)
         engine = make_engine(settings)
         with session_factory(engine)() as db:

@@ -11,31 +11,48 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from centre.api.body_limit import BodySizeLimit
 from centre.api.deps import ApiError, CentreContext
 from centre.api.routes import devices, reports, rosters, staff
+from centre.console import mount_console
 from centre.core.config import CentreSettings
 from centre.core.keys import CentreKey
+from centre.crud.rosters import purge_rosters, seal_legacy_rosters
 from centre.db import make_engine, migrate, session_factory
+from centre.errors import CentreError
+from centre.models import utcnow
+from kiosk.storage import describe_loose, loose_paths
 
 log = logging.getLogger(__name__)
 
 
 def build_context(settings: CentreSettings) -> CentreContext:
+    key = CentreKey.load_or_create(settings.data_dir, settings.key_passphrase)
     engine = make_engine(settings)
+    loose = loose_paths(settings.data_dir)  # its keys, database and WAL are nobody else's
+    if loose:
+        raise CentreError(
+            f"refusing to start: {describe_loose(settings.data_dir, loose)}",
+            code="file_permissions_loose",
+        )
     if settings.migrate_on_start:
         migrate(settings, engine)
-    return CentreContext(
-        settings=settings,
-        engine=engine,
-        sessions=session_factory(engine),
-        key=CentreKey.load_or_create(settings.data_dir),
-    )
+    ctx = CentreContext(settings=settings, engine=engine, sessions=session_factory(engine), key=key)
+    if settings.migrate_on_start:
+        with ctx.session() as db:
+            sealed = seal_legacy_rosters(db, key.roster_key)
+            purged = purge_rosters(db, utcnow(), timedelta(days=settings.roster_retention_days))
+            db.commit()
+        if sealed or purged:
+            log.warning("rosters: %d encrypted at rest, %d purged after retention", sealed, purged)
+    return ctx
 
 
 def create_app(settings: CentreSettings | None = None) -> FastAPI:
@@ -67,7 +84,9 @@ def create_app(settings: CentreSettings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return JSONResponse({"error": code, "detail": str(exc.detail)}, status_code=exc.status_code)
 
     @app.exception_handler(Exception)
@@ -79,6 +98,17 @@ def create_app(settings: CentreSettings | None = None) -> FastAPI:
 
     for module in (staff, devices, rosters, reports):
         app.include_router(module.router)
+    mount_console(app)
+    # Outside every route, so no body is buffered before authentication (see body_limit).
+    app.add_middleware(
+        BodySizeLimit,
+        routes=[
+            (r"/api/v1/devices/[^/]+/records", settings.max_body_bytes),
+            (r"/api/v1/rosters/[^/]+", rosters.ROSTER_BODY_LIMIT),
+            # the console's roster form posts the signed roster JSON pasted into a textarea
+            (r"/console/rosters", rosters.ROSTER_BODY_LIMIT),
+        ],
+    )
 
     log.info(
         "centre ready (db %s, key id %s)",

@@ -7,6 +7,7 @@ database and a production PostgreSQL one go through exactly the same steps.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -23,7 +24,12 @@ ALEMBIC_INI = CENTRE_DIR / "alembic.ini"
 def make_engine(settings: CentreSettings) -> Engine:
     url = settings.database_url
     if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Owner-only: the database holds records and (sealed) rosters; SQLite gives its
+        # -wal and -shm files the database file's mode.
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        db_file = url.removeprefix("sqlite:///")
+        if db_file and db_file != ":memory:" and not Path(db_file).exists():
+            os.close(os.open(db_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -35,6 +41,7 @@ def make_engine(settings: CentreSettings) -> Engine:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA secure_delete=ON")  # a purged roster leaves no old pages
             cur.close()
 
         return engine

@@ -66,6 +66,20 @@ class DeviceKey(Base):
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class DeviceHead(Base):
+    """The highest signed ledger head (seq, hash) a device has reported: the centre is the
+    second witness of each kiosk's ledger, so a kiosk that reports less was rolled back."""
+
+    __tablename__ = "device_heads"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    hash: Mapped[str | None] = mapped_column(String(64))
+    sig: Mapped[str] = mapped_column(String(128), nullable=False)  # the device's signature
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_contact_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class EnrolmentToken(Base):
     """A one-time token an admin hands to a technician to enrol one kiosk."""
 
@@ -140,10 +154,14 @@ class Roster(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     room: Mapped[str] = mapped_column(String(64), nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # AES-256-GCM of the signed document ("enc-v1:" + base64), "" once purged: the
+    # document carries enrolment templates (centre/crud/rosters.py).
     signed_doc: Mapped[str] = mapped_column(Text, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
+    session_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("room", "version", name="uq_rosters_room_version"),)
 

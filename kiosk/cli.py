@@ -7,16 +7,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 from kiosk.errors import KioskError
+from kiosk.owner_only import restrict_umask
 
 # Imported lazily per run so `kiosk --help` stays fast; add a module here to add commands.
 COMMAND_MODULES = (
     "kiosk.commands.config_cmd",
     "kiosk.commands.models_cmd",
     "kiosk.commands.vision_cmd",
+    "kiosk.commands.eval_cmd",
     "kiosk.commands.ledger_cmd",
     "kiosk.commands.keys_cmd",
     "kiosk.commands.security_cmd",
@@ -29,20 +32,93 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kiosk", description="Exam-door biometric check-in kiosk")
+EXIT_CODES = """\
+exit codes:
+  0    done
+  1    a negative answer the command documents (compare: no match; camera check: not
+       the pinned camera; ...), or no command given
+  2    error, printed as one line "error [code]: ..." (bad input, missing file, ...)
+  130  interrupted (Ctrl+C)
+`kiosk COMMAND --help` describes each command."""
+
+
+# Which module registers each command, so a run imports only its own command module
+# (cold start: `kiosk compare` should not load ledger, camera or centre modules). A
+# command missing here still works: an unknown name loads every module above.
+COMMAND_INDEX = {
+    "config": "kiosk.commands.config_cmd",
+    "models": "kiosk.commands.models_cmd",
+    "compare": "kiosk.commands.vision_cmd",
+    "eval": "kiosk.commands.eval_cmd",
+    "bench": "kiosk.commands.vision_cmd",
+    "ledger": "kiosk.commands.ledger_cmd",
+    "purge": "kiosk.commands.ledger_cmd",
+    "keys": "kiosk.commands.keys_cmd",
+    "camera": "kiosk.commands.security_cmd",
+    "centre": "kiosk.commands.centre_cmd",
+    "sync": "kiosk.commands.sync_cmd",
+    "liveness": "kiosk.commands.liveness_cmd",
+    "enroll": "kiosk.commands.checkin_cmd",
+    "roster": "kiosk.commands.checkin_cmd",
+    "proctor": "kiosk.commands.proctor_cmd",
+    "run": "kiosk.commands.app_cmd",
+    "demo": "kiosk.commands.app_cmd",
+    "calibrate": "kiosk.commands.app_cmd",
+}
+
+
+def command_in(argv: Sequence[str]) -> str | None:
+    """The sub-command named in `argv` (the first word that is not an option)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--config":
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only the module that registers it is imported."""
+    parser = argparse.ArgumentParser(
+        prog="kiosk",
+        description="Exam-door biometric check-in kiosk: the door, its enrolment, ledger, "
+        "sync and evaluation tools.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--config", help="TOML config file (default: KIOSK_CONFIG or <data_dir>/kiosk.toml)"
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    only = COMMAND_INDEX.get(command or "")
+    modules = (only,) if only in COMMAND_MODULES else COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(sub)
+    describe_commands(parser)
     return parser
 
 
+def describe_commands(parser: argparse.ArgumentParser) -> None:
+    """Give every sub-command without a description of its own its one-line help as one,
+    so `kiosk X --help` always says what X does (a test walks every command)."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {a.dest: a.help for a in action._choices_actions}
+        for name, sub in action.choices.items():
+            text = helps.get(name)
+            if not sub.description and text:
+                sub.description = text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
+            describe_commands(sub)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command_in(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
@@ -51,10 +127,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 1
+    # Everything a command writes (ledger, PIN hashes, rosters, SQLite -wal/-shm) is for
+    # this account only; see kiosk/owner_only.py.
+    restrict_umask()
     try:
         return int(args.handler(args) or 0)
     except KioskError as exc:
         print(f"error [{exc.code}]: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:
+        # A ledger, roster or template file damaged past what its store checks on open
+        # (e.g. truncated mid-page): one sentence, not a traceback.
+        print(
+            f"error [storage_damaged]: a database file is damaged or unreadable ({exc})",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130

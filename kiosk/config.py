@@ -18,11 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.config_ranges import RANGES, check_ranges, parse_cue_weights, parse_required_cues, shown
 from kiosk.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODELS = REPO_ROOT / "models"
 BUNDLED_ASSETS = REPO_ROOT / "assets"
+# The fewest distinct people a site calibration may be measured on (the floor).
+CALIBRATION_MIN_PEOPLE = 20
 
 
 def _default_data_dir() -> str:
@@ -45,12 +48,21 @@ class PathsConfig:
 @dataclass
 class RuntimeConfig:
     provider: str = "auto"  # auto | cpu | cuda
+    # One thread budget for the whole process, chosen here once (kiosk/vision/runtime.py
+    # applies it): the recogniser gets `intra_op_threads`, the detector, the dense
+    # landmarker and OpenCV one each, and no ORT pool spins. A door shares its cores with
+    # the UI, camera decoding and liveness: spinning worker threads burn the very CPU they
+    # wait for (a frame took 105-137 ms under load with spinning, 60 ms without).
     intra_op_threads: int = 2
-    # The detector is small (≈2 ms) and gains nothing from a thread pool; worse, each ORT
-    # session owns a pool whose threads spin after a run, and two spinning pools on two
-    # cores slowed the recogniser from 11 to 20 ms per face. One thread: no pool at all.
+    # The detector is small (≈2 ms) and gains nothing from a thread pool.
     detector_intra_op_threads: int = 1
+    landmark_intra_op_threads: int = 1
+    opencv_threads: int = 1  # cv2's own pool (resize, warpAffine, imdecode)
     inter_op_threads: int = 1
+    allow_spinning: bool = False  # ORT intra/inter-op threads busy-wait between runs
+    # Keep ORT's optimised graph in <data_dir>/ort_cache keyed by the pack manifest's hash
+    # (verified before use): a cold start skips graph optimisation.
+    cache_optimized_models: bool = True
     graph_optimization: str = "all"  # disable | basic | extended | all
     log_level: str = "warning"
 
@@ -91,6 +103,9 @@ class MatchConfig:
     frames_to_fuse: int = 3
     # A stand-in who scores this close to another booked applicant is sent to a proctor.
     identification_margin: float = 0.05
+    # Distinct people a site calibration's impostor pairs must come from; may be raised,
+    # never set below CALIBRATION_MIN_PEOPLE (kiosk/checkin/calibration_floor.py).
+    calibration_min_people: int = 20
 
 
 @dataclass
@@ -109,6 +124,11 @@ class CheckinConfig:
     # A booking QR still held up after its decision is not a new claim: the same QR seen
     # within this many seconds of the result screen clearing is ignored (no record).
     qr_repeat_ignore_s: float = 10.0
+    # Identity continuity during the liveness challenge: a face embedding is costly, so
+    # only sampled frames are embedded: the first frame of each challenge step (each new
+    # prompt) and then every n-th frame with a face (0: one sample per step only). With 0
+    # a demo attempt embeds 8 faces in ~40 frames (3 fused + 5 samples); with 4, 13-14.
+    identity_sample_every: int = 0
 
 
 @dataclass
@@ -201,7 +221,7 @@ class KeysConfig:
 
 @dataclass
 class UiConfig:
-    language: str = "en"  # en | ru | kk
+    language: str = "kk"  # kk | ru | en: the door greets in Kazakh first
     fullscreen: bool = True
 
 
@@ -253,22 +273,22 @@ def _coerce(section: str, key: str, value: Any, target: Any, origin: str) -> Any
             return True
         if text in {"0", "false", "no", "off"}:
             return False
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
+        raise ConfigError(f"{where} must be true or false, got {shown(value)}")
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ConfigError(f"{where} must be a {target.__name__}, got {value!r}")
+        raise ConfigError(f"{where} must be a {target.__name__}, got {shown(value)}")
     if target is str:
         return str(value)
     try:
         if target is int and isinstance(value, float):
             raise ValueError
         result = target(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: float() of a 400-digit integer
         kind = "an integer" if target is int else "a number"
-        raise ConfigError(f"{where} must be {kind}, got {value!r}") from None
+        raise ConfigError(f"{where} must be {kind}, got {shown(value)}") from None
     # NaN compares false with everything, so a NaN threshold silently turns its check off
     # (found by tests/test_fuzz_config.py); infinities are never a meaningful setting either.
     if target is float and not math.isfinite(result):
-        raise ConfigError(f"{where} must be a finite number, got {value!r}")
+        raise ConfigError(f"{where} must be a finite number, got {shown(value)}")
     return result
 
 
@@ -298,43 +318,23 @@ def validate(cfg: KioskConfig) -> None:
             raise ConfigError(
                 f"[{section}] {key} = {value!r}; expected one of {', '.join(allowed)}"
             )
-    positive = [
-        ("runtime", "intra_op_threads"),
-        ("runtime", "inter_op_threads"),
-        ("runtime", "detector_intra_op_threads"),
-        ("vision", "detector_long_side"),
-        ("vision", "max_faces"),
-        ("match", "frames_to_fuse"),
-        ("checkin", "max_attempts"),
-        ("checkin", "capture_timeout_s"),
-        ("sync", "batch_size"),
-        ("sync", "timeout_s"),
-        ("centre", "max_batch"),
-        ("camera", "width"),
-        ("camera", "height"),
-        ("ledger", "retention_days"),
-        ("liveness", "challenge_steps"),
-    ]
-    for section, key in positive:
-        if getattr(getattr(cfg, section), key) <= 0:
-            raise ConfigError(f"[{section}] {key} must be greater than 0")
+    check_ranges({(section, key): getattr(getattr(cfg, section), key) for section, key in RANGES})
     if cfg.vision.detector_long_side % 32:
         raise ConfigError("[vision] detector_long_side must be a multiple of 32")
-    for section, key in [
-        ("vision", "det_score_threshold"),
-        ("vision", "nms_iou_threshold"),
-        ("quality", "min_det_score"),
-        ("liveness", "passive_threshold"),
-    ]:
-        value = getattr(getattr(cfg, section), key)
-        if not 0.0 <= value <= 1.0:
-            raise ConfigError(f"[{section}] {key} must be between 0 and 1, got {value}")
-    if cfg.checkin.qr_repeat_ignore_s < 0:
-        raise ConfigError("[checkin] qr_repeat_ignore_s must be 0 (off) or more")
     if not 0.0 < cfg.match.target_fmr < 1.0:
         raise ConfigError("[match] target_fmr must be between 0 and 1")
+    if cfg.match.calibration_min_people < CALIBRATION_MIN_PEOPLE:
+        raise ConfigError(
+            f"[match] calibration_min_people must be at least {CALIBRATION_MIN_PEOPLE} "
+            "(it can be raised, never lowered)"
+        )
     if not 1 <= cfg.centre.port <= 65535:
         raise ConfigError("[centre] port must be 1..65535")
+    if cfg.quality.min_luminance > cfg.quality.max_luminance:
+        raise ConfigError("[quality] min_luminance must not be above max_luminance")
+    # Cue lists are checked here, not first when liveness starts (mid check-in).
+    parse_cue_weights(cfg.liveness.cue_weights)
+    parse_required_cues(cfg.liveness.required_cues)
 
 
 def _env_overrides(environ: typing.Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -373,9 +373,13 @@ def load_config(
     cfg = KioskConfig()
     explicit = path is not None or bool(environ.get("KIOSK_CONFIG"))
     file = Path(path) if path is not None else default_config_path(environ)
+    if file.is_dir():
+        raise ConfigError(f"{file} is a folder, not a config file")
     if file.exists():
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot read the config file ({exc.strerror})") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}") from None
         _apply(cfg, data, str(file))

@@ -66,6 +66,13 @@ class LedgerError(KioskError):
     code = "ledger_error"
 
 
+class LedgerRolledBack(LedgerTampered):
+    """The ledger ends before, or differs from, the signed head its witness saw (a cut-off
+    tail, a restored older copy, an emptied or recreated file)."""
+
+    code = "ledger_rolled_back"
+
+
 class UnknownApplicant(KioskError):
     code = "unknown_applicant"
 
@@ -86,6 +93,19 @@ class PolicyViolation(KioskError):
 
 class KeyStoreError(KioskError):
     code = "key_store"
+
+
+class FilePermissionsLoose(KioskError):
+    """A file or folder holding secrets or personal data is readable by other accounts."""
+
+    code = "file_permissions_loose"
+
+
+class CalibrationNotDemonstrable(ConfigError):
+    """A calibration cannot show its target false-match rate (too few impostor pairs or
+    people), or lowers the threshold without a centre-signed policy."""
+
+    code = "calibration_not_demonstrable"
 
 
 class TemplateVaultError(KioskError):

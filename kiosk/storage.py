@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 PRIVATE_FILE_MODE = 0o600
@@ -140,6 +141,32 @@ def open_sqlite(
     return conn
 
 
+def loose_paths(root: Path) -> list[Path]:
+    """Every file or folder under `root` (itself included) that group or others can use:
+    what a start-up check refuses (kiosk/owner_only.py, centre/app.py)."""
+    root = Path(root)
+    found: list[Path] = []
+    if not root.exists():
+        return found
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [".", *dirnames, *filenames]:
+            p = Path(dirpath) if name == "." else Path(dirpath) / name
+            try:
+                mode = p.lstat().st_mode
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISLNK(mode) and mode & (stat.S_IRWXG | stat.S_IRWXO):
+                found.append(p)
+    return sorted(set(found))
+
+
+def describe_loose(root: Path, loose: list[Path]) -> str:
+    """One sentence naming (up to five of) `loose` and the command that fixes them."""
+    shown = ", ".join(f"{p} ({stat.S_IMODE(p.lstat().st_mode):o})" for p in loose[:5])
+    more = f" and {len(loose) - 5} more" if len(loose) > 5 else ""
+    return f"other accounts can read {shown}{more}; run `chmod -R go-rwx {root}`"
+
+
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_MS",
     "PRIVATE_DIR_MODE",
@@ -147,7 +174,9 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "create_once_bytes",
+    "describe_loose",
     "fsync_dir",
+    "loose_paths",
     "open_sqlite",
     "replace_durably",
 ]

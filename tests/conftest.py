@@ -43,13 +43,15 @@ def models_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine():
+def engine(tmp_path_factory: pytest.TempPathFactory):
     """One face engine on the bundled pack, CPU, shared by the whole session (loading is
-    the slow part; the engine keeps no per-frame state)."""
+    the slow part; the engine keeps no per-frame state). Its data dir (the optimised-graph
+    cache) is a temporary one, never the user's."""
     from kiosk.config import load_config
     from kiosk.vision.pipeline import FaceEngine
 
-    cfg = load_config(environ={"KIOSK_RUNTIME_PROVIDER": "cpu"})
+    data = tmp_path_factory.mktemp("engine-data")
+    cfg = load_config(environ={"KIOSK_RUNTIME_PROVIDER": "cpu", "KIOSK_PATHS_DATA_DIR": str(data)})
     return FaceEngine.from_config(cfg)
 
 

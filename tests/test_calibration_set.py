@@ -16,7 +16,7 @@ import pytest
 from kiosk.camera import DeviceSource, ImageFolderSource, set_exposure
 from kiosk.checkin.matcher import Calibration, find_calibration
 from kiosk.config import load_config
-from kiosk.errors import KioskError, LedgerError, PolicyViolation
+from kiosk.errors import CalibrationNotDemonstrable, KioskError, LedgerError, PolicyViolation
 from kiosk.evaluation.calibration_set import (
     CALIBRATION_EVENT,
     CalibrationSet,
@@ -50,6 +50,24 @@ def captured(shots, engine) -> CalibrationSet:
     cal = CalibrationSet(engine.pack_id, per_person=PER_PERSON)
     for _name, label, frame, analysis in shots:
         cal.offer_analysis(label, analysis, frame)
+    return cal
+
+
+def site_set(pack_id: str, people: int = 24, per_person: int = 3) -> CalibrationSet:
+    """A set of `people` distinct people. The repository's real portraits show 13 people,
+    fewer than the floor of 20, so a set that may be confirmed is built from embeddings:
+    one direction per person plus per-sample noise (genuine cosine ~0.8, impostor ~0),
+    seeded, the same every run."""
+    rng = np.random.default_rng(7)
+    cal = CalibrationSet(pack_id, per_person=per_person)
+    for i in range(people):
+        centre = rng.normal(size=128)
+        for _ in range(per_person):
+            v = centre / np.linalg.norm(centre) + rng.normal(size=128) * 0.06
+            cal.labels.append(f"P{i:02d}")
+            cal.embeddings.append((v / np.linalg.norm(v)).astype(np.float32))
+            cal.quality.append(1.0)
+            cal.images.append(None)
     return cal
 
 
@@ -97,8 +115,14 @@ def test_evaluation_uses_every_pair_and_picks_a_threshold_for_the_target(
     emb = dict(zip(captured.sample_names(), captured.embeddings, strict=True))
     impostor = np.array([float(emb[p.a] @ emb[p.b]) for p in captured.pairs() if not p.same])
     assert np.mean(impostor >= run.threshold) <= 1e-2
-    # ...and separates these people well (real faces, a real model).
-    assert 0.2 < run.threshold < 0.7 and run.eer < 0.1 and run.fnmr < 0.3 and run.demonstrable
+    # ...and separates these people well (real faces, a real model)...
+    assert 0.2 < run.threshold < 0.7 and run.eer < 0.1 and run.fnmr < 0.3
+    # ...but 13 people are fewer than the floor: this run can never be confirmed.
+    assert not run.demonstrable
+    assert run.refusals == (
+        "13 people cannot show it: impostor pairs must come from at least 20 distinct people",
+    )
+    assert s["fmr_upper_95"] > 0 and s["refused_because"] == list(run.refusals)
     plot = cv2.imread(str(run.plot_path))
     assert plot is not None and plot.shape[0] > 200  # a real PNG
     # Only embeddings are kept: no images, owner-only file, no pickles.
@@ -115,10 +139,10 @@ def test_keep_images_stores_the_frames_only_when_asked(captured, tmp_path) -> No
     assert len(kept) == len(captured.labels) and kept[0].name.startswith("P00_")
 
 
-def test_confirm_writes_the_calibration_after_a_signed_record(
-    captured, ledger, tmp_path, engine
-) -> None:
-    run = captured.evaluate(tmp_path / "set", target_fmr=1e-2)
+def test_confirm_writes_the_calibration_after_a_signed_record(ledger, tmp_path, engine) -> None:
+    captured = site_set(engine.pack_id)
+    run = captured.evaluate(tmp_path / "set", target_fmr=1e-2, bundled_threshold=0.40787)
+    assert run.demonstrable and run.verdict.impostor_pairs == 2484
     path = tmp_path / "site" / "calibration.toml"
     env = run.confirm(path, ledger, technician="t.nur")
     body = env.record.body
@@ -130,13 +154,16 @@ def test_confirm_writes_the_calibration_after_a_signed_record(
         engine.pack_id,
         "t.nur",
     )
-    assert body["genuine_pairs"] == run.summary["genuine_pairs"] and body["people"] == 13
+    assert body["genuine_pairs"] == run.summary["genuine_pairs"] and body["people"] == 24
+    assert body["target_demonstrable"] is True and body["impostor_pairs_needed"] == 300
+    assert body["fmr_upper_95"] == pytest.approx(0.001484, abs=1e-6)  # 0 of 2484, 95%
+    assert body["threshold"] >= 0.40787  # never below the bundled threshold
     assert body["measured_fnmr"] == pytest.approx(run.fnmr, abs=1e-6)
     assert body["eer"] == pytest.approx(run.eer, abs=1e-6)
     assert not any(isinstance(v, list) for v in body.values())  # never a vector
     assert ledger.verify() == 1
     # The matcher picks the site calibration up once [match] calibration_file names it.
-    cal = Calibration.load(path)
+    cal = Calibration.load(path, site=True)
     assert cal.pack_id == engine.pack_id and body["threshold"] == cal.threshold
     # The file keeps 6 decimals rounded up: no impostor the choice excluded matches.
     assert run.threshold <= cal.threshold < run.threshold + 1e-6
@@ -148,12 +175,12 @@ def test_confirm_writes_the_calibration_after_a_signed_record(
     assert find_calibration(cfg, engine.pack).threshold == cal.threshold
 
 
-def test_a_ledger_failure_leaves_the_old_calibration_in_force(captured, tmp_path) -> None:
+def test_a_ledger_failure_leaves_the_old_calibration_in_force(tmp_path, engine) -> None:
     class BrokenLedger:
         def append(self, type: str, body: dict) -> None:
             raise LedgerError("disk full")
 
-    run = captured.evaluate(tmp_path / "set", target_fmr=1e-2)
+    run = site_set(engine.pack_id).evaluate(tmp_path / "set", target_fmr=1e-2)
     path = tmp_path / "calibration.toml"
     path.write_text("old", encoding="utf-8")
     with pytest.raises(LedgerError):
@@ -206,3 +233,46 @@ def test_exposure_is_set_on_devices_and_a_noted_no_op_on_files(tmp_path) -> None
     note = set_exposure(folder, exposure=-5)
     assert "file source" in note and "camera devices only" in note
     assert not hasattr(folder, "exposure")
+
+
+@pytest.mark.parametrize(
+    ("people", "reasons"),
+    [
+        (
+            ("P00", "P01"),
+            (
+                "4 impostor pairs cannot show 1e-3: the rule of three needs at least 3000 "
+                "(3 / target FMR)",
+                "2 people cannot show it: impostor pairs must come from at least 20 distinct "
+                "people",
+            ),
+        ),
+        (
+            ("P00", "P01", "P02"),
+            (
+                "12 impostor pairs cannot show 1e-3: the rule of three needs at least 3000 "
+                "(3 / target FMR)",
+                "3 people cannot show it: impostor pairs must come from at least 20 distinct "
+                "people",
+            ),
+        ),
+    ],
+)
+def test_two_and_three_person_site_runs_are_refused(
+    shots, engine, ledger, tmp_path, people, reasons
+) -> None:
+    """The insider's shortcut: two (or three) people, two photos each, at the default
+    target. Alone such a set would put the threshold far below the bundled 0.408 (0.119
+    and 0.169 on this model); it is refused with both reasons, nothing written or signed."""
+    cal = CalibrationSet(engine.pack_id, per_person=2)
+    for _name, label, frame, analysis in shots:
+        if label in people:
+            cal.offer_analysis(label, analysis, frame)
+    assert cal.counts() == dict.fromkeys(people, 2)
+    run = cal.evaluate(tmp_path / "set", target_fmr=1e-3, bundled_threshold=0.40787)
+    assert run.verdict.measured_threshold < 0.40787 <= run.threshold
+    assert run.refusals == reasons
+    path = tmp_path / "site" / "calibration.toml"
+    with pytest.raises(CalibrationNotDemonstrable, match=r"^calibration refused: "):
+        run.confirm(path, ledger, technician="t.nur")
+    assert not path.exists() and not list(ledger.iter_envelopes())

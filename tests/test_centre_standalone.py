@@ -32,7 +32,8 @@ def test_creating_the_app_loads_only_the_protocol_from_the_kiosk(tmp_path: Path)
         "import json, sys, pathlib\n"
         "import centre.app\n"
         "from centre.core.config import CentreSettings\n"
-        f"centre.app.create_app(CentreSettings(data_dir=pathlib.Path({str(tmp_path)!r})))\n"
+        f"centre.app.create_app(CentreSettings(data_dir=pathlib.Path({str(tmp_path)!r}),"
+        " key_passphrase='test-only centre passphrase'))\n"
         f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
         "kiosk = sorted({m.split('.')[1] for m in sys.modules if m.startswith('kiosk.')})\n"
         "print(json.dumps([heavy, kiosk]))\n"
@@ -43,11 +44,18 @@ def test_creating_the_app_loads_only_the_protocol_from_the_kiosk(tmp_path: Path)
 
 
 def test_python_m_centre_prints_the_key_and_reports_errors_in_one_line(tmp_path: Path) -> None:
-    env = {"CENTRE_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        "CENTRE_DATA_DIR": str(tmp_path / "data"),
+        "KIOSK_CENTRE_KEY_PASSPHRASE": "test-only centre passphrase",
+    }
     done = _python(["-m", "centre", "key"], env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[1].startswith("key id ")
-    assert (tmp_path / "data" / "centre_signing_key.pem").exists()
+    assert (tmp_path / "data" / "centre_signing_key.sealed").exists()  # sealed, never PEM
+    assert not (tmp_path / "data" / "centre_signing_key.pem").exists()
+    no_passphrase = _python(["-m", "centre", "key"], {"CENTRE_DATA_DIR": str(tmp_path / "data")})
+    assert no_passphrase.returncode == 2
+    assert "set KIOSK_CENTRE_KEY_PASSPHRASE" in no_passphrase.stderr
     assert _python(["-m", "centre", "add-user", "ann", "--role", "admin"], env).returncode == 0
     again = _python(["-m", "centre", "add-user", "ann", "--role", "viewer"], env)
     assert again.returncode == 2

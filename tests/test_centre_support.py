@@ -70,6 +70,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def make_settings(tmp_path: Path, db_url: str, **kw: Any) -> CentreSettings:
+    kw.setdefault("key_passphrase", "test-only centre passphrase")
     return CentreSettings(data_dir=tmp_path / "centre-data", db_url=db_url, **kw)
 
 

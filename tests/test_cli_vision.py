@@ -52,7 +52,8 @@ def test_eval_writes_curves_scores_and_calibration(tmp_path: Path, data_dir: Pat
     pairs = tmp_path / "pairs.csv"
     pairs.write_text("\n".join(subset) + "\n")
     out = tmp_path / "eval"
-    assert main(["eval", str(pairs), "--images", str(src), "--out", str(out), "--calibrate"]) == 0
+    argv = ["eval", str(pairs), "--images", str(src), "--out", str(out), "--calibrate"]
+    assert main([*argv, "--target-fmr", "0.1"]) == 0  # 30 impostor pairs show 1e-1 at best
     summary = json.loads((out / "summary.json").read_text())
     assert summary["genuine_pairs"] == 12 and summary["impostor_pairs"] == 30
     assert summary["auc"] > 0.95
@@ -61,7 +62,43 @@ def test_eval_writes_curves_scores_and_calibration(tmp_path: Path, data_dir: Pat
     assert len(scored) == 43 and scored[0].startswith("image_a,image_b,same_person,score")
     cal = tomllib.loads((out / "calibration.toml").read_text())["calibration"]
     assert cal["pack_id"] == summary["pack_id"]
-    assert cal["target_demonstrable"] is False  # 30 impostors cannot show FMR 1e-3
+    assert cal["target_demonstrable"] is True and cal["impostor_pairs_needed"] == 30
+    assert cal["threshold"] >= cal["bundled_threshold"] == 0.40787
+
+
+def test_eval_calibrate_refuses_a_target_its_pairs_cannot_show(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The 520 pairs of the face set (380 impostor): 1e-3 needs 3,000 impostor pairs and is
+    refused before any image is read; 1e-2 needs 300 and is written, at a threshold no
+    lower than the bundled one (the set alone would have given 0.3357)."""
+    src = data_dir / "pairs"
+    out = tmp_path / "eval"
+    argv = ["eval", str(src / "pairs.csv"), "--images", str(src), "--out", str(out), "--calibrate"]
+    assert main([*argv, "--target-fmr", "1e-3"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "error [calibration_not_demonstrable]: calibration refused: 380 impostor pairs cannot "
+        "show 1e-3: the rule of three needs at least 3000 (3 / target FMR)"
+    ) in err
+    assert not (out / "calibration.toml").exists()
+    # 1e-2: enough pairs, but identities.csv beside the list says 13 people, not 20.
+    assert main([*argv, "--target-fmr", "1e-2"]) == 2
+    assert "13 people cannot show it: impostor pairs must come from at least 20" in (
+        capsys.readouterr().err
+    )
+    assert not (out / "calibration.toml").exists()
+    # Without identities the people are unknown, and only the pair count is checked.
+    pairs = tmp_path / "pairs.csv"
+    shutil.copy(src / "pairs.csv", pairs)
+    argv[1] = str(pairs)
+    assert main([*argv, "--target-fmr", "1e-2"]) == 0
+    cal = tomllib.loads((out / "calibration.toml").read_text())["calibration"]
+    assert (cal["impostor_pairs"], cal["impostor_pairs_needed"]) == (380, 300)
+    assert cal["threshold"] == cal["bundled_threshold"] == 0.40787
+    assert cal["measured_threshold"] == pytest.approx(0.3357, abs=1e-3)  # faces at native size
+    assert cal["false_matches"] == 1
+    assert cal["fmr_upper_95"] == pytest.approx(0.01457, abs=1e-4)
 
 
 def test_eval_counts_failure_to_acquire(tmp_path: Path, data_dir: Path) -> None:
@@ -82,8 +119,12 @@ def test_eval_counts_failure_to_acquire(tmp_path: Path, data_dir: Path) -> None:
 
 def test_bench_writes_per_stage_json(tmp_path: Path, data_dir: Path) -> None:
     out = tmp_path / "bench.json"
-    assert main(["bench", "--frames", "5", "--images", str(data_dir), "--out", str(out)]) == 0
-    result = json.loads(out.read_text())
+    argv = ["bench", "--parts", "stages", "--frames", "5", "--images", str(data_dir)]
+    assert main([*argv, "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["machine"]["cpu_count"] >= 1 and "isa" in report["machine"]
+    assert set(report) == {"machine", "stages"}
+    result = report["stages"]
     frames = {run["frame"] for run in result["runs"]}
     assert {"640x480", "1280x720"} <= frames
     for run in result["runs"]:

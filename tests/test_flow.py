@@ -25,13 +25,8 @@ from kiosk.checkin.decision import Decision, Reason
 from kiosk.checkin.flow import CheckinFlow, FailClosedLiveness, StateName
 from kiosk.checkin.lock import DOOR_UNLOCK_EVENT, DoorLock
 from kiosk.checkin.matcher import Calibration, Matcher, find_calibration
-from kiosk.checkin.proctor import (
-    OverrideReason,
-    OverrideRequest,
-    ProctorAccount,
-    ProctorDirectory,
-    ProctorRole,
-)
+from kiosk.checkin.overrides import OverrideReason, OverrideRequest
+from kiosk.checkin.proctor import ProctorAccount, ProctorDirectory, ProctorRole
 from kiosk.checkin.roster import BookedApplicant, ExamSession, Roster, Template, make_iin
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ConfigError, PolicyViolation, ProctorAuthError, ProctorLockedOut
@@ -407,8 +402,13 @@ def test_attempts_are_limited_per_applicant_and_survive_a_restart(make, cfg) -> 
         kit.flow.claim(booking_code="BK-A08")
         d = kit.feed(*OUTSIDER, "img53").decision
         assert (d.reason, d.attempt) == (Reason.NO_MATCH, attempt)
+    # The last refusal holds the screen for a proctor; the next claim waits for that.
+    assert kit.flow.state.hold and kit.flow.state.attempts_left == 0
+    assert kit.flow.claim(booking_code="BK-A08") is kit.flow.state
+    kit.flow.acknowledge()
     d = kit.flow.claim(booking_code="BK-A08").decision
     assert (d.decision, d.reason) == (Decision.NEEDS_PROCTOR, Reason.ATTEMPTS_EXHAUSTED)
+    kit.flow.acknowledge()
     assert kit.flow.claim(booking_code="BK-A09").name is StateName.CLAIMED  # others unaffected
     kit.flow.cancel()
     # A restarted kiosk rebuilds the counters from the ledger: no fresh attempts.
@@ -560,10 +560,10 @@ def test_override_without_a_note_or_by_the_wrong_person_is_refused(make) -> None
 
 def test_pin_lockout_through_the_flow_is_recorded(make, tmp_path) -> None:
     kit = make()
-    directory = ProctorDirectory(tmp_path / "proctors.sqlite")
+    directory = ProctorDirectory(tmp_path / "proctors.sqlite", pin_key=bytes(32))
     directory.add("p.aliyev", "Proctor Aliyev", "proctor", "2580")
     for _ in range(4):
-        with pytest.raises(ProctorAuthError, match="left before lockout"):
+        with pytest.raises(ProctorAuthError, match=r"^proctor id or PIN not accepted$"):
             kit.flow.authenticate(directory, "p.aliyev", "1111")
     with pytest.raises(ProctorLockedOut):
         kit.flow.authenticate(directory, "p.aliyev", "1111")

@@ -29,6 +29,11 @@ from kiosk.protocol.envelope import Envelope
 API_BUDGET = fuzz(12)
 INGEST_BUDGET = fuzz(60)
 PUBLIC = {"/api/v1/health", "/api/v1/centre-key"}
+HUGE_DEVICE_HEADERS = {
+    "X-Kiosk-Device": "kiosk-unknown",
+    "X-Kiosk-Timestamp": "9" * 400,
+    "X-Kiosk-Signature": "AAAA",
+}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +73,9 @@ def test_no_operation_answers_5xx_or_accepts_bad_credentials(
     headers = {**(case.headers or {}), "authorization": f"Bearer {fuzz_centre.admin_token}"}
     response = case.call(headers=headers)
     assert response.status_code < 500, f"{case.method} {path} (admin): {response.status_code}"
+    # And as a "device" whose timestamp is a 400-digit number (was a 500: OverflowError).
+    response = case.call(headers={**(case.headers or {}), **HUGE_DEVICE_HEADERS})
+    assert response.status_code < 500, f"{case.method} {path} (huge ts): {response.status_code}"
 
 
 # --- raw-body endpoints ------------------------------------------------------------------------

@@ -91,7 +91,8 @@ def test_config_file_wins_over_the_bundled_one_and_none_is_an_error(
     cfg = KioskConfig()
     site = _write(
         tmp_path / "site.toml",
-        f'[calibration]\npack_id = "{engine.pack_id}"\nthreshold = 0.45\ntarget_fmr = 0.0001\n',
+        f'[calibration]\npack_id = "{engine.pack_id}"\nthreshold = 0.45\ntarget_fmr = 0.01\n'
+        "impostor_pairs = 300\npeople = 20\ntarget_demonstrable = true\n",
     )
     cfg.match.calibration_file = str(site)
     assert find_calibration(cfg, engine.pack).threshold == 0.45

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from kiosk.checkin.proctor import ProctorDirectory, ProctorRole, proctor_directory_path
+from kiosk.checkin.proctor import ProctorDirectory, ProctorRole, open_proctor_directory
 from kiosk.cli import main
 from kiosk.config import load_config
 from kiosk.errors import ProctorAuthError, ProctorLockedOut
@@ -18,9 +18,11 @@ ADMIN, ADMIN_PIN = "root", "2580"
 def _door_directory() -> ProctorDirectory:
     """What `kiosk run` opens (kiosk.app.door.build_door uses the same helper)."""
     from kiosk.app import door
+    from kiosk.ledger.keys import DeviceKeys
 
-    assert door.proctor_directory_path is proctor_directory_path
-    return ProctorDirectory(proctor_directory_path(load_config()))
+    assert door.open_proctor_directory is open_proctor_directory
+    cfg = load_config()
+    return open_proctor_directory(cfg, DeviceKeys.for_config(cfg))
 
 
 def _kiosk(monkeypatch: pytest.MonkeyPatch, *argv: str, stdin: str = "") -> int:
@@ -95,7 +97,7 @@ def test_unlock_needs_an_admin_pin_and_ends_the_lockout(monkeypatch, capsys) -> 
         # A wrong admin PIN, or a proctor instead of an admin, unlocks nothing.
         unlock = ("unlock", "p1", "--pin-stdin", "--admin")
         assert _kiosk(monkeypatch, *unlock, ADMIN, stdin="0000\n") == 2
-        assert "wrong PIN" in capsys.readouterr().err
+        assert "proctor id or PIN not accepted" in capsys.readouterr().err
         assert _kiosk(monkeypatch, *unlock, "p1", stdin="1357\n") == 2
         with pytest.raises(ProctorLockedOut):
             directory.authenticate("p1", "1357")

@@ -201,3 +201,10 @@ def test_importing_the_protocol_loads_nothing_else_from_the_kiosk() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["['kiosk']", "[]"]
+
+
+def test_the_override_reason_codes_on_the_wire_are_the_kiosks_reasons() -> None:
+    from kiosk.checkin.overrides import OverrideReason
+    from kiosk.protocol.bodies import OVERRIDE_REASON_CODES
+
+    assert [r.value for r in OverrideReason] == list(OVERRIDE_REASON_CODES)

@@ -4,6 +4,7 @@ plain-text stores, and rotation that keeps the ledger verifiable under every pro
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import stat
 from pathlib import Path
@@ -211,8 +212,12 @@ def test_keyring_is_preferred_and_files_only_reference_it(
         store.append("checkin", {})
         store.rotate_key()
         assert store.verify() == 1 + 1
-    # the retired private key left the keyring; the new one is there
-    assert len(memory_keyring.entries) == 2
+    # the retired private key left the keyring; the new one is there, and the ledger's
+    # signed head is witnessed there too (kiosk/ledger/witness.py)
+    secrets = [k for k in memory_keyring.entries if k[0] == "exam-door-kiosk"]
+    assert len(secrets) == 2
+    (head,) = [v for k, v in memory_keyring.entries.items() if k[0] != "exam-door-kiosk"]
+    assert json.loads(head)["seq"] == 2
     assert DeviceKeys.load(tmp_path, _policy(None)).public_key_b64() == keys.public_key_b64()
 
 

@@ -95,7 +95,7 @@ def test_every_kiosk_database_opens_wal_full_sync_owner_only(tmp_path: Path) -> 
             tmp_path / "ledger.sqlite", DeviceKeys.load_or_create(tmp_path)
         ),
         "vault.sqlite": vault,
-        "proctors.sqlite": ProctorDirectory(tmp_path / "proctors.sqlite"),
+        "proctors.sqlite": ProctorDirectory(tmp_path / "proctors.sqlite", pin_key=bytes(32)),
         "rosters.sqlite": RosterStore(tmp_path / "rosters.sqlite", vault),
     }
     try:

@@ -20,6 +20,7 @@ from kiosk.ledger.centre_key_pin import pin_centre_key
 from kiosk.ledger.keys import DeviceKeys, keys_dir
 from kiosk.ledger.store import LedgerStore
 from kiosk.ledger.vault import TemplateVault, default_vault_path
+from kiosk.ledger.witness import HeadWitness
 from kiosk.sync.backoff import Backoff
 from kiosk.sync.client import SyncClient
 
@@ -79,7 +80,16 @@ def test_rejected_records_stay_sent_and_are_not_acked(live: Live, tmp_path: Path
     # Two ledgers signed by one key: the second one's records are forks at the centre.
     store, client = live.kiosk(tmp_path / "k", n=3)
     client.push_all()
-    clone = LedgerStore(tmp_path / "k" / "clone.sqlite", client.keys)
+    # (made elsewhere with a copied key, so with its own head witness: this one's would
+    # refuse a ledger that is behind it)
+    (tmp_path / "elsewhere").mkdir()
+    witness = HeadWitness(
+        tmp_path / "elsewhere",
+        client.keys.device_id,
+        lambda: [client.keys.public_key],
+        keyring=False,
+    )
+    clone = LedgerStore(tmp_path / "k" / "clone.sqlite", client.keys, witness=witness)
     for i in range(3):
         clone.append("checkin", checkin_body(50 + i))
     with SyncClient(clone, client.keys, live.server.url) as cloned:

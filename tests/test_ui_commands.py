@@ -29,8 +29,8 @@ def test_display_detection() -> None:
 def test_kiosk_demo_runs_headless_without_a_display(capsys: pytest.CaptureFixture[str]) -> None:
     """The README's first command on a server: QR claim, the genuine applicant accepted by
     the real liveness check, impostor refused, then the demo proctor's override; nothing
-    written outside a temporary folder."""
-    assert main(["demo"]) == 0
+    written outside a temporary folder. Prompts and result texts in the chosen language."""
+    assert main(["demo", "--language", "kk"]) == 0
     out = capsys.readouterr().out
     assert "no display found: running the demo headless" in out
     assert "PIN 2468" in out
@@ -41,6 +41,10 @@ def test_kiosk_demo_runs_headless_without_a_display(capsys: pytest.CaptureFixtur
     assert "decision rejected (no_match)" in out
     assert "accepted_by_override" in out
     assert "needs_proctor" not in out
+    # What the applicant reads, in Kazakh: the head-turn prompts and the result screens.
+    assert '"Басыңызды солға бұрыңыз"' in out or '"Басыңызды оңға бұрыңыз"' in out
+    assert 'screen: "Қош келдіңіз, A. B."' in out
+    assert '"Қайталап көріңіз. Қалған әрекет: 2"' in out
     data_dir = load_config().data_dir
     assert not (data_dir / "ledger.sqlite").exists()
 

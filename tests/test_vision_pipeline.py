@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from kiosk.errors import ImageDecodeError, NoFaceError
-from kiosk.evaluation.evaluation import auc, read_pairs, score_pairs
+from kiosk.evaluation.evaluation import auc, score_pairs
+from kiosk.evaluation.pairs import read_pairs
 from kiosk.vision.align import ARCFACE_TEMPLATE, similarity_transform
 from kiosk.vision.embed import cosine_similarity
 from kiosk.vision.imageio import decode_image, read_image
@@ -163,7 +164,7 @@ class TestBadImages:
             decode_image(b"")
 
     def test_not_an_image(self) -> None:
-        with pytest.raises(ImageDecodeError, match="not an image"):
+        with pytest.raises(ImageDecodeError, match="not a JPEG, PNG, BMP, WebP or GIF image"):
             decode_image(b"hello, this is text" * 20)
 
     def test_truncated_jpeg(self, data_dir: Path) -> None:

@@ -23,6 +23,7 @@ from centre.core.security import Role
 from centre.crud.devices import key_history
 from centre.crud.users import user_for_token
 from centre.models import Device, StaffUser
+from kiosk.protocol.bounded_json import loads_bounded
 from kiosk.protocol.errors import CodedError
 from kiosk.protocol.keys import load_public_key_b64
 from kiosk.protocol.requests import RequestAuthError, parse_auth_headers, verify_request
@@ -189,9 +190,7 @@ def _no_constants(name: str) -> Any:
 
 def parse_json(body: bytes) -> Any:
     """Strict JSON (no NaN/Infinity), or a 400 that says what is wrong."""
-    import json
-
     try:
-        return json.loads(body, parse_constant=_no_constants)
-    except (ValueError, RecursionError) as exc:
+        return loads_bounded(body, parse_constant=_no_constants)
+    except ValueError as exc:
         raise ApiError(400, "malformed_json", f"body is not valid JSON: {exc}") from None

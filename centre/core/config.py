@@ -51,6 +51,11 @@ class CentreSettings:
     # Signed requests older/newer than this are refused as stale (replay window).
     request_window_s: float = 300.0
     enrolment_token_ttl_s: float = 24 * 3600.0
+    # Stored rosters (with enrolment templates) are purged this long after their session
+    # ends: the kiosk's template retention ([ledger] retention_days).
+    roster_retention_days: int = 30
+    # Unlocks the sealed centre keys; None: from KIOSK_CENTRE_KEY_PASSPHRASE at start-up.
+    key_passphrase: str | None = field(default=None, repr=False)
     migrate_on_start: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -93,9 +98,10 @@ class CentreSettings:
     def validate(self) -> None:
         if not 1 <= self.port <= 65535:
             raise CentreConfigError("[centre] port must be 1..65535")
-        for name in ("max_batch", "max_body_bytes", "request_window_s", "enrolment_token_ttl_s"):
-            if getattr(self, name) <= 0:
-                raise CentreConfigError(f"[centre] {name} must be greater than 0")
+        for name, (lo, hi) in _RANGES.items():
+            value = getattr(self, name)
+            if not lo <= value <= hi:  # also refuses nan and inf from the environment
+                raise CentreConfigError(f"[centre] {name} must be between {lo:g} and {hi:g}")
         if not 0.0 <= self.override_rate_alert <= 1.0:
             raise CentreConfigError("[centre] override_rate_alert must be between 0 and 1")
 
@@ -103,7 +109,21 @@ class CentreSettings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(CentreSettings) if f.name not in ("extra",)}
+# Documented ranges of the numeric settings (the kiosk's own are in kiosk/config_ranges.py).
+_RANGES: dict[str, tuple[float, float]] = {
+    "max_batch": (1, 100_000),
+    "max_body_bytes": (1024, 256 * 1024 * 1024),
+    "max_future_skew_s": (0, 86_400),
+    "request_window_s": (1, 86_400),
+    "enrolment_token_ttl_s": (60, 30 * 86_400),
+}
+# Not from a file or CENTRE_* variables: the passphrase is read by centre.core.sealing from
+# KIOSK_CENTRE_KEY_PASSPHRASE, never kept in a config file.
+_FIELDS = {
+    f.name: f
+    for f in dataclasses.fields(CentreSettings)
+    if f.name not in ("extra", "key_passphrase")
+}
 _TYPES = typing.get_type_hints(CentreSettings)
 
 

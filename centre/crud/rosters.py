@@ -1,17 +1,27 @@
 """Roster publishing: validate, version, sign with the centre key, store.
 
 The centre assigns the version (previous + 1 for the room) so kiosks' anti-rollback check
-is meaningful even if an operator re-uploads an old file; what is stored and served is
-the exact signed document, byte-for-byte what kiosks verify.
+is meaningful even if an operator re-uploads an old file; what is served is the exact
+signed document, byte-for-byte what kiosks verify.
+
+At rest the document is AES-256-GCM under the sealed roster-storage key, bound to its
+(room, version): it carries every booked applicant's enrolment templates, and a plain
+copy sat in the database (and its WAL) forever. It is purged (emptied; the hash and the
+version stay) once its session ended `retention` ago, the kiosk's template rule.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -20,6 +30,8 @@ from centre.models import Roster as RosterRow
 from kiosk.protocol.canonical import format_ts
 from kiosk.protocol.errors import RosterError
 from kiosk.protocol.roster import RosterDocument, sign_roster_document
+
+ENCRYPTED_PREFIX = "enc-v1:"
 
 
 def publish_roster(
@@ -46,9 +58,10 @@ def publish_roster(
     row = RosterRow(
         room=room,
         version=roster.version,
-        signed_doc=text,
+        signed_doc=encrypt_roster(key.roster_key, room, roster.version, text),
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         created_by=created_by,
+        session_ends_at=roster.session.ends_at,
     )
     db.add(row)
     db.flush()
@@ -59,3 +72,63 @@ def latest_roster(db: Session, room: str) -> RosterRow | None:
     return db.scalar(
         select(RosterRow).where(RosterRow.room == room).order_by(RosterRow.version.desc()).limit(1)
     )
+
+
+def _aad(room: str, version: int) -> bytes:
+    return f"roster:{room}:{version}".encode()
+
+
+def encrypt_roster(roster_key: bytes, room: str, version: int, text: str) -> str:
+    nonce = os.urandom(12)
+    ct = AESGCM(roster_key).encrypt(nonce, text.encode("utf-8"), _aad(room, version))
+    return ENCRYPTED_PREFIX + base64.b64encode(nonce + ct).decode("ascii")
+
+
+def roster_text(roster_key: bytes, row: RosterRow) -> str:
+    """The signed document of `row`, decrypted; RosterError if purged or altered."""
+    if row.purged_at is not None or not row.signed_doc:
+        raise RosterError(
+            f"roster {row.room} v{row.version} was purged: its session ended and its "
+            "retention is over",
+            code="roster_purged",
+        )
+    if not row.signed_doc.startswith(ENCRYPTED_PREFIX):
+        return row.signed_doc  # written before encryption at rest; sealed by `seal_legacy`
+    try:
+        raw = base64.b64decode(row.signed_doc[len(ENCRYPTED_PREFIX) :], validate=True)
+        text = AESGCM(roster_key).decrypt(raw[:12], raw[12:], _aad(row.room, row.version))
+    except (ValueError, binascii.Error, InvalidTag):
+        raise RosterError(
+            f"stored roster {row.room} v{row.version} cannot be decrypted (altered, or "
+            "another roster key)"
+        ) from None
+    return text.decode("utf-8")
+
+
+def seal_legacy_rosters(db: Session, roster_key: bytes) -> int:
+    """Encrypt rows stored in plain text by an older centre; returns how many."""
+    rows = db.scalars(
+        select(RosterRow).where(
+            RosterRow.purged_at.is_(None), ~RosterRow.signed_doc.startswith(ENCRYPTED_PREFIX)
+        )
+    ).all()
+    for row in rows:
+        if row.signed_doc:
+            row.signed_doc = encrypt_roster(roster_key, row.room, row.version, row.signed_doc)
+    return len(rows)
+
+
+def purge_rosters(db: Session, now: datetime, retention: timedelta) -> int:
+    """Empty every roster whose session ended `retention` before `now`; returns how many.
+    A roster with no recorded end is kept until its newer version replaces it."""
+    rows = db.scalars(
+        select(RosterRow).where(
+            RosterRow.purged_at.is_(None),
+            RosterRow.session_ends_at.is_not(None),
+            RosterRow.session_ends_at <= now - retention,
+        )
+    ).all()
+    for row in rows:
+        row.signed_doc = ""
+        row.purged_at = now
+    return len(rows)

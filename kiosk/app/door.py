@@ -15,14 +15,16 @@ import logging
 from collections.abc import Callable
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kiosk.app.door_status import centre_state_of
 from kiosk.camera import FrameSource, LatestFrameGrabber, open_source
 from kiosk.checkin.flow import CheckinFlow
-from kiosk.checkin.proctor import ProctorDirectory, proctor_directory_path
+from kiosk.checkin.proctor import ProctorDirectory, open_proctor_directory
 from kiosk.config import KioskConfig
-from kiosk.errors import ConfigError, RosterError
+from kiosk.errors import ConfigError, KeyStoreError, RosterError
+from kiosk.owner_only import check_owner_only_tree
 from kiosk.vision.pipeline import FaceEngine
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ def build_door(
 ) -> Door:
     """The production door from the config: the roster accepted for ``[checkin] room``,
     the device ledger, real liveness, the configured camera and (if set) the centre."""
+    from kiosk.checkin.calibration_floor import check_recorded
     from kiosk.checkin.matcher import Matcher
     from kiosk.checkin.roster_store import RosterStore
     from kiosk.ledger.keys import DeviceKeys
@@ -73,6 +76,9 @@ def build_door(
             "set [checkin] centre_id and room (or KIOSK_CHECKIN_CENTRE_ID / KIOSK_CHECKIN_ROOM) "
             "so the kiosk knows which roster to load; try `kiosk demo` to see it without one"
         )
+    # Refusals that need no camera or model come first: loosened file modes, then (below)
+    # a ledger that no longer holds its witnessed head.
+    check_owner_only_tree(cfg.data_dir)
     engine = engine or FaceEngine.from_config(cfg)
     with ExitStack() as stack:
         keys = DeviceKeys.for_config(cfg)
@@ -87,15 +93,25 @@ def build_door(
                 "`kiosk roster import FILE` first"
             )
         ledger = stack.enter_context(closing(LedgerStore(cfg.ledger_path, keys)))
-        proctors_path = proctor_directory_path(cfg)
-        proctors = stack.enter_context(closing(ProctorDirectory(proctors_path)))
+        if ledger.head_problem is not None:
+            # Not open for business: every record would reuse a seq already witnessed.
+            raise ledger.head_problem
+        proctors = stack.enter_context(closing(open_proctor_directory(cfg, keys)))
         if not proctors.list():
-            log.warning("no proctor accounts in %s: nobody can open the session", proctors_path)
+            log.warning("no proctor accounts in %s: nobody can open the session", proctors.path)
+        matcher = Matcher.from_config(cfg, engine.pack)
+        if cfg.match.calibration_file:
+            # A site threshold is used only as the technician confirmed it (signed record).
+            check_recorded(
+                matcher.calibration.file_sha256,
+                (e.record.body for e in ledger.iter_type("calibration")),
+                matcher.calibration.source,
+            )
         flow = CheckinFlow(
             engine,
             roster,
             ledger,
-            Matcher.from_config(cfg, engine.pack),
+            matcher,
             LivenessChecker.from_config(cfg, engine),
             cfg,
             room=room,
@@ -132,6 +148,25 @@ def _check_pinned_camera(cfg: KioskConfig, ledger: Any) -> Any:
         ledger.append("device_event", mismatch_event_body(exc, cfg.camera.source))
         raise
     return StreamGuard(StreamGuardConfig(fps=float(cfg.camera.fps)))
+
+
+def refuse_demo_centre_key(data_dir: Path) -> None:
+    """`kiosk run` never trusts the demo centre key: its private half is in the repository,
+    so anyone could sign a roster this door would accept."""
+    from kiosk.config import BUNDLED_ASSETS
+    from kiosk.ledger.keys import keys_dir
+
+    pinned = keys_dir(data_dir) / "centre_key.pub"
+    demo = BUNDLED_ASSETS / "demo" / "demo-centre-key.pub"
+    if not (pinned.is_file() and demo.is_file()):
+        return
+    if pinned.read_text(encoding="ascii").strip() == demo.read_text(encoding="ascii").strip():
+        raise KeyStoreError(
+            f"{pinned} is the DEMO centre key (its private half is public in the "
+            "repository): the door refuses it; pin the real centre key "
+            "(`kiosk keys pin-centre KEY` after removing this file)",
+            code="demo_centre_key",
+        )
 
 
 def camera_source(cfg: KioskConfig, *, loop: bool = False) -> FrameSource:

@@ -3,7 +3,8 @@ headless demo and the latency benchmark drive the flow the same way.
 
 While the door is idle a frame is offered to the flow as a possible booking QR; in every
 other state it goes to `flow.on_frame` with the analysis already made (the live view
-needs it anyway for the face guide, so the engine runs once per frame). `CheckinFlow`
+needs it anyway for the face guide, so the engine runs once per frame; the flow embeds
+the few frames its decision uses). `CheckinFlow`
 guards its own methods with a lock, so taps from the UI thread need no help here.
 """
 
@@ -59,7 +60,12 @@ class DoorDriver:
             events = self.stream_guard.observe(grabbed.image, grabbed.t)
             if events and self.flow is not None:
                 self.flow.report_stream_events([e.record_body(self.source_name) for e in events])
-        analysis = self.engine.analyze(grabbed.image)
+        # With a flow, frames are detected, aligned and assessed only: the flow embeds the
+        # few it decides with (see CheckinFlow._capture). Calibration mode shows live
+        # similarity, so there every frame's main face is embedded.
+        analysis = self.engine.analyze(
+            grabbed.image, embed="none" if self.flow is not None else "primary"
+        )
         timings = dict(analysis.timings_ms)
         if self.flow is not None:
             t1 = time.perf_counter()

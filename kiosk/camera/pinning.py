@@ -37,6 +37,7 @@ from kiosk.camera.identity import (
 )
 from kiosk.errors import CameraUnavailable
 from kiosk.protocol.bodies import CAMERA_REFUSED_EVENT, CameraRefusedBody
+from kiosk.protocol.bounded_json import loads_bounded
 from kiosk.storage import atomic_write_text
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def pin_path(data_dir: Path) -> Path:
 def load_pin(data_dir: Path) -> CameraPin:
     path = pin_path(data_dir)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = loads_bounded(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CameraNotPinned(
             "no camera is pinned on this kiosk; a technician must run `kiosk camera pin`"

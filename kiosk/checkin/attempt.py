@@ -37,6 +37,12 @@ class CaptureAttempt:
     last_reason: str | None = None
     reasons: Counter[str] = field(default_factory=Counter)
     engine_ms: list[float] = field(default_factory=list)
+    embeddings: int = 0  # faces embedded for this attempt (fused frames + identity samples)
+    embed_ms: float = 0.0
+    sampled_prompt: str | None = None  # the challenge step the last identity sample was in
+    frames_since_sample: int = 0
+    liveness_prompt: str | None = None  # the prompt shown now (from the last liveness step)
+    liveness_frames: int = 0
     probe: np.ndarray | None = None  # fused embedding once capture is complete
     liveness: LivenessSessionLike | None = None
     verdict: Verdict | None = None
@@ -137,6 +143,8 @@ def evidence(
             "match": round(match_ms, 2),
             "total": _ms(att.t_claim, now),
             "engine_per_frame_median": engine,
+            "engine_total": round(sum(att.engine_ms) + att.embed_ms, 1),
+            "faces_embedded": att.embeddings,
         },
     }
 

@@ -13,13 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from kiosk.checkin.decision import Decision
-from kiosk.checkin.proctor import (
-    OverrideRequest,
-    ProctorAccount,
-    ProctorDirectory,
-    ProctorRole,
-    require_role,
-)
+from kiosk.checkin.overrides import OverrideRequest
+from kiosk.checkin.proctor import ProctorAccount, ProctorDirectory, ProctorRole, require_role
 from kiosk.checkin.roster import Roster
 from kiosk.checkin.session_book import Refusal, SessionBook
 from kiosk.errors import PolicyViolation, ProctorLockedOut

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -96,15 +96,19 @@ def enrol(
     applicant_id: str,
     agreement_threshold: float,
     max_pose_deg: float = 15.0,
+    on_photo: Callable[[], None] | None = None,
 ) -> Enrolment:
     """One L2-normalised template from `photos`; EnrolmentRefused if any photo is unusable
-    or the photos disagree (every photo must pass, so a clerk sees each problem)."""
+    or the photos disagree (every photo must pass, so a clerk sees each problem).
+    `on_photo` is called after each photo is checked (a progress bar's advance)."""
     if not photos:
         raise EnrolmentRefused("enrolment needs at least one photo")
     checks: list[PhotoCheck] = []
     vectors: list[np.ndarray] = []
     for photo in photos:
         check, vector = check_photo(engine, photo, max_pose_deg=max_pose_deg)
+        if on_photo is not None:
+            on_photo()
         checks.append(check)
         if vector is not None:
             vectors.append(vector)

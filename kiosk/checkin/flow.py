@@ -1,5 +1,9 @@
 """The door's check-in state machine, with no Qt in it (the UI only shows `FlowState`).
 
+(Over 400 lines on purpose: one state machine whose transitions read best together; the
+decision policy, recording, next steps and the proctor desk are attempt.py, recorder.py,
+next_step.py and desk.py.)
+
     IDLE ─claim─► CLAIMED ─face seen─► CAPTURE ─N good frames─► LIVENESS ─verdict─►
          MATCH ─► DECISION ─shown─► IDLE
 
@@ -39,16 +43,14 @@ from kiosk.checkin.liveness_gate import (
 )
 from kiosk.checkin.lock import DoorLock
 from kiosk.checkin.matcher import Matcher, TemplatePackMismatch
-from kiosk.checkin.proctor import (
-    OverrideRequest,
-    ProctorAccount,
-    ProctorDirectory,
-)
+from kiosk.checkin.next_step import decision_state
+from kiosk.checkin.overrides import OverrideRequest
+from kiosk.checkin.proctor import ProctorAccount, ProctorDirectory
 from kiosk.checkin.qr import BookingQrReader
 from kiosk.checkin.recorder import CheckinRecorder
 from kiosk.checkin.roster import BookedApplicant, Roster
 from kiosk.checkin.session_book import SessionBook
-from kiosk.checkin.states import ApplicantView, FlowState, StateName, applicant_view
+from kiosk.checkin.states import ApplicantView, FlowState, NextStep, StateName, applicant_view
 from kiosk.config import KioskConfig
 from kiosk.errors import PolicyViolation, UnknownApplicant
 from kiosk.ledger.store import LedgerStore
@@ -95,6 +97,8 @@ class CheckinFlow:
         self._subscribers: list[Callable[[FlowState], None]] = []
         self._qr = BookingQrReader(cfg.checkin.qr_repeat_ignore_s, clock)
         self._qr_claim: str | None = None  # the QR payload of the claim in progress
+        self._last_claim: tuple[str, str] | None = None  # (method, value): for try-again
+        self._step: tuple[str | None, float | None] = (None, None)  # liveness prompt, deadline
         self._attempt: CaptureAttempt | None = None
         self.book = SessionBook.from_ledger(ledger, roster.session.session_id)
         settings = {
@@ -171,34 +175,67 @@ class CheckinFlow:
             if method == "qr" and self._qr.is_repeat(value):
                 log.info("booking QR still in view after its decision: ignored")
                 return self._state
+            if self._state.hold:
+                # The screen waits for a proctor; the next person's QR must not wipe it.
+                log.info("claim while a result waits for a proctor: ignored")
+                return self._state
+            return self._start(method, value)
+
+    def _start(self, method: str, value: str) -> FlowState:
+        if self._state.name == StateName.DECISION:
+            self._set(FlowState(StateName.IDLE, Reason.DECISION_SHOWN))
+        if self._state.name != StateName.IDLE:
+            raise PolicyViolation(f"a check-in is already in progress ({self._state.name})")
+        self._qr_claim = value if method == "qr" else None
+        self._last_claim = (method, value)
+        try:
+            applicant = lookup(self.roster, method, value)
+        except UnknownApplicant as exc:
+            log.info("claim refused: %s", exc)
+            return self._refuse_claim(None, method, Reason.UNKNOWN_BOOKING)
+        refusal = claim_refusal(
+            applicant, self.roster, self.book, self.cfg.checkin, room=self.room, now=self._now()
+        )
+        if refusal is not None:
+            return self._refuse_claim(applicant, method, refusal)
+        used = self.book.attempts_used(applicant.applicant_id)
+        self._attempt = CaptureAttempt(applicant, method, used + 1, self._clock())
+        return self._set(
+            FlowState(
+                StateName.CLAIMED,
+                Reason.CLAIMED,
+                "look_at_camera",
+                applicant_view(applicant),
+                0.0,
+                self._clock() + self.cfg.checkin.claim_timeout_s,
+                attempt=used + 1,
+            )
+        )
+
+    def retry(self) -> FlowState:
+        """The applicant taps "Try again" on a refusal that offers it: a new attempt for
+        the same claim (same method, so the record says how they claimed)."""
+        with self._lock:
+            s = self._state
+            if s.next_step != NextStep.TRY_AGAIN or self._last_claim is None:
+                raise PolicyViolation("there is no attempt to try again")
+            return self._start(*self._last_claim)
+
+    def call_staff(self) -> FlowState:
+        """The applicant asked for help: a result on screen stays until a proctor comes
+        (nothing is recorded; the proctor's own actions are)."""
+        with self._lock:
+            s = self._state
+            if s.name == StateName.DECISION and not s.hold:
+                return self._set(replace(s, hold=True, deadline=None))
+            return s
+
+    def acknowledge(self) -> FlowState:
+        """A signed-in proctor has seen the held result: the kiosk is free again."""
+        with self._lock:
             if self._state.name == StateName.DECISION:
-                self._set(FlowState(StateName.IDLE, Reason.DECISION_SHOWN))
-            if self._state.name != StateName.IDLE:
-                raise PolicyViolation(f"a check-in is already in progress ({self._state.name})")
-            self._qr_claim = value if method == "qr" else None
-            try:
-                applicant = lookup(self.roster, method, value)
-            except UnknownApplicant as exc:
-                log.info("claim refused: %s", exc)
-                return self._refuse_claim(None, method, Reason.UNKNOWN_BOOKING)
-            refusal = claim_refusal(
-                applicant, self.roster, self.book, self.cfg.checkin, room=self.room, now=self._now()
-            )
-            if refusal is not None:
-                return self._refuse_claim(applicant, method, refusal)
-            used = self.book.attempts_used(applicant.applicant_id)
-            self._attempt = CaptureAttempt(applicant, method, used + 1, self._clock())
-            return self._set(
-                FlowState(
-                    StateName.CLAIMED,
-                    Reason.CLAIMED,
-                    "look_at_camera",
-                    applicant_view(applicant),
-                    0.0,
-                    self._clock() + self.cfg.checkin.claim_timeout_s,
-                    attempt=used + 1,
-                )
-            )
+                return self._set(FlowState(StateName.IDLE, Reason.DECISION_SHOWN))
+            return self._state
 
     def claim_from_frame(self, frame_bgr: np.ndarray) -> FlowState | None:
         """Read a booking QR from a camera frame and claim with it; None if no QR is read
@@ -228,7 +265,7 @@ class CheckinFlow:
             if name not in (StateName.CLAIMED, StateName.CAPTURE, StateName.LIVENESS):
                 return self._state
             if analysis is None:
-                analysis = self.engine.analyze(frame_bgr)
+                analysis = self.engine.analyze(frame_bgr, embed="none")
             att = self._attempt
             if att is None:  # cannot happen: every capturing state sets it
                 return self._set(FlowState(StateName.IDLE, Reason.CANCELLED))
@@ -251,21 +288,31 @@ class CheckinFlow:
                 return self._capture(att, obs)
             return self._liveness(att, obs, frame_bgr)
 
+    def _embed(self, att: CaptureAttempt, observations: list[FaceObservation]) -> None:
+        """Embed the frames a decision uses (lazily: `analyze` left them unembedded)."""
+        t = time.perf_counter()
+        att.embeddings += self.engine.embed_observations(observations)
+        att.embed_ms += (time.perf_counter() - t) * 1000
+
     def _capture(self, att: CaptureAttempt, obs: FaceObservation | None) -> FlowState:
         prompt = "no_face" if obs is None else obs.quality.prompt
-        if obs is not None and obs.quality.ok and obs.embedding is not None:
+        if obs is not None and obs.quality.ok:
             att.good.append(obs)
         else:
             att.last_reason = prompt
-            att.reasons[prompt or "no_embedding"] += 1
+            att.reasons[prompt or "no_face"] += 1
         need = self.matcher.frames_to_fuse
         if len(att.good) < need:
             return self._set(replace(self._state, prompt=prompt, progress=len(att.good) / need))
+        # Only the frames the matcher fuses are embedded (the best `need` by quality).
+        best = sorted(att.good, key=lambda o: o.quality.score, reverse=True)[:need]
+        self._embed(att, best)
         att.probe = self.matcher.fuse(att.good)
         att.t_liveness = self._clock()
         if not self.liveness.available or self.cfg.liveness.mode == "off-requires-proctor":
             return self._decide(att)
         att.liveness = self.liveness.start(self._rng)
+        self._step = (None, None)
         return self._set(
             replace(
                 self._state,
@@ -277,11 +324,28 @@ class CheckinFlow:
             )
         )
 
+    def _identity_sample(self, att: CaptureAttempt, obs: FaceObservation | None) -> None:
+        """Embed this challenge frame if it is an identity sample: the first face of each
+        challenge step (a new prompt) and every `identity_sample_every`-th face after it.
+        The liveness session and the continuity check below see embeddings on those
+        frames only."""
+        if obs is None:
+            return
+        att.liveness_frames += 1
+        every = self.cfg.checkin.identity_sample_every
+        new_step = att.frames_since_sample == 0 or att.liveness_prompt != att.sampled_prompt
+        if new_step or (every > 0 and att.frames_since_sample >= every):
+            self._embed(att, [obs])
+            att.sampled_prompt, att.frames_since_sample = att.liveness_prompt, 1
+        else:
+            att.frames_since_sample += 1
+
     def _liveness(
         self, att: CaptureAttempt, obs: FaceObservation | None, frame: np.ndarray
     ) -> FlowState:
         if att.liveness is None:  # cannot happen: LIVENESS always starts a session
             return self._decide(att)
+        self._identity_sample(att, obs)
         # The face doing the challenge must be the face that was captured, or a photo
         # could be captured and a live accomplice do the head turns. Frontal-ish frames
         # only: a turned head legitimately scores lower.
@@ -292,11 +356,29 @@ class CheckinFlow:
         # Frames without a face are fed too: a face that leaves the view mid-challenge
         # (a photo swapped out) is itself a liveness cue.
         step = att.liveness.feed(obs, frame, self._clock())
+        att.liveness_prompt = step.prompt
         if step.verdict is None:
             prompt = step.prompt if obs is not None else "no_face"
-            return self._set(replace(self._state, prompt=prompt, progress=step.progress))
+            return self._set(
+                replace(
+                    self._state,
+                    prompt=prompt,
+                    progress=step.progress,
+                    step_deadline=self._step_deadline(step.prompt),
+                )
+            )
         att.verdict = step.verdict
         return self._decide(att)
+
+    def _step_deadline(self, prompt: str | None) -> float | None:
+        """Each challenge step shows its own countdown (the whole challenge's 15 s read
+        as "take your time" while a step gave up after 4 s). A new prompt starts a new
+        step; "no_face" frames keep the step that was running."""
+        if prompt is None or prompt == "no_face":
+            return self._step[1]
+        if prompt != self._step[0]:
+            self._step = (prompt, self._clock() + self.cfg.liveness.step_timeout_s)
+        return self._step[1]
 
     def report_stream_events(self, bodies: list[dict[str, Any]]) -> None:
         """The camera stream guard saw something (frozen, replayed, noiseless or impossibly
@@ -368,16 +450,16 @@ class CheckinFlow:
             self._set(FlowState(StateName.IDLE, reason))
             raise
         self._qr.decided(self._qr_claim)
+        used = self.book.attempts_used(applicant.applicant_id) if applicant else None
         return self._set(
-            FlowState(
-                StateName.DECISION,
-                reason,
-                None,
-                applicant_view(applicant) if applicant else None,
-                1.0,
-                self._clock() + self.cfg.checkin.decision_display_s,
+            decision_state(
                 result,
+                applicant_view(applicant) if applicant else None,
                 attempt,
+                attempts_used=used,
+                roster=self.roster,
+                cfg=self.cfg.checkin,
+                now=self._clock(),
             )
         )
 
@@ -416,7 +498,17 @@ class CheckinFlow:
                 turned = replace(
                     s.decision, decision=Decision.ACCEPTED_BY_OVERRIDE, body=env.record.body
                 )
-                self._set(replace(s, reason=Reason.OVERRIDDEN, decision=turned))
+                # The held screen now says "go in", for as long as any admission does.
+                self._set(
+                    replace(
+                        s,
+                        reason=Reason.OVERRIDDEN,
+                        decision=turned,
+                        next_step=NextStep.GO_IN,
+                        hold=False,
+                        deadline=self._clock() + self.cfg.checkin.decision_display_s,
+                    )
+                )
             return env
 
 

@@ -31,6 +31,7 @@ Why these choices:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import tomllib
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kiosk.errors import ConfigError, KioskError
+from kiosk.errors import CalibrationNotDemonstrable, ConfigError, KioskError
 
 if TYPE_CHECKING:
     from kiosk.checkin.roster import BookedApplicant, Roster
@@ -71,13 +72,20 @@ class Calibration:
     pairs: int | None = None
     created_at: str = ""
     source: str = ""
+    file_sha256: str = ""
 
     @classmethod
-    def load(cls, path: Path | str) -> Calibration:
-        """Parse a calibration TOML (``[calibration]`` table); ConfigError names the problem."""
+    def load(cls, path: Path | str, *, site: bool = False) -> Calibration:
+        """Parse a calibration TOML (``[calibration]`` table); ConfigError names the problem.
+
+        A `site` calibration (``[match] calibration_file``, measured at this door) must
+        also show its target (`kiosk.checkin.calibration_floor`); the model pack's bundled
+        file is part of the installed, manifest-checked pack.
+        """
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
+            data = tomllib.loads(raw.decode("utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"calibration file {path} does not exist") from None
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -95,7 +103,11 @@ class Calibration:
         target = table.get("target_fmr", 0.0)
         if not isinstance(target, int | float) or not 0.0 < target < 1.0:
             raise ConfigError(f"{path}: [calibration] target_fmr must be in (0, 1)")
-        if table.get("target_demonstrable") is False:
+        if site:
+            from kiosk.checkin.calibration_floor import check_stored_calibration
+
+            check_stored_calibration(table, path)
+        elif table.get("target_demonstrable") is False:
             log.warning(
                 "calibration %s: too few impostor pairs to demonstrate FMR %g", path, target
             )
@@ -111,6 +123,7 @@ class Calibration:
             pairs=pairs,
             created_at=str(table.get("created_at", "")),
             source=str(path),
+            file_sha256=hashlib.sha256(raw).hexdigest(),
         )
 
 
@@ -123,7 +136,17 @@ def find_calibration(cfg: KioskConfig, pack: ModelPack) -> Calibration:
     its own cameras, and a missing file is then an error, not a silent fallback), else the
     pack's bundled file. No calibration at all is a ConfigError."""
     if cfg.match.calibration_file:
-        return Calibration.load(Path(cfg.match.calibration_file).expanduser())
+        site = Calibration.load(Path(cfg.match.calibration_file).expanduser(), site=True)
+        bundled_path = pack.calibration_path
+        if bundled_path is not None and bundled_path.is_file():
+            bundled_cal = Calibration.load(bundled_path)
+            if site.pack_id == bundled_cal.pack_id and site.threshold < bundled_cal.threshold:
+                raise CalibrationNotDemonstrable(
+                    f"{site.source}: threshold {site.threshold} is below the pack's bundled "
+                    f"{bundled_cal.threshold}; a lower threshold needs a policy signed by "
+                    "the centre"
+                )
+        return site
     bundled = pack.calibration_path
     if bundled is not None and bundled.is_file():
         return Calibration.load(bundled)

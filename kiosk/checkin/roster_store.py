@@ -23,6 +23,7 @@ from kiosk.checkin.roster import (
     roster_to_document,
 )
 from kiosk.ledger.vault import TemplateVault
+from kiosk.protocol.bounded_json import loads_bounded
 from kiosk.protocol.canonical import format_ts
 from kiosk.protocol.roster import check_not_rollback
 from kiosk.storage import open_sqlite
@@ -114,7 +115,7 @@ class RosterStore:
         ).fetchone()
         if row is None:
             return None
-        doc = json.loads(row[0])
+        doc = loads_bounded(row[0])
         session_id = doc["session"]["session_id"]
         stored = set(self._vault.keys(session_id))
         for entry in doc["applicants"]:

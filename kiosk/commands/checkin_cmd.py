@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiosk.commands.terminal import progress_bar
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ConfigError, RosterError
 
@@ -94,7 +95,14 @@ def _enroll(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     engine, threshold = _engine_and_threshold(cfg)
-    result = enrol(engine, args.photos, applicant_id=args.applicant, agreement_threshold=threshold)
+    with progress_bar("checking photos", len(args.photos)) as advance:
+        result = enrol(
+            engine,
+            args.photos,
+            applicant_id=args.applicant,
+            agreement_threshold=threshold,
+            on_photo=advance,
+        )
     for c in result.checks:
         print(f"  {c.photo}: ok (quality {c.quality_score:.0f})")
     now = datetime.now(UTC)

@@ -19,14 +19,29 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ledger", help="verify, export or inspect the signed ledger")
     lsub = p.add_subparsers(dest="ledger_command", required=True)
-    verify = lsub.add_parser("verify", help="check signatures, seq gaps and the hash chain")
+    verify = lsub.add_parser(
+        "verify",
+        help="check signatures, seq gaps, the hash chain and the head witness (read-only)",
+    )
     verify.set_defaults(handler=_verify)
+    accept = lsub.add_parser(
+        "accept-rollback",
+        help="record (signed) that the ledger lost records, so the door can open again",
+    )
+    accept.add_argument("--reason", required=True, help="what happened (kept in the record)")
+    accept.set_defaults(handler=_accept_rollback)
     export = lsub.add_parser("export", help="write every record as JSON lines")
     export.add_argument("--out", help="output file (default: standard output)")
     export.set_defaults(handler=_export)
     status = lsub.add_parser("status", help="record counts by outbox state")
     status.set_defaults(handler=_status)
-    purge = sub.add_parser("purge", help="delete templates whose retention period has ended")
+    purge = sub.add_parser(
+        "purge",
+        help="delete templates whose retention period has ended",
+        description="Delete (irreversibly) every stored biometric template whose retention "
+        "period ([ledger] retention_days) has ended. Ledger records are kept: they hold scores, "
+        "never templates.",
+    )
     purge.set_defaults(handler=_purge)
 
 
@@ -40,9 +55,24 @@ def _open(cfg: KioskConfig) -> LedgerStore:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from kiosk.ledger.audit import audit_ledger
+
+    cfg = load_config(args.config)
+    report = audit_ledger(cfg.ledger_path, cfg.data_dir)
+    print(
+        f"ledger OK: {report.records} records verified for {report.device_id} ({cfg.ledger_path})"
+    )
+    witnessed = report.witnessed.seq if report.witnessed else "none yet"
+    print(
+        f"head seq {report.head.seq}; witness seq {witnessed} ({', '.join(report.witness_places)})"
+    )
+    return 0
+
+
+def _accept_rollback(args: argparse.Namespace) -> int:
     with _open(load_config(args.config)) as store:
-        n = store.verify()
-        print(f"ledger OK: {n} records verified for {store.device_id} ({store.path})")
+        env = store.accept_rollback(args.reason)
+    print(f"recorded as seq {env.record.seq} (record {env.record.id}): {env.record.body['detail']}")
     return 0
 
 

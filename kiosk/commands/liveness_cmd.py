@@ -18,7 +18,10 @@ from kiosk.errors import KioskError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FACES = REPO_ROOT.parent / "shared" / "faces"
+# Inside the clone (the 61 portraits of 13 people of ../shared/faces, with identities.csv),
+# so the defaults work from any checkout.
+DEFAULT_FACES = REPO_ROOT / "tests" / "data" / "pairs"
+FACES_HELP = "folder of portraits with identities.csv (image,person); default: tests/data/pairs"
 TUNE_FACES = REPO_ROOT / "tests" / "data" / "liveness"
 
 
@@ -26,13 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("liveness", help="liveness (presentation-attack detection) tools")
     lsub = p.add_subparsers(dest="liveness_command", required=True)
     ev = lsub.add_parser("eval", help="APCER/BPCER on the synthetic attack set (JSON + plot)")
-    ev.add_argument("--faces", type=Path, default=DEFAULT_FACES, help="folder of portraits")
-    ev.add_argument("--out", type=Path, default=Path("benchmarks/out/liveness"))
+    ev.add_argument("--faces", type=Path, default=DEFAULT_FACES, help=FACES_HELP)
+    ev.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: <data_dir>/liveness-eval)"
+    )
     ev.add_argument(
         "--per-kind", type=int, default=0, help="presentations per kind (default: one per photo)"
     )
     ev.add_argument("--kinds", default="", help="comma-separated subset of presenter kinds")
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--seed", type=int, default=0, help="random seed of the presenters")
     ev.add_argument("--fps", default="25,10", help="camera frame rates, comma-separated")
     ev.add_argument(
         "--tuned-on",
@@ -46,9 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.set_defaults(handler=_eval)
     show = lsub.add_parser("show", help="run one presentation and print each step's cues")
     show.add_argument("kind", help="genuine or an attack type (kiosk/evaluation/attacks.py)")
-    show.add_argument("--faces", type=Path, default=DEFAULT_FACES)
+    show.add_argument("--faces", type=Path, default=DEFAULT_FACES, help=FACES_HELP)
     show.add_argument("--index", type=int, default=0, help="which photo")
-    show.add_argument("--seed", type=int, default=0)
+    show.add_argument("--seed", type=int, default=0, help="random seed of the presenter")
     show.add_argument("--save", type=Path, default=None, help="write a PNG contact sheet here")
     show.set_defaults(handler=_show)
 
@@ -62,12 +67,13 @@ def _eval(args: argparse.Namespace) -> int:
         if not (folder / "identities.csv").is_file():
             raise KioskError(f"{folder} holds no identities.csv (image,person): pass --faces DIR")
     cfg = load_config(args.config)
+    out = args.out or cfg.paths.resolved_data_dir() / "liveness-eval"
     engine = FaceEngine.from_config(cfg)
     checker = LivenessChecker.from_config(cfg, engine)
     if not checker.available:
         print(f"liveness unavailable ({checker.unavailable_reason}): nothing to evaluate")
         return 1
-    args.out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     report = run_liveness_eval(
         cfg,
         engine,
@@ -83,14 +89,14 @@ def _eval(args: argparse.Namespace) -> int:
     )
     summaries: dict = report["summary"]  # type: ignore[assignment]
     kinds = tuple(report["kinds"])  # type: ignore[arg-type]
-    (args.out / "liveness_eval.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    (out / "liveness_eval.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     for rate_name, summary in summaries.items():
         fps_rows = [r for r in report["results"] if f"{r['fps']:g}fps" == rate_name]  # type: ignore[union-attr]
         plot_summary(
             fps_rows,
             summary,
             kinds,
-            args.out / f"liveness_eval_{rate_name}.png",
+            out / f"liveness_eval_{rate_name}.png",
             cfg.liveness.passive_threshold,
         )
         print(f"-- {rate_name} (1280x720)")
@@ -104,7 +110,7 @@ def _eval(args: argparse.Namespace) -> int:
                 f"reasons {entry['reasons']}"
             )
     print(f"genuine challenge median duration: {report['genuine_challenge_median_s']} s")
-    print(f"wrote {args.out / 'liveness_eval.json'} and the plots beside it")
+    print(f"wrote {out / 'liveness_eval.json'} and the plots beside it")
     return 0
 
 
@@ -118,6 +124,8 @@ def _show(args: argparse.Namespace) -> int:
     from kiosk.vision.liveness import LivenessChecker
     from kiosk.vision.pipeline import FaceEngine
 
+    if not (args.faces / "identities.csv").is_file():
+        raise KioskError(f"{args.faces} holds no identities.csv (image,person): pass --faces DIR")
     cfg = load_config(args.config)
     engine = FaceEngine.from_config(cfg)
     checker = LivenessChecker.from_config(cfg, engine)

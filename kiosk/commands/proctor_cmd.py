@@ -53,14 +53,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     psub.add_parser("list", help="accounts, roles and current lockouts").set_defaults(handler=_list)
 
     unlock = psub.add_parser("unlock", allow_abbrev=False, help="end a PIN lockout early (admin)")
-    unlock.add_argument("proctor_id")
+    unlock.add_argument("proctor_id", help="the locked-out account's sign-in id")
     _admin_options(unlock, required=True)
     unlock.set_defaults(handler=_unlock)
 
     set_pin = psub.add_parser(
         "set-pin", allow_abbrev=False, help="give an account a new PIN (admin)"
     )
-    set_pin.add_argument("proctor_id")
+    set_pin.add_argument("proctor_id", help="the account's sign-in id")
     _admin_options(set_pin, required=True)
     set_pin.set_defaults(handler=_set_pin)
 
@@ -115,9 +115,11 @@ class PinReader:
 
 @contextmanager
 def _directory(args: argparse.Namespace) -> Iterator[ProctorDirectory]:
-    from kiosk.checkin.proctor import ProctorDirectory, proctor_directory_path
+    from kiosk.checkin.proctor import open_proctor_directory
+    from kiosk.ledger.keys import DeviceKeys
 
-    directory = ProctorDirectory(proctor_directory_path(load_config(args.config)))
+    cfg = load_config(args.config)
+    directory = open_proctor_directory(cfg, DeviceKeys.for_config(cfg))
     try:
         yield directory
     finally:

@@ -18,10 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     push.add_argument("--max-batches", type=int, help="stop after this many batches")
     push.set_defaults(handler=_push)
     pull = ssub.add_parser("pull", help="fetch, verify and store the newest roster for a room")
-    pull.add_argument("room")
+    pull.add_argument("room", help="exam room whose roster to fetch")
     pull.set_defaults(handler=_pull)
     enroll = ssub.add_parser("enroll", help="enrol this kiosk with a one-time token")
-    enroll.add_argument("token")
+    enroll.add_argument("token", help="one-time enrolment token issued by the centre")
     enroll.add_argument("--label", help="a note for the centre's registry")
     enroll.set_defaults(handler=_enroll)
 
@@ -74,9 +74,12 @@ def _push(args: argparse.Namespace) -> int:
     with store, client:
         requeued = store.requeue_sent()
         r = client.push_all(max_batches=args.max_batches)
+        head = client.report_head()  # every contact reports the signed ledger head
         left = store.counts()
     if requeued:
         print(f"re-queued {requeued} record(s) left mid-push by an earlier run")
+    if head.get("incidents"):
+        print(f"the centre raised {', '.join(head['incidents'])} on this ledger's head")
     print(
         f"pushed {r.sent} in {r.batches} batch(es): {r.accepted} accepted, "
         f"{r.duplicate} already there, {r.rejected} rejected; {left['pending']} pending"

@@ -1,4 +1,5 @@
-"""`kiosk compare`, `kiosk eval`, `kiosk bench`: the face engine from the command line."""
+"""`kiosk compare` and `kiosk bench`: the face engine from the command line (`kiosk eval`
+lives in eval_cmd)."""
 
 from __future__ import annotations
 
@@ -9,39 +10,71 @@ from pathlib import Path
 
 from kiosk.commands.terminal import LazyConsole
 from kiosk.config import KioskConfig, load_config
-from kiosk.errors import ConfigError, ImageDecodeError, KioskError
+from kiosk.errors import ConfigError, KioskError
 
 # The parser is built without the engine, numpy or rich: each handler imports what it runs.
 console = LazyConsole()
 
 
+COMPARE_DESCRIPTION = """\
+Compare the face in photo A with the face in photo B using the active model pack and its
+calibration. When a photo holds several faces, --face chooses one and the output says
+which. The result is a threshold decision, not proof of identity: "match at threshold T
+(target FMR F)" means the similarity reached the threshold calibrated for that false
+match rate."""
+
+EXIT_CODES = (
+    "exit codes: 0 match, 1 no match at the threshold, "
+    "2 error (unreadable photo, no face, no calibration)"
+)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compare", help="compare the faces in two photos")
-    p.add_argument("a")
-    p.add_argument("b")
+    p = sub.add_parser(
+        "compare",
+        help="compare the faces in two photos (1:1, at the calibrated threshold)",
+        description=COMPARE_DESCRIPTION,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("photo_a", metavar="PHOTO_A", help="first photo (JPEG/PNG)")
+    p.add_argument("photo_b", metavar="PHOTO_B", help="second photo (JPEG/PNG)")
+    p.add_argument(
+        "--face",
+        choices=("largest", "centre"),
+        default="largest",
+        help="face to use when a photo holds several: largest (default, the door's rule) "
+        "or centre (nearest the middle)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_compare)
 
-    p = sub.add_parser("eval", help="verification accuracy on labelled pairs (ROC/DET, EER, FNMR)")
-    p.add_argument("pairs", type=Path, help="CSV: image_a,image_b,same_person")
-    p.add_argument("--images", type=Path, required=True, help="folder the CSV's names are in")
-    p.add_argument("--out", type=Path, default=Path("runs/eval"), help="output folder")
-    p.add_argument("--target-fmr", type=float, default=None, help="default: [match] target_fmr")
-    p.add_argument(
-        "--calibrate",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="FILE",
-        help="write a calibration file for the target FMR (default: <out>/calibration.toml)",
+    p = sub.add_parser(
+        "bench",
+        help="pipeline latency, door cost per attempt, cold start (JSON + tables)",
+        description="Time decode, detect, align, quality and embed on 640x480 and 1280x720 "
+        "frames built from portraits; whole door attempts idle and under load; cold starts.",
     )
-    p.add_argument("--long-side", type=int, default=640, help="detector input for still photos")
-    p.set_defaults(handler=_eval)
-
-    p = sub.add_parser("bench", help="per-stage pipeline latency (JSON + table)")
-    p.add_argument("--frames", type=int, default=200)
+    p.add_argument("--frames", type=int, default=200, help="frames per size for the stages")
+    p.add_argument(
+        "--parts",
+        default="stages,door,cold",
+        help="comma-separated: stages (per-stage latency), door (whole attempts, idle and "
+        "under a one-core load), cold (cold starts)",
+    )
+    p.add_argument(
+        "--reference",
+        choices=("cv2",),
+        default=None,
+        help="also run OpenCV's FaceDetectorYN + FaceRecognizerSF on the same frames/photos",
+    )
     p.add_argument("--images", type=Path, default=None, help="portraits to build frames from")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/out/vision.json"))
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmarks/out/vision.json"),
+        help="JSON file to write (default: benchmarks/out/vision.json)",
+    )
     p.set_defaults(handler=_bench)
 
 
@@ -73,122 +106,94 @@ def _engine(cfg: KioskConfig):
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from kiosk.vision.embed import cosine_similarity
+    from kiosk.evaluation.stills import detect_still
+    from kiosk.vision.image_header import probe_image
 
     cfg = load_config(args.config)
+    for path in (args.photo_a, args.photo_b):  # a bomb or a folder is refused before models load
+        probe_image(path)
+    from kiosk.vision.embed import cosine_similarity
+
     engine = _engine(cfg)
     cal = load_calibration(cfg, engine.pack_id, engine.pack.calibration_path)
-    faces = []
-    for path in (args.a, args.b):
-        face = engine.embed_photo(path)
-        faces.append(face)
-    score = cosine_similarity(faces[0].embedding, faces[1].embedding)
+    stills = [detect_still(engine, path, args.face) for path in (args.photo_a, args.photo_b)]
+    score = cosine_similarity(stills[0].embedding, stills[1].embedding)
     match = score >= cal["threshold"]
-    report = {
-        "similarity": round(score, 4),
-        "threshold": cal["threshold"],
-        "match": match,
-        "quality": {args.a: faces[0].quality.as_dict(), args.b: faces[1].quality.as_dict()},
-    }
+    target = cal.get("target_fmr")
+    at = f"threshold {cal['threshold']:.4f}" + (f" (target FMR {target:g})" if target else "")
+    photos = (args.photo_a, args.photo_b)
     if args.json:
+        report = {
+            "similarity": round(score, 4),
+            "threshold": cal["threshold"],
+            "target_fmr": target,
+            "match": match,
+            "faces": {
+                path: {"faces_found": s.faces_found, "used": s.index + 1, "rule": args.face,
+                       "box": [round(float(v)) for v in s.face.box]}
+                for path, s in zip(photos, stills, strict=True)
+            },
+            "quality": {
+                path: s.face.quality.as_dict() for path, s in zip(photos, stills, strict=True)
+            },
+        }  # fmt: skip
         print(json.dumps(report, indent=2))
         return 0 if match else 1
-    verdict = "[green]same person[/green]" if match else "[red]different people[/red]"
-    console.print(f"similarity {score:.4f} (threshold {cal['threshold']:.4f}): {verdict}")
-    for path, face in zip((args.a, args.b), faces, strict=True):
-        if not face.quality.ok:
-            console.print(f"  {path}: quality warning: {', '.join(face.quality.reasons)}")
+    verdict = f"[green]match at {at}[/green]" if match else f"[red]no match at {at}[/red]"
+    console.print(f"similarity {score:.4f}: {verdict}")
+    for path, s in zip(photos, stills, strict=True):
+        if s.faces_found > 1:
+            console.print(
+                f"  {path}: {s.faces_found} faces; used the {args.face} one, {s.describe()}",
+                markup=False,
+            )
+        reasons = [r for r in s.face.quality.reasons if r != "only_one_person"]
+        if reasons:
+            console.print(f"  {path}: quality warning: {', '.join(reasons)}", markup=False)
     return 0 if match else 1
 
 
-def _eval(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from kiosk.evaluation import evaluation as ev
-
-    cfg = load_config(args.config)
-    engine = _engine(cfg)
-    target = args.target_fmr if args.target_fmr is not None else cfg.match.target_fmr
-    pairs = ev.read_pairs(args.pairs)
-    if not args.images.is_dir():
-        raise KioskError(f"{args.images}: no such folder")
-
-    def embed(name: str):
-        try:
-            return engine.embed_photo(str(args.images / name), long_side=args.long_side).embedding
-        except (ImageDecodeError, KioskError) as exc:
-            console.print(f"[yellow]failure to acquire[/yellow] {name}: {exc}")
-            return None
-
-    with console.status(f"embedding images for {len(pairs)} pairs"):
-        result = ev.score_pairs(pairs, embed)
-    summary = ev.summarise(result, target)
-    threshold = summary[f"threshold_at_fmr_{target:g}"]
-    args.out.mkdir(parents=True, exist_ok=True)
-    ev.write_pair_csv(result, threshold, args.out / "pairs_scored.csv")
-    ev.plot_roc_det(
-        result,
-        args.out / "roc_det.png",
-        f"{engine.pack_id} on {args.pairs.name}",
-        marks=[threshold],
-    )
-    summary["pack_id"] = engine.pack_id
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-
-    table = Table(title=f"{args.pairs.name}: {engine.pack_id}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for key in (
-        "pairs",
-        "genuine_pairs",
-        "impostor_pairs",
-        "fta_rate",
-        "auc",
-        "eer",
-        "fnmr_at_fmr_0.01",
-        "fnmr_at_fmr_0.001",
-        "gfnmr_at_fmr_0.001",
-        "threshold_at_fmr_0.001",
-    ):
-        if key in summary:
-            value = summary[key]
-            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    console.print(table)
-    if target < summary["min_demonstrable_fmr"]:
-        console.print(
-            f"[yellow]note:[/yellow] {summary['impostor_pairs']} impostor pairs cannot show "
-            f"FMR {target:g}; the threshold sits above every impostor score"
-        )
-    if args.calibrate is not None:
-        path = Path(args.calibrate) if args.calibrate else args.out / "calibration.toml"
-        ev.write_calibration(
-            path,
-            pack_id=engine.pack_id,
-            threshold=threshold,
-            target_fmr=target,
-            summary=summary,
-            source=args.pairs,
-        )
-        console.print(f"calibration written to {path} (threshold {threshold:.4f})")
-    console.print(f"plots and per-pair scores in {args.out}")
-    return 0
-
-
 def _bench(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from kiosk.config import REPO_ROOT
-    from kiosk.evaluation.bench import run_bench
+    from kiosk.evaluation.bench import machine_info
 
     cfg = load_config(args.config)
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    unknown = parts - {"stages", "door", "cold"}
+    if unknown:
+        raise ConfigError(f"--parts: unknown {', '.join(sorted(unknown))}; use stages, door, cold")
     folder = args.images or REPO_ROOT / "tests" / "data"
     portraits = sorted(p for p in folder.glob("*.jpg"))[:8] if folder.is_dir() else []
     if not portraits:
         raise KioskError(f"no portraits (*.jpg) in {folder}; pass --images DIR")
-    with console.status(f"benchmarking {args.frames} frames per size"):
-        result = run_bench(cfg, portraits, frames=args.frames)
+    result: dict = {"machine": machine_info()}
+    if "stages" in parts:
+        from kiosk.evaluation.bench import run_bench
+
+        with console.status(f"benchmarking {args.frames} frames per size"):
+            result["stages"] = run_bench(cfg, portraits, frames=args.frames)
+        _print_stages(result["stages"])
+    if "door" in parts:
+        from kiosk.demo.attempt_bench import door_figures
+
+        with console.status("door attempts, idle and under a one-core load"):
+            result["door"] = door_figures(cfg, _engine(cfg), reference=args.reference == "cv2")
+        _print_door(result["door"])
+    if "cold" in parts:
+        result["cold_start"] = _cold(cfg, portraits, reference=args.reference == "cv2")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
+    m = result["machine"]
+    console.print(
+        f"{m['cpu']}, {m['cpu_count']} cores, {' '.join(m['isa'])}; "
+        f"load average {m['load_average_1min']}; JSON in {args.out}"
+    )
+    return 0
+
+
+def _print_stages(result: dict) -> None:
+    from rich.table import Table
+
     for run in result["runs"]:
         table = Table(title=f"{run['provider']} {run['frame']}: {run['fps']:.0f} fps (median)")
         table.add_column("stage")
@@ -211,5 +216,43 @@ def _bench(args: argparse.Namespace) -> int:
         for rate, ms in challenge["per_frame_at_fps_ms"].items():
             table.add_row(f"per frame at {rate}", f"{ms:.2f}", "")
         console.print(table)
-    console.print(f"peak RSS {result['peak_rss_mb']:.0f} MB; JSON in {args.out}")
-    return 0
+    console.print(f"peak RSS {result['peak_rss_mb']:.0f} MB")
+
+
+def _print_door(door: dict) -> None:
+    from rich.table import Table
+
+    for label in ("idle", "load"):
+        block = door[label]
+        ref = block.get("reference_per_frame")
+        title = f"door attempts, {label} (load average {block['load_average']})"
+        if ref:
+            title += f"; cv2 reference {ref['cpu_ms']:.1f} ms CPU a frame"
+        table = Table(title=title)
+        table.add_column("measure")
+        for i, _row in enumerate(block["attempts"], 1):
+            table.add_column(f"attempt {i}", justify="right")
+        keys = list(block["attempts"][0]) if block["attempts"] else []
+        for key in keys:
+            table.add_row(key.replace("_", " "), *(str(r[key]) for r in block["attempts"]))
+        console.print(table)
+
+
+def _cold(cfg: KioskConfig, portraits: list, *, reference: bool) -> dict:
+    import tempfile
+
+    from kiosk.evaluation.cold_start import cold_start_figures
+    from kiosk.evaluation.cv2_reference import Cv2Reference
+    from kiosk.vision.packs import resolve_pack
+
+    pack = resolve_pack(cfg)
+    files = Cv2Reference.from_pack(pack).files
+    pack_files = (pack.root / files["detector"], pack.root / files["recognizer"])
+    with console.status("cold starts (fresh processes)"), tempfile.TemporaryDirectory() as tmp:
+        figures = cold_start_figures(pack_files, (portraits[0], portraits[1]), Path(tmp))
+    if not reference:
+        figures.pop("reference_cv2_compare", None)
+        figures.pop("compare_vs_reference_wall", None)
+    for key, value in figures.items():
+        console.print(f"{key}: {value}")
+    return figures

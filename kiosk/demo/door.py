@@ -37,12 +37,8 @@ from kiosk.camera import ImageFolderSource, LatestFrameGrabber
 from kiosk.checkin.claims import QR_PREFIX
 from kiosk.checkin.decision import CheckinDecision, Decision
 from kiosk.checkin.flow import CheckinFlow, FlowState, StateName
-from kiosk.checkin.proctor import (
-    OverrideReason,
-    OverrideRequest,
-    ProctorDirectory,
-    proctor_directory_path,
-)
+from kiosk.checkin.overrides import OverrideReason, OverrideRequest
+from kiosk.checkin.proctor import open_proctor_directory
 from kiosk.config import KioskConfig
 from kiosk.demo.rendered_camera import (
     LiveScene,
@@ -50,6 +46,7 @@ from kiosk.demo.rendered_camera import (
     StillScene,
     face_source_from_photo,
 )
+from kiosk.owner_only import owner_only_dir
 from kiosk.vision.pipeline import FaceEngine
 
 log = logging.getLogger(__name__)
@@ -188,7 +185,7 @@ def build_demo_door(
         if data_dir is None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="kiosk-demo-"))
             data_dir = Path(tmp)
-        data_dir.mkdir(parents=True, exist_ok=True)
+        owner_only_dir(data_dir)
         cfg = demo_config(cfg, data_dir, liveness_mode=liveness_mode)
         engine = engine or FaceEngine.from_config(cfg)
         calibration = find_calibration(cfg, engine.pack)
@@ -199,7 +196,7 @@ def build_demo_door(
         # A throw-away folder: plain-text keys are acceptable here and only here.
         keys = DeviceKeys.load_or_create(data_dir, KeyPolicy.plaintext_for_demo())
         ledger = stack.enter_context(closing(LedgerStore(cfg.ledger_path, keys)))
-        proctors = stack.enter_context(closing(ProctorDirectory(proctor_directory_path(cfg))))
+        proctors = stack.enter_context(closing(open_proctor_directory(cfg, keys)))
         if not proctors.list():
             proctors.add(DEMO_PROCTOR_ID, "Demo Proctor", "proctor", DEMO_PROCTOR_PIN)
         flow = CheckinFlow(

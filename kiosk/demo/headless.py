@@ -8,12 +8,14 @@ fast and prints the same on any machine.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 
 from kiosk.app.driver import DoorDriver
 from kiosk.camera import GrabbedFrame
 from kiosk.checkin.flow import FlowState, StateName
-from kiosk.checkin.proctor import OverrideReason
+from kiosk.checkin.overrides import OverrideReason
 from kiosk.config import KioskConfig
 from kiosk.demo.door import (
     DEMO_FPS,
@@ -24,7 +26,8 @@ from kiosk.demo.door import (
     build_demo_door,
     override_for_demo,
 )
-from kiosk.ui.i18n import Translator  # Qt-free: the prompts are printed in English words
+from kiosk.ui.i18n import Translator  # Qt-free: the prompts are printed in the door's words
+from kiosk.ui.result_texts import result_texts  # Qt-free: what the result screen says
 from kiosk.vision.pipeline import FaceEngine
 
 
@@ -45,21 +48,30 @@ def replay(demo: DemoDoor, clock: SimClock, fps: float = DEMO_FPS) -> None:
         demo.flow.tick()
 
 
-def run_headless(cfg: KioskConfig, console: Console, *, engine: FaceEngine | None = None) -> int:
-    """The demo without a screen: every state change and each decision printed, then the
-    demo proctor's signed override of the refusal."""
+def run_headless(
+    cfg: KioskConfig,
+    console: Console,
+    *,
+    engine: FaceEngine | None = None,
+    keep: Path | None = None,
+    language: str = "en",
+) -> int:
+    """The demo without a screen: every state change and each decision printed, with the
+    prompts and result texts the applicant would read in `language`, then the demo
+    proctor's signed override of the refusal. `keep` keeps the data folder there."""
     from rich.table import Table
 
     clock = SimClock()
-    demo = build_demo_door(cfg, engine=engine, clock=clock)
-    tr = Translator("en")
+    demo = build_demo_door(cfg, engine=engine, clock=clock, data_dir=keep)
+    tr = Translator(language)
     try:
         flow = demo.flow
         console.print(
             f"[bold]kiosk demo[/] (headless): room {flow.room}, "
             f"{len(flow.roster.applicants)} booked applicants, pack {demo.door.engine.pack_id}"
         )
-        console.print(f"demo data (temporary, never your real ledger): {demo.data_dir}")
+        kept = "kept" if keep is not None else "temporary"
+        console.print(f"demo data ({kept}, never your real ledger): {demo.data_dir}")
         console.print(
             f"demo proctor: id [bold]{DEMO_PROCTOR_ID}[/], PIN [bold]{DEMO_PROCTOR_PIN}[/]"
         )
@@ -90,10 +102,11 @@ def run_headless(cfg: KioskConfig, console: Console, *, engine: FaceEngine | Non
             if state.name == StateName.DECISION and state.decision is not None:
                 d = state.decision
                 score = "-" if d.score is None else f"{d.score:.3f}"
+                words = result_texts(tr, state, room=flow.room)
                 console.print(
                     f"          [bold]decision {d.decision.value}[/] ({d.reason.value}): "
                     f"score {score} vs threshold {d.threshold:.3f}, record {d.record_id}\n"
-                    f'          screen: "{tr.t_opt("decision", d.reason.value)}"'
+                    f'          screen: "{words.title}" / "{words.detail}" / "{words.action}"'
                 )
 
         flow.subscribe(show)

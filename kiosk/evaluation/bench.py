@@ -7,9 +7,11 @@ because webcams deliver MJPEG and decoding is part of the frame's cost.
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,6 +44,32 @@ def make_door_frame(portrait: np.ndarray, size: tuple[int, int], seed: int = 0) 
     return frame
 
 
+ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def machine_info() -> dict[str, object]:
+    """CPU model, cores and the ISA flags that matter to onnxruntime/OpenCV kernels: every
+    figure in the README table is stated next to these."""
+    model, flags = platform.processor(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cpu_count": os.cpu_count(),
+        "isa": [f for f in ISA_FLAGS if f in flags],
+        "platform": platform.platform(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
 def _stats(values: list[float]) -> dict[str, float]:
     a = np.asarray(values, dtype=np.float64)
     return {
@@ -52,20 +80,27 @@ def _stats(values: list[float]) -> dict[str, float]:
     }
 
 
-def run_bench(
-    cfg: KioskConfig, portraits: list[Path], frames: int = 200, warmup: int = 10
-) -> dict[str, object]:
-    """Benchmark every available provider; returns a JSON-ready dict."""
+def bench_providers() -> list[str]:
+    """The execution providers `run_bench` times: CPU, and CUDA where it is available."""
     from kiosk.vision.runtime import available_providers
 
-    providers = ["cpu"] + (["cuda"] if "CUDAExecutionProvider" in available_providers() else [])
+    return ["cpu"] + (["cuda"] if "CUDAExecutionProvider" in available_providers() else [])
+
+
+def run_bench(
+    cfg: KioskConfig,
+    portraits: list[Path],
+    frames: int = 200,
+    warmup: int = 10,
+    on_frame: Callable[[], None] | None = None,
+) -> dict[str, object]:
+    """Benchmark every available provider; returns a JSON-ready dict. `on_frame` is
+    called after each frame (warm-up included) for a progress bar: there are
+    len(bench_providers()) * len(SIZES) * (warmup + frames) of them."""
+    providers = bench_providers()
     images = [read_image(p) for p in portraits]
     result: dict[str, object] = {
-        "machine": {
-            "cpu_count": __import__("os").cpu_count(),
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-        },
+        "machine": machine_info(),
         "threads": cfg.runtime.intra_op_threads,
         "detector_long_side": cfg.vision.detector_long_side,
         "frames": frames,
@@ -91,6 +126,8 @@ def run_bench(
                 decode_ms = (time.perf_counter() - t) * 1000
                 analysis = engine.analyze(frame, embed="primary")
                 total = (time.perf_counter() - t) * 1000
+                if on_frame is not None:
+                    on_frame()
                 if n < warmup:
                     continue
                 if analysis.primary is None:

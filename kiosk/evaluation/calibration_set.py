@@ -33,8 +33,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from kiosk.checkin.calibration_floor import MIN_PEOPLE, FloorVerdict, assess
 from kiosk.errors import KioskError, PolicyViolation
 from kiosk.evaluation import evaluation as ev
+from kiosk.evaluation.plots import plot_roc_det
 from kiosk.ledger.record_ledger import RecordLedger as _Ledger
 from kiosk.vision.pipeline import FaceObservation, FrameAnalysis
 
@@ -205,24 +207,44 @@ class CalibrationSet:
         target_fmr: float,
         keep_images: bool = False,
         title: str | None = None,
+        min_people: int = MIN_PEOPLE,
+        bundled_threshold: float | None = None,
     ) -> CalibrationRun:
-        """Save the set, score all its pairs, plot ROC/DET and pick the threshold."""
+        """Save the set, score all its pairs, plot ROC/DET and pick the threshold.
+
+        The run is judged against the floor (`kiosk.checkin.calibration_floor`): its
+        `verdict` says whether it can be confirmed and, when not, why; a threshold below
+        `bundled_threshold` is raised to it.
+        """
         self.check_evaluable()
         set_path = self.save(folder, keep_images=keep_images)
         by_name = dict(zip(self.sample_names(), self.embeddings, strict=True))
         result = ev.score_pairs(self.pairs(), by_name.get)
-        summary = ev.summarise(result, target_fmr)
-        threshold = float(summary[f"threshold_at_fmr_{target_fmr:g}"])
+        identities = {name: name.rsplit("#", 1)[0] for name in by_name}
+        summary = ev.summarise(result, target_fmr, identities)
+        verdict = assess(
+            target_fmr=target_fmr,
+            impostor_scores=result.impostor,
+            threshold=float(summary[f"threshold_at_fmr_{target_fmr:g}"]),
+            people=len(self.people),
+            min_people=min_people,
+            bundled_threshold=bundled_threshold,
+        )
+        threshold = verdict.threshold
+        if verdict.raised_to_bundled:
+            _fmr, fnmr = ev.error_rates(result.genuine, result.impostor, np.array([threshold]))
+            summary[f"fnmr_at_fmr_{target_fmr:g}"] = float(fnmr[0])
         plot = folder / "roc_det.png"
-        ev.plot_roc_det(
+        plot_roc_det(
             result,
             plot,
             title or f"{self.pack_id}: {len(self.people)} people at this door",
             marks=[threshold],
         )
         summary.update(pack_id=self.pack_id, people=len(self.people), samples=len(self.labels))
+        summary.update(verdict.as_fields(), refused_because=list(verdict.reasons))
         (folder / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-        return CalibrationRun(self.pack_id, target_fmr, threshold, summary, set_path, plot)
+        return CalibrationRun(self.pack_id, target_fmr, threshold, summary, set_path, plot, verdict)
 
 
 @dataclass(frozen=True)
@@ -235,9 +257,11 @@ class CalibrationRun:
     summary: dict[str, Any]
     set_path: Path
     plot_path: Path
+    verdict: FloorVerdict
 
     @property
     def fnmr(self) -> float:
+        """FNMR at the threshold the file will hold (raised to the bundled one if lower)."""
         return float(self.summary[f"fnmr_at_fmr_{self.target_fmr:g}"])
 
     @property
@@ -246,8 +270,13 @@ class CalibrationRun:
 
     @property
     def demonstrable(self) -> bool:
-        """Whether the set has enough impostor pairs to show the target FMR at all."""
-        return self.target_fmr >= float(self.summary["min_demonstrable_fmr"])
+        """Whether the set can show its target FMR (impostor pairs and people: the floor)."""
+        return self.verdict.demonstrable
+
+    @property
+    def refusals(self) -> tuple[str, ...]:
+        """Why this run cannot be confirmed (empty when it can), one sentence each."""
+        return self.verdict.reasons
 
     def record_body(self, calibration_sha256: str, technician: str | None) -> dict[str, Any]:
         """The signed ``calibration`` record body: numbers and hashes, never a vector."""
@@ -263,7 +292,7 @@ class CalibrationRun:
             "impostor_pairs": int(s["impostor_pairs"]),
             "people": int(s["people"]),
             "samples": int(s["samples"]),
-            "target_demonstrable": self.demonstrable,
+            **self.verdict.as_fields(),
             "calibration_sha256": calibration_sha256,
             "set_sha256": hashlib.sha256(self.set_path.read_bytes()).hexdigest(),
             "calibrated_by": technician,
@@ -274,8 +303,10 @@ class CalibrationRun:
 
         The file is written beside `path`, hashed, recorded in the ledger, and only then
         moved into place; if the ledger refuses, the old calibration stays in force.
-        Returns what `ledger.append` returned (the envelope).
+        A run that cannot show its target is refused (CalibrationNotDemonstrable) before
+        anything is written. Returns what `ledger.append` returned (the envelope).
         """
+        self.verdict.refuse_unless_demonstrable()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         ev.write_calibration(
@@ -285,6 +316,7 @@ class CalibrationRun:
             target_fmr=self.target_fmr,
             summary=self.summary,
             source=self.set_path,
+            floor=self.verdict.as_fields(),
         )
         digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
         try:

@@ -9,18 +9,17 @@ door actually experiences (an applicant whose face cannot be read is not let in)
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from kiosk.errors import ConfigError, KioskError
+from kiosk.errors import KioskError
 
 log = logging.getLogger(__name__)
 
@@ -63,31 +62,6 @@ class EvalResult:
         return sum(1 for s in self.scores if s.pair.same and s.score is None)
 
 
-def read_pairs(path: Path) -> list[Pair]:
-    """Read `image_a,image_b,same_person` (header optional; 1/0 or true/false)."""
-    pairs = []
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            for row_no, row in enumerate(csv.reader(fh), 1):
-                if not row or row[0].startswith("#"):
-                    continue
-                if (
-                    row_no == 1
-                    and not row[-1].strip().lstrip("-").isdigit()
-                    and row[-1].strip().lower() not in {"true", "false"}
-                ):
-                    continue  # header
-                if len(row) != 3:
-                    raise ConfigError(f"{path}:{row_no}: expected image_a,image_b,same_person")
-                same = row[2].strip().lower() in {"1", "true", "yes"}
-                pairs.append(Pair(row[0].strip(), row[1].strip(), same))
-    except FileNotFoundError:
-        raise KioskError(f"{path}: no such pairs file") from None
-    if not pairs:
-        raise KioskError(f"{path}: no pairs")
-    return pairs
-
-
 def score_pairs(pairs: list[Pair], embed: Callable[[str], np.ndarray | None]) -> EvalResult:
     """Embed each image once (cached), then score every pair by cosine similarity."""
     cache: dict[str, np.ndarray | None] = {}
@@ -101,10 +75,12 @@ def score_pairs(pairs: list[Pair], embed: Callable[[str], np.ndarray | None]) ->
     return EvalResult(scores, fta, len(cache))
 
 
+# --- error rates and thresholds ------------------------------------------------------
 def error_rates(
     genuine: np.ndarray, impostor: np.ndarray, thresholds: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """FMR and FNMR at each threshold (decision: score >= threshold means match)."""
+    """FMR and FNMR at each threshold (decision: score >= threshold means match, so a
+    score tied with the threshold is a match on both sides)."""
     g = np.sort(genuine)
     i = np.sort(impostor)
     fnmr = np.searchsorted(g, thresholds, side="left") / max(len(g), 1)
@@ -112,38 +88,43 @@ def error_rates(
     return fmr, fnmr
 
 
-def _thresholds(genuine: np.ndarray, impostor: np.ndarray) -> np.ndarray:
-    values = np.unique(np.concatenate([genuine, impostor, [-1.0, 1.0 + 1e-6]]))
-    return values
+def operating_thresholds(genuine: np.ndarray, impostor: np.ndarray) -> np.ndarray:
+    """Every threshold at which a decision changes: each distinct score, plus the next
+    float above the highest (where nothing matches). No invented sentinels: a threshold
+    interpolated towards a sentinel such as 1.0 lands where no score ever was."""
+    values = np.unique(np.concatenate([genuine, impostor]).astype(np.float64))
+    return np.append(values, np.nextafter(values[-1], np.inf))
 
 
 def equal_error_rate(genuine: np.ndarray, impostor: np.ndarray) -> tuple[float, float]:
-    """(EER, threshold at which FMR and FNMR cross), interpolated between sample points."""
-    t = _thresholds(genuine, impostor)
+    """(EER, threshold) where FMR and FNMR cross, interpolated between operating points.
+
+    FMR falls and FNMR rises with the threshold; between two neighbouring operating
+    points the rates move linearly in ROC space. A group of tied scores flips at one
+    threshold, so identical genuine and impostor scores give EER 0.5 *at that score*.
+    """
+    if not len(genuine) or not len(impostor):
+        raise ValueError("the EER needs at least one genuine and one impostor score")
+    t = operating_thresholds(genuine, impostor)
     fmr, fnmr = error_rates(genuine, impostor, t)
-    diff = fmr - fnmr
-    idx = int(np.argmax(diff <= 0))  # fmr falls, fnmr rises with threshold
-    if idx == 0:
-        return float((fmr[0] + fnmr[0]) / 2), float(t[0])
+    diff = fmr - fnmr  # +1 at the lowest threshold, -1 above the highest score
+    idx = int(np.argmax(diff <= 0))
+    if diff[idx] == 0:
+        return float(fmr[idx]), float(t[idx])
     d0, d1 = diff[idx - 1], diff[idx]
-    w = d0 / (d0 - d1) if d0 != d1 else 0.5
-    eer = (
-        fmr[idx - 1]
-        + w * (fmr[idx] - fmr[idx - 1])
-        + fnmr[idx - 1]
-        + w * (fnmr[idx] - fnmr[idx - 1])
-    ) / 2
+    w = d0 / (d0 - d1)
+    eer = fmr[idx - 1] + w * (fmr[idx] - fmr[idx - 1])
     return float(eer), float(t[idx - 1] + w * (t[idx] - t[idx - 1]))
 
 
 def threshold_for_fmr(impostor: np.ndarray, target_fmr: float) -> float:
     """Lowest threshold whose FMR on these impostor scores is <= target.
 
-    With n impostor pairs the smallest FMR that can be shown is 1/n; when the target is
-    below that, the threshold sits just above the highest impostor score, and the report
-    says the target was not demonstrable on this set.
+    It sits just above the impostor score ranked floor(target*n)+1 from the top; tied
+    impostor scores are all above it or all below, so ties never push FMR over target.
+    When floor(target*n) is 0 the threshold is above every impostor score (FMR 0 of n).
     """
-    s = np.sort(impostor)[::-1]
+    s = np.sort(np.asarray(impostor, dtype=np.float64))[::-1]
     allowed = int(np.floor(target_fmr * len(s)))
     if allowed >= len(s):
         return float(s[-1])
@@ -153,39 +134,112 @@ def threshold_for_fmr(impostor: np.ndarray, target_fmr: float) -> float:
 def fnmr_at_fmr(
     genuine: np.ndarray, impostor: np.ndarray, target_fmr: float
 ) -> tuple[float, float]:
+    """(FNMR, threshold) at the lowest threshold whose FMR is <= target."""
     t = threshold_for_fmr(impostor, target_fmr)
     _fmr, fnmr = error_rates(genuine, impostor, np.array([t]))
     return float(fnmr[0]), t
 
 
 def auc(genuine: np.ndarray, impostor: np.ndarray) -> float:
-    """Probability a random genuine pair outscores a random impostor pair (ties count half)."""
+    """Probability a random genuine pair outscores a random impostor pair (ties count
+    half): the Mann-Whitney statistic from sorted impostor scores, memory O(n + m)."""
     if not len(genuine) or not len(impostor):
         return float("nan")
-    g = genuine[:, None]
-    i = impostor[None, :]
-    return float(((g > i).sum() + 0.5 * (g == i).sum()) / (len(genuine) * len(impostor)))
+    i = np.sort(np.asarray(impostor, dtype=np.float64))
+    g = np.asarray(genuine, dtype=np.float64)
+    below = np.searchsorted(i, g, side="left")
+    tied = np.searchsorted(i, g, side="right") - below
+    wins = below.sum(dtype=np.float64) + 0.5 * tied.sum(dtype=np.float64)
+    return float(wins / (len(g) * len(i)))
 
 
-def summarise(result: EvalResult, target_fmr: float) -> dict[str, object]:
+# --- how much a finite test can show (stdlib only: no scipy at run time) --------------
+def rule_of_three(trials: int) -> float:
+    """Lowest error rate that `trials` error-free trials demonstrate at 95% confidence.
+
+    With 0 errors in n trials the one-sided 95% upper bound is 1 - 0.05**(1/n) ~ 3/n, so
+    a target FMR F needs at least 3/F impostor pairs (ISO/IEC 19795-1, Annex B).
+    """
+    if trials <= 0:
+        raise ValueError("the rule of three needs at least one trial")
+    return 3.0 / trials
+
+
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p), summed in log space (exact for the n here)."""
+    if k < 0:
+        return 0.0
+    if k >= n or p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    log_n = math.lgamma(n + 1)
+    terms = [
+        log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
+        for i in range(k + 1)
+    ]
+    top = max(terms)
+    return min(1.0, math.exp(top) * math.fsum(math.exp(x - top) for x in terms))
+
+
+def clopper_pearson_upper(errors: int, trials: int, confidence: float = 0.95) -> float:
+    """One-sided Clopper-Pearson upper bound on an error rate seen `errors` times in
+    `trials`: the p at which P(X <= errors) = 1 - confidence, i.e. the beta quantile
+    Beta(confidence; errors + 1, trials - errors), found by bisection (CDF falls in p)."""
+    if trials <= 0 or not 0 <= errors <= trials:
+        raise ValueError(f"need 0 <= errors <= trials and trials > 0, got {errors}/{trials}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError("confidence must be in (0, 1)")
+    if errors == trials:
+        return 1.0
+    alpha = 1.0 - confidence
+    if errors == 0:  # closed form; also the rule of three's exact version
+        return 1.0 - alpha ** (1.0 / trials)
+    lo, hi = errors / trials, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if binomial_cdf(errors, trials, mid) > alpha:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-15:
+            break
+    return (lo + hi) / 2
+
+
+# --- the summary ----------------------------------------------------------------------
+def summarise(
+    result: EvalResult, target_fmr: float, identities: Mapping[str, str] | None = None
+) -> dict[str, object]:
+    """Every figure `kiosk eval` reports (explained in `kiosk eval --help`). `identities` maps image
+    name -> person; without it people are the groups that same-person pairs connect."""
     g, i = result.genuine, result.impostor
     if len(g) == 0 or len(i) == 0:
         raise KioskError("need at least one scored genuine and one scored impostor pair")
     eer, eer_t = equal_error_rate(g, i)
+    scored = [s.pair for s in result.scores if s.score is not None]
+    person = identities or person_groups(scored)
     out: dict[str, object] = {
         "pairs": len(result.scores),
         "genuine_pairs": len(g),
         "impostor_pairs": len(i),
+        "people": len({person.get(n, n) for p in scored for n in (p.a, p.b)}),
+        "impostor_people": len(
+            {person.get(n, n) for p in scored if not p.same for n in (p.a, p.b)}
+        ),
+        "identities_from": "file" if identities else "same-person pairs",
         "images": result.images,
         "fta_images": result.fta_images,
         "fta_rate": result.fta_rate,
         "auc": auc(g, i),
         "eer": eer,
         "eer_threshold": eer_t,
-        "min_demonstrable_fmr": 1.0 / len(i),
+        "min_demonstrable_fmr": rule_of_three(len(i)),
     }
     for fmr_target in sorted({1e-2, 1e-3, target_fmr}, reverse=True):
         fnmr, t = fnmr_at_fmr(g, i, fmr_target)
+        false_matches = int((i >= t).sum())
         key = f"{fmr_target:g}"
         out[f"fnmr_at_fmr_{key}"] = fnmr
         out[f"threshold_at_fmr_{key}"] = t
@@ -193,61 +247,29 @@ def summarise(result: EvalResult, target_fmr: float) -> dict[str, object]:
         out[f"gfnmr_at_fmr_{key}"] = (fnmr * len(g) + result.genuine_fta_pairs) / (
             len(g) + result.genuine_fta_pairs
         )
+        out[f"fmr_at_fmr_{key}"] = false_matches / len(i)
+        out[f"fmr_upper95_at_fmr_{key}"] = clopper_pearson_upper(false_matches, len(i))
+        out[f"demonstrable_at_fmr_{key}"] = rule_of_three(len(i)) <= fmr_target
     return out
 
 
-def write_pair_csv(result: EvalResult, threshold: float, path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["image_a", "image_b", "same_person", "score", "decision"])
-        for s in result.scores:
-            decision = (
-                "fta" if s.score is None else ("match" if s.score >= threshold else "no_match")
-            )
-            w.writerow(
-                [
-                    s.pair.a,
-                    s.pair.b,
-                    int(s.pair.same),
-                    "" if s.score is None else f"{s.score:.6f}",
-                    decision,
-                ]
-            )
+def person_groups(pairs: Iterable[Pair]) -> dict[str, str]:
+    """Image -> person, where a person is a group of images joined by same-person pairs
+    (union-find); an image in no same-person pair is its own person."""
+    parent: dict[str, str] = {}
 
+    def root(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
 
-def plot_roc_det(result: EvalResult, path: Path, title: str, marks: Iterable[float] = ()) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    g, i = result.genuine, result.impostor
-    t = _thresholds(g, i)
-    fmr, fnmr = error_rates(g, i, t)
-    floor = 0.5 / max(len(i), 1)
-    fig, (ax_roc, ax_det) = plt.subplots(1, 2, figsize=(11, 4.5))
-    ax_roc.plot(np.maximum(fmr, floor), 1 - fnmr, lw=2)
-    ax_roc.set_xscale("log")
-    ax_roc.set_xlabel("FMR (false match rate)")
-    ax_roc.set_ylabel("TMR = 1 − FNMR")
-    ax_roc.set_title("ROC")
-    ax_det.plot(np.maximum(fmr, floor), np.maximum(fnmr, 0.5 / max(len(g), 1)), lw=2)
-    ax_det.set_xscale("log")
-    ax_det.set_yscale("log")
-    ax_det.set_xlabel("FMR")
-    ax_det.set_ylabel("FNMR")
-    ax_det.set_title("DET")
-    for th in marks:
-        f, n = error_rates(g, i, np.array([th]))
-        ax_det.plot(max(f[0], floor), max(n[0], 0.5 / len(g)), "o", label=f"threshold {th:.3f}")
-    for ax in (ax_roc, ax_det):
-        ax.grid(True, which="both", alpha=0.3)
-    if marks:
-        ax_det.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    for p in pairs:
+        ra, rb = root(p.a), root(p.b)
+        if p.same and ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {name: root(name) for name in list(parent)}
 
 
 def stored_threshold(threshold: float) -> float:
@@ -265,26 +287,36 @@ def write_calibration(
     target_fmr: float,
     summary: dict[str, object],
     source: Path,
+    floor: dict[str, object] | None = None,
 ) -> None:
-    """The calibration file the matcher reads; the one place a threshold comes from."""
+    """The calibration file the matcher reads; the one place a threshold comes from.
+
+    `floor` holds what the calibration floor measured (`FloorVerdict.as_fields`: pairs
+    needed, people, the Clopper-Pearson bound, ...); it is written with the rest and
+    decides ``target_demonstrable``.
+    """
     import tomli_w
 
-    fnmr = summary[f"fnmr_at_fmr_{target_fmr:g}"]
+    key = f"{target_fmr:g}"
     doc = {
         "calibration": {
             "pack_id": pack_id,
             "threshold": stored_threshold(threshold),
             "target_fmr": target_fmr,
-            "measured_fnmr": float(fnmr),
-            "eer": float(summary["eer"]),
+            "measured_fnmr": float(summary[f"fnmr_at_fmr_{key}"]),  # type: ignore[arg-type]
+            "eer": float(summary["eer"]),  # type: ignore[arg-type]
             "genuine_pairs": summary["genuine_pairs"],
             "impostor_pairs": summary["impostor_pairs"],
-            "target_demonstrable": bool(target_fmr >= summary["min_demonstrable_fmr"]),
+            # Rule of three (3 / impostor pairs); the floor's fields below (false matches
+            # and the Clopper-Pearson bound at the stored threshold, people) override.
+            "min_demonstrable_fmr": float(summary["min_demonstrable_fmr"]),  # type: ignore[arg-type]
+            "target_demonstrable": bool(summary[f"demonstrable_at_fmr_{key}"]),
             "created_at": dt.datetime.now(dt.UTC)
             .isoformat(timespec="seconds")
             .replace("+00:00", "Z"),
             "source": source.name,
             "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+            **(floor or {}),
         }
     }
     path.write_text(tomli_w.dumps(doc), encoding="utf-8")

@@ -27,7 +27,7 @@ def pin_centre_key(data_dir: Path, public_key_b64: str) -> None:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     text = public_key_to_b64(key) + "\n"
     path = directory / CENTRE_KEY_FILE
-    if not create_once_bytes(path, text.encode("ascii"), 0o644):
+    if not create_once_bytes(path, text.encode("ascii"), 0o600):
         current = path.read_text(encoding="ascii").strip()
         if current != text.strip():
             raise KeyStoreError(

@@ -71,6 +71,7 @@ from kiosk.ledger.keyseal import (
 )
 from kiosk.ledger.os_keyring import keyring_usable
 from kiosk.ledger.sealed_secret import sealed_salt
+from kiosk.protocol.bounded_json import loads_bounded
 from kiosk.protocol.keys import key_id, load_public_key_b64, raw_public_bytes
 from kiosk.protocol.keys import public_key_b64 as public_key_to_b64
 from kiosk.storage import atomic_write_bytes, create_once_bytes, replace_durably
@@ -156,7 +157,7 @@ class DeviceKeys:
                     "device_id": device_id,
                     "keys": [_epoch_json(KeyEpoch(public_key_to_b64(first), 1))],
                 }
-                create_once_bytes(directory / DEVICE_FILE, _json_bytes(doc), 0o644)
+                create_once_bytes(directory / DEVICE_FILE, _json_bytes(doc), 0o600)
         return cls.load(data_dir, policy)
 
     @classmethod
@@ -307,7 +308,7 @@ class DeviceKeys:
         if self.history[-1] != epoch:
             history = [*self.history, epoch]
             doc = {"device_id": self.device_id, "keys": [_epoch_json(e) for e in history]}
-            atomic_write_bytes(self.directory / DEVICE_FILE, _json_bytes(doc), 0o644)
+            atomic_write_bytes(self.directory / DEVICE_FILE, _json_bytes(doc), 0o600)
             self.history = history
         old = (self.directory / PRIVATE_FILE).read_bytes()
         replace_durably(self.directory / STAGED_FILE, self.directory / PRIVATE_FILE)
@@ -334,7 +335,7 @@ def _json_bytes(doc: object) -> bytes:
 
 def _read_device_doc(path: Path) -> tuple[str, list[KeyEpoch]]:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = loads_bounded(path.read_text(encoding="utf-8"))
         device_id = doc["device_id"]
         history = [KeyEpoch(str(e["public_key"]), int(e["from_seq"])) for e in doc["keys"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -342,6 +343,11 @@ def _read_device_doc(path: Path) -> tuple[str, list[KeyEpoch]]:
     if not isinstance(device_id, str) or not history or history[0].from_seq != 1:
         raise KeyStoreError(f"{path}: device id or key history is malformed")
     return device_id, history
+
+
+def read_key_history(directory: Path) -> tuple[str, list[KeyEpoch]]:
+    """The device id and public key history from ``device.json`` (no secret is read)."""
+    return _read_device_doc(Path(directory) / DEVICE_FILE)
 
 
 __all__ = [
@@ -354,5 +360,6 @@ __all__ = [
     "load_public_key_b64",
     "public_key_to_b64",
     "raw_public_bytes",
+    "read_key_history",
     "store_protection",
 ]

@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kiosk.errors import KeyStoreError
+from kiosk.protocol.bounded_json import loads_bounded
 
 # scrypt cost: n=2**15, r=8 is ~32 MiB and ~0.1 s on the kiosk CPU (the OWASP floor for
 # interactive logins); derived keys are cached per process so one unlock costs one KDF.
@@ -67,7 +68,7 @@ def unarmour(data: bytes, label: str) -> dict[str, Any]:
         if not (text.startswith(begin) and text.endswith(end)):
             raise ValueError("wrong armour")
         inner = "".join(text[len(begin) : -len(end)].split())
-        doc = json.loads(base64.b64decode(inner, validate=True))
+        doc = loads_bounded(base64.b64decode(inner, validate=True))
     except (UnicodeDecodeError, ValueError, binascii.Error) as exc:
         raise KeyStoreError(f"unreadable {label.lower()} ({exc})") from None
     if not isinstance(doc, dict) or doc.get("v") != 1:

@@ -1,5 +1,8 @@
 """The ledger on the kiosk: a signed, hash-chained, crash-safe SQLite outbox.
 
+(Over 400 lines on purpose: one class, the ledger's single writer, whose append, witness
+and outbox states share one transaction discipline; parsing and audit live in `audit.py`.)
+
 Why SQLite in WAL mode with ``synchronous=FULL``: once `append` returns, the record has
 been fsync'd to the WAL and survives power loss or SIGKILL; the whole append (read the
 tail, build, sign, insert) is one ``BEGIN IMMEDIATE`` transaction, so several processes
@@ -13,20 +16,19 @@ exactly what is on disk, so an edited byte anywhere is caught.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from kiosk.errors import KeyStoreError, KioskError, LedgerError, LedgerTampered, StorageFull
+from kiosk.ledger.audit import parse_row, verify_envelopes
 from kiosk.ledger.keys import DeviceKeys
-from kiosk.protocol.chain import ChainVerifier, key_rotation_body
+from kiosk.ledger.witness import HeadWitness, LedgerHead, SignedHead, compare_head
+from kiosk.protocol.chain import key_rotation_body
 from kiosk.protocol.envelope import Envelope, new_record, sign_record
-from kiosk.protocol.keys import load_public_key_b64
 from kiosk.storage import open_sqlite
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,14 @@ class LedgerStore:
     cannot fill the disk the OS needs; hitting the cap behaves like a full disk.
     """
 
-    def __init__(self, path: Path, keys: DeviceKeys, *, max_size_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        keys: DeviceKeys,
+        *,
+        max_size_bytes: int | None = None,
+        witness: HeadWitness | None = None,
+    ) -> None:
         self.path = Path(path)
         self._keys = keys
         self._lock = threading.RLock()
@@ -101,6 +110,18 @@ class LedgerStore:
         except KioskError:
             self._conn.close()
             raise
+        self._witness = witness or HeadWitness.for_directory(
+            keys.directory, keys.device_id, lambda: [e.public_key for e in self._keys.history]
+        )
+        # Checked once at open: a rolled-back ledger takes no new record (it would reuse
+        # a seq the witness and the centre already saw) until the loss is accepted.
+        self._listeners: list[Callable[[Envelope], None]] = []
+        self.head_problem: LedgerTampered | None = None
+        try:
+            self.check_head()
+        except LedgerTampered as exc:
+            self.head_problem = exc
+            log.error("%s", exc)
 
     # -- context management ----------------------------------------------------------------
 
@@ -198,7 +219,9 @@ class LedgerStore:
         ).fetchone()
         if row is None:
             return 0, None
-        return row[0], hashlib.sha256(row[1]).hexdigest()
+        # The digest of the canonical envelope, as `verify` and the centre compute it (not
+        # of the stored bytes: a re-serialised row would otherwise break every later append).
+        return row[0], _parse_row(*row).digest()
 
     def _insert(self, env: Envelope) -> None:
         r = env.record
@@ -212,6 +235,28 @@ class LedgerStore:
 
         Raises StorageFull (nothing written) when the disk or the size cap is reached.
         """
+        if self.head_problem is not None:
+            raise self.head_problem
+        env = self._append_unchecked(type, body)
+        self._advance_witness(env)
+        self._announce(env)
+        return env
+
+    def add_listener(self, callback: Callable[[Envelope], None]) -> Callable[[], None]:
+        """Call `callback(envelope)` after each record this store writes is durable (the
+        sync client pushes an override at once instead of at its next interval); returns
+        a function that removes it."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback)
+
+    def _announce(self, env: Envelope) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(env)
+            except Exception:  # a listener must never undo or hide a durable record
+                log.exception("ledger listener failed")
+
+    def _append_unchecked(self, type: str, body: dict[str, Any]) -> Envelope:
         with self._write_txn():
             if self._meta("active_public_key") != self._keys.public_key_b64():
                 self._reconcile_keys()
@@ -223,12 +268,69 @@ class LedgerStore:
             self._insert(env)
         return env
 
+    def _advance_witness(self, env: Envelope) -> None:
+        head = LedgerHead(self._keys.device_id, env.record.seq, env.digest())
+        self._witness.advance(head, self._keys.private_key)
+
+    # -- the head and its witness ------------------------------------------------------------
+
+    def head(self) -> LedgerHead:
+        """This ledger's last (seq, envelope digest); seq 0 and no hash when empty."""
+        last = self.last()
+        if last is None:
+            return LedgerHead(self._keys.device_id, 0, None)
+        return LedgerHead(self._keys.device_id, last.record.seq, last.digest())
+
+    def signed_head(self) -> SignedHead:
+        """The head signed with the current device key: what sync reports to the centre."""
+        return SignedHead.sign(self.head(), self._keys.private_key)
+
+    def _digest_at(self, seq: int) -> str | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT seq, envelope FROM records WHERE seq = ?", (seq,)
+            ).fetchone()
+        return None if row is None else _parse_row(*row).digest()
+
+    def check_head(self) -> None:
+        """Raise LedgerRolledBack unless the ledger still holds the witnessed head."""
+        compare_head(self._witness.read(), self.head().seq, self._digest_at)
+
+    def accept_rollback(self, reason: str) -> Envelope:
+        """Record that this ledger lost records (a signed ``device_event`` naming the
+        witnessed head and where the ledger now ends), then move the witness to it.
+
+        The loss stays visible: the centre, the second witness, raises its own incident
+        when the next seq it sees is one it already has.
+        """
+        problem = self.head_problem
+        if problem is None:
+            raise LedgerError("the ledger matches its witness; there is no rollback to accept")
+        witnessed = self._witness.read_quietly()
+        body = {
+            "event": "ledger_rolled_back",
+            "detail": str(problem),
+            "witness_seq": witnessed.seq if witnessed else 0,
+            "witness_hash": witnessed.hash if witnessed else None,
+            "ledger_seq": self.head().seq,
+            "reason": reason,
+        }
+        env = self._append_unchecked("device_event", body)
+        self._witness.reset(
+            LedgerHead(self._keys.device_id, env.record.seq, env.digest()), self._keys.private_key
+        )
+        self.head_problem = None
+        log.warning("ledger rollback accepted and recorded as seq %d", env.record.seq)
+        return env
+
     def rotate_key(self) -> Envelope:
         """Hand signing over to a fresh device key, keeping every old record verifiable.
 
         Writes a ``device_event`` (event ``key_rotated``) signed by the OLD key that names
         the new public key and the seq it signs from; `verify_chain` follows it.
         """
+        if self.head_problem is not None:
+            raise self.head_problem
         with self._write_txn():
             self._reconcile_keys()
             last_seq, prev = self._tail()
@@ -242,6 +344,7 @@ class LedgerStore:
             self._set_meta("active_public_key", body["new_public_key"])
             self._set_meta("active_from_seq", str(last_seq + 2))
         self._keys.commit_rotation(last_seq + 2, body["new_public_key"])
+        self._advance_witness(env)
         return env
 
     # -- outbox ----------------------------------------------------------------------------
@@ -312,6 +415,15 @@ class LedgerStore:
                 yield _parse_row(seq, blob)
             after = rows[-1][0]
 
+    def iter_type(self, rtype: str) -> Iterator[Envelope]:
+        """Every record of one type, in seq order (e.g. the signed calibration records)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, envelope FROM records WHERE type = ? ORDER BY seq", (rtype,)
+            ).fetchall()
+        for seq, blob in rows:
+            yield _parse_row(seq, blob)
+
     def last(self) -> Envelope | None:
         with self._lock:
             row = self._conn.execute(
@@ -320,32 +432,18 @@ class LedgerStore:
         return None if row is None else _parse_row(*row)
 
     def verify(self) -> int:
-        """Verify the whole ledger against the device's key history; return the count.
-
-        The anchor is the key history in the key store (not this file, which an
-        attacker could rewrite wholesale); rotations in the chain must match it, and the
-        chain must end signed by the current key, so a cut-off tail that removed a
-        rotation is also caught.
-        """
+        """Verify the whole ledger against the device's key history and its end against the
+        head witness; return the count (see `kiosk.ledger.audit.verify_envelopes`)."""
         with self._lock:
             genesis = self._meta("genesis_public_key")
-        history = {e.public_key_b64: e.from_seq for e in self._keys.history}
-        if genesis is None or genesis not in history:
-            raise LedgerTampered(f"ledger {self.path} was started by a key this device never had")
-        verifier = ChainVerifier(load_public_key_b64(genesis), device=self._keys.device_id)
-        count = verifier.verify(self.iter_envelopes())
-        for rot in verifier.rotations:
-            if history.get(rot.public_key_b64) != rot.from_seq:
-                raise LedgerTampered(
-                    f"record id {rot.record_id}: key rotation at seq {rot.from_seq - 1} "
-                    "is not in this device's key history"
-                )
-        if count and verifier.public_key != self._keys.public_key:
-            raise LedgerTampered(
-                f"ledger ends at seq {verifier.next_seq - 1} before the rotation to the "
-                f"current key (from seq {self._keys.history[-1].from_seq}): records were "
-                "removed from the end"
-            )
+        count = verify_envelopes(
+            self.iter_envelopes(),
+            genesis_b64=genesis,
+            device_id=self._keys.device_id,
+            history=self._keys.history,
+            where=self.path,
+        )
+        self.check_head()
         return count
 
     def export_jsonl(self, fp: IO[str]) -> int:
@@ -358,11 +456,7 @@ class LedgerStore:
         return n
 
 
-def _parse_row(seq: int, blob: bytes) -> Envelope:
-    try:
-        return Envelope.from_dict(json.loads(blob))
-    except (ValueError, UnicodeDecodeError, KioskError) as exc:
-        raise LedgerTampered(f"record seq {seq}: unreadable stored record ({exc})") from None
+_parse_row = parse_row
 
 
 __all__ = ["STATES", "LedgerStore"]

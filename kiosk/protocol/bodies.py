@@ -27,6 +27,18 @@ CAMERA_REFUSED_EVENT = "camera_refused"
 PIN_EVENT = "camera_pinned"
 CALIBRATION_EVENT = "threshold_calibrated"
 
+# The reason codes an ``override`` body may carry (kiosk.checkin.overrides.OverrideReason
+# names them for the kiosk; the centre's reports count by them).
+OVERRIDE_REASON_CODES = (
+    "document_checked_manually",
+    "camera_or_lighting_fault",
+    "appearance_changed",
+    "medical_or_accessibility",
+    "liveness_false_reject",
+    "religious_head_covering",
+    "other",
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class CheckinBody(BodyModel):

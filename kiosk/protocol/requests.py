@@ -44,6 +44,8 @@ SCHEME = "kiosk-request-v1"
 HEADER_DEVICE = "X-Kiosk-Device"
 HEADER_TIMESTAMP = "X-Kiosk-Timestamp"
 HEADER_SIGNATURE = "X-Kiosk-Signature"
+# Seconds until the year 33658; anything longer is not a timestamp.
+MAX_TIMESTAMP_DIGITS = 12
 
 
 def string_to_sign(method: str, path: str, device_id: str, timestamp: int, body: bytes) -> bytes:
@@ -78,12 +80,15 @@ def parse_auth_headers(headers: Mapping[str, str]) -> tuple[str, int, bytes]:
     sig_text = headers.get(HEADER_SIGNATURE) or headers.get(HEADER_SIGNATURE.lower())
     if not device or not ts_text or not sig_text:
         raise RequestAuthError("request is not signed by a device", code="unsigned_request")
-    try:
-        ts = int(ts_text)
-    except ValueError:
+    # Unix seconds in plain ASCII digits: int() would also take "1_700_000_000", Arabic-Indic
+    # digits or 4000 digits, and a huge one overflows the float clock arithmetic (a 500).
+    if not (ts_text.isascii() and ts_text.isdigit() and len(ts_text) <= MAX_TIMESTAMP_DIGITS):
         raise RequestAuthError(
-            "request timestamp is not an integer", code="bad_timestamp"
-        ) from None
+            f"request timestamp is not a Unix time in seconds (at most {MAX_TIMESTAMP_DIGITS} "
+            "digits)",
+            code="bad_timestamp",
+        )
+    ts = int(ts_text)
     try:
         sig = base64.b64decode(sig_text, validate=True)
     except (binascii.Error, ValueError):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
 import struct
@@ -34,6 +33,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from kiosk.protocol.bounded_json import loads_bounded
 from kiosk.protocol.canonical import canonical_json, format_ts, parse_ts
 from kiosk.protocol.errors import (
     ProtocolError,
@@ -319,7 +319,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def load_roster_json(data: bytes | str) -> dict[str, Any]:
     """Parse roster JSON, refusing duplicate keys (a classic signed-JSON ambiguity)."""
     try:
-        doc = json.loads(data, object_pairs_hook=_no_duplicate_keys)
+        doc = loads_bounded(data, object_pairs_hook=_no_duplicate_keys)
     except (ValueError, UnicodeDecodeError) as exc:
         if isinstance(exc, RosterError):
             raise

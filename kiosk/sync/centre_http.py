@@ -17,6 +17,7 @@ import httpx
 from kiosk.errors import CentreProtocolError, CentreUnavailable, KioskError
 from kiosk.ledger.clock import ClockGuard
 from kiosk.ledger.keys import DeviceKeys
+from kiosk.protocol.bounded_json import loads_bounded
 from kiosk.protocol.requests import sign_request
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class CentreHttp:
 def json_of(resp: httpx.Response) -> Any:
     """The answer's JSON; `CentreProtocolError` when it is not JSON."""
     try:
-        return resp.json()
+        return loads_bounded(resp.content)
     except ValueError:
         raise CentreProtocolError(
             f"the centre answered HTTP {resp.status_code} with something that is not JSON"
@@ -93,7 +94,7 @@ def raise_for_status(resp: httpx.Response, what: str) -> None:
     if resp.status_code < 400:
         return
     try:
-        doc = resp.json()
+        doc = loads_bounded(resp.content)
         code, detail = doc.get("error", "http_error"), doc.get("detail", "")
     except (ValueError, AttributeError):
         code, detail = "http_error", resp.text[:200]

@@ -44,6 +44,8 @@ from kiosk.sync.push_results import PushResult, read_push_results
 
 log = logging.getLogger(__name__)
 
+URGENT_TYPES = frozenset({"override", "device_event"})
+
 
 class SyncClient:
     """Push/pull against one centre for one device.
@@ -100,6 +102,9 @@ class SyncClient:
             clock_guard=self.clock_guard,
             transport=transport,
         )
+        # Overrides and device events go to the centre at once, not at the next interval:
+        # a record deleted on the kiosk before it synced is what an insider would try.
+        self._unlisten = store.add_listener(self._on_append)
 
     @classmethod
     def from_config(cls, cfg: Any, store: LedgerStore, keys: DeviceKeys) -> SyncClient:
@@ -120,7 +125,12 @@ class SyncClient:
 
     def close(self) -> None:
         self.stop()
+        self._unlisten()
         self._centre.close()
+
+    def _on_append(self, env: Any) -> None:
+        if env.record.type in URGENT_TYPES:
+            self.notify()
 
     def __enter__(self) -> SyncClient:
         return self
@@ -165,6 +175,19 @@ class SyncClient:
             result.head_seq,
         )
         return result
+
+    def report_head(self) -> dict[str, Any]:
+        """Send the ledger's signed head (seq, hash) to the centre, the second witness; the
+        centre answers with the highest seq it has seen and any incident it raised."""
+        body = json.dumps(self.store.signed_head().to_dict(), separators=(",", ":")).encode()
+        resp = self._centre.request("POST", f"/devices/{self.keys.device_id}/head", body)
+        raise_for_status(resp, "head")
+        doc = json_of(resp)
+        if not isinstance(doc, dict):
+            raise CentreProtocolError("the centre's answer to a head report is not an object")
+        if doc.get("incidents"):
+            log.error("the centre raised %s on this device's ledger head", doc["incidents"])
+        return doc
 
     def push_all(self, *, max_batches: int | None = None) -> PushResult:
         """Push until nothing is pending or a batch makes no progress; errors propagate."""
@@ -246,6 +269,9 @@ class SyncClient:
                     log.warning("could not re-queue rejected records: %s", exc)
             try:
                 r = self.push_once()
+                # Every contact (a push, or this heartbeat when there was nothing to send)
+                # reports the signed head.
+                self.report_head()
             except KioskError as exc:
                 self.last_error = f"[{exc.code}] {exc}"
                 delay = self.backoff.next_delay()

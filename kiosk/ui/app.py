@@ -11,28 +11,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import QApplication, QStackedWidget
 
 from kiosk.app.door import Door
 from kiosk.app.driver import DoorDriver, FrameResult
 from kiosk.camera import CameraStatus
-from kiosk.checkin.flow import FlowState
+from kiosk.camera.lens import LensView, lens_view
+from kiosk.checkin.flow import FlowState, StateName
 from kiosk.errors import KioskError
 from kiosk.ui.applicant_screen import ApplicantScreen
 from kiosk.ui.i18n import Translator
 from kiosk.ui.lockdown import LockdownWindow
 from kiosk.ui.proctor_panel import ProctorPanel
 from kiosk.ui.qt_compat import drop_opencv_qt_paths, require_sound_bindings
+from kiosk.ui.sounds import SoundCues
 from kiosk.ui.theme import STYLESHEET
 from kiosk.ui.worker import AnalysisWorker
 
 log = logging.getLogger(__name__)
 
-PROCTOR_KEY = "Ctrl+Shift+P"
+PROCTOR_KEY = "Ctrl+Shift+P"  # for a kiosk with a keyboard; touch uses the held corner
 VIEW_INTERVAL_MS = 33  # the live picture repaints at ~30 Hz whatever the engine's speed
-TICK_INTERVAL_MS = 200  # flow deadlines and the countdown
+TICK_INTERVAL_MS = 200  # flow deadlines, the countdown, idle resets
+# No touch this long on an idle door: forget a half-typed code and the last language.
+APPLICANT_IDLE_RESET_S = 30.0
+_TOUCHES = (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin, QEvent.Type.KeyPress)
 
 
 class _FlowBridge(QObject):
@@ -58,9 +63,20 @@ class KioskWindow(LockdownWindow):
         self.setWindowTitle(tr.t("app.title"))
         self.setStyleSheet(STYLESHEET)
         flow = door.flow
-        # The countdown reads the flow's own clock so it agrees with the flow's deadlines.
-        self.applicant = ApplicantScreen(tr, room=flow.room, clock=clock or flow.clock, demo=demo)
-        self.panel = ProctorPanel(tr, flow, door.proctors, centre_state=door.centre_state)
+        # The countdown and idle timers read the flow's own clock, so they agree with the
+        # flow's deadlines (and a test's fake clock drives them all).
+        self.clock = clock or flow.clock
+        self.home_language = tr.language
+        self.last_touch = self.clock()
+        self.sounds = SoundCues(enabled=not demo)
+        self.applicant = ApplicantScreen(
+            tr, room=flow.room, clock=self.clock, demo=demo, sounds=self.sounds
+        )
+        # The proctor reads the panel in their own language, whatever the applicant chose.
+        self.panel_tr = Translator(tr.language)
+        self.panel = ProctorPanel(
+            self.panel_tr, flow, door.proctors, centre_state=door.centre_state
+        )
         self.stack = QStackedWidget()
         self.stack.addWidget(self.applicant)
         self.stack.addWidget(self.panel)
@@ -74,6 +90,9 @@ class KioskWindow(LockdownWindow):
 
         self.applicant.claim_requested.connect(self._claim)
         self.applicant.cancel_requested.connect(lambda: self._call(flow.cancel))
+        self.applicant.retry_requested.connect(lambda: self._call(flow.retry))
+        self.applicant.staff_requested.connect(lambda: self._call(flow.call_staff))
+        self.applicant.proctor_requested.connect(self.show_proctor_panel)
         self.panel.closed.connect(self.show_applicant)
         self.panel.exit_requested.connect(self.unlock_and_close)
         shortcut = QShortcut(QKeySequence(PROCTOR_KEY), self)
@@ -124,6 +143,19 @@ class KioskWindow(LockdownWindow):
 
     def show_applicant(self) -> None:
         self.stack.setCurrentWidget(self.applicant)
+        self.applicant.end_help()  # a proctor was here
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in _TOUCHES:
+            self.last_touch = self.clock()
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        size = event.size()
+        # Below 1200 px the panel's three columns stack and scroll up and down (a finger
+        # scrolls vertically far more easily than sideways).
+        self.panel.set_narrow(size.width() < 1200 or size.height() > size.width())
+        super().resizeEvent(event)
 
     # --- slots -----------------------------------------------------------------------
     def _call(self, action: Callable[[], object]) -> None:
@@ -150,7 +182,10 @@ class KioskWindow(LockdownWindow):
     def _on_analyzed(self, result: FrameResult) -> None:
         self.last_result = result
         self.results_seen += 1
-        self.applicant.show_analysis(result)
+        face = result.analysis.primary
+        self.applicant.show_analysis(face is not None, face is not None and face.quality.ok)
+        # No face in view: say whether the camera can see at all (covered lens, dark room).
+        self.applicant.set_lens(lens_view(result.frame) if face is None else LensView.OK)
 
     def _paint_latest(self) -> None:
         grabbed = self.door.grabber.latest()
@@ -163,6 +198,17 @@ class KioskWindow(LockdownWindow):
     def _tick(self) -> None:
         self._call(self.door.flow.tick)
         self.applicant.update_countdown()
+        self.check_idle()
+
+    def check_idle(self) -> None:
+        """Sign an idle proctor out; reset an idle door for the next person."""
+        idle = self.clock() - self.last_touch
+        if self.stack.currentWidget() is self.panel:
+            if self.panel.check_idle(idle):
+                self.show_applicant()
+            return
+        if idle >= APPLICANT_IDLE_RESET_S and self.door.flow.state.name == StateName.IDLE:
+            self.applicant.reset_for_next_person(self.home_language)
 
 
 def ensure_application(argv: list[str] | None = None) -> QApplication:

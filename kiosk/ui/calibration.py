@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
@@ -59,12 +60,14 @@ class CalibrationWindow(QMainWindow):
         *,
         open_ledger: OpenLedger | None = None,
         keep_images: bool = False,
+        config_file: Path | None = None,
     ) -> None:
         super().__init__()
         self.engine, self.grabber, self.cfg = engine, grabber, cfg
         self.tr_ = tr or Translator(cfg.ui.language)
         self.setStyleSheet(STYLESHEET + "QWidget { font-size: 16px; }")
         self.template: np.ndarray | None = None
+        self.threshold = calibrated_threshold(cfg, engine)
         self.template_name = ""
         self.last: FrameResult | None = None
         self._analysed_at: deque[float] = deque(maxlen=30)
@@ -83,14 +86,16 @@ class CalibrationWindow(QMainWindow):
         self.latency = QTableWidget(len(STAGES), 2, objectName="latency")
         self.latency.verticalHeader().setVisible(False)
         self.latency.horizontalHeader().setVisible(False)
-        for row, stage in enumerate(STAGES):
-            self.latency.setItem(row, 0, QTableWidgetItem(stage))
+        for row, _stage in enumerate(STAGES):
+            self.latency.setItem(row, 0, QTableWidgetItem())
             self.latency.setItem(row, 1, QTableWidgetItem("-"))
         self.measures = QTableWidget(0, 3, objectName="measures")
         self.measures.verticalHeader().setVisible(False)
-        self.measures.setHorizontalHeaderLabels(["measure", "raw", "score"])
         for table in (self.latency, self.measures):
             table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.measures.horizontalHeader().setSectionResizeMode(
+            0, QHeaderView.ResizeMode.ResizeToContents
+        )
         self.template_btn = QPushButton(clicked=self._choose_template)
         self.current_btn = QPushButton(clicked=self.use_current_face)
         self.selftest_btn = QPushButton(objectName="self_test", clicked=self.run_self_test)
@@ -124,6 +129,8 @@ class CalibrationWindow(QMainWindow):
             self.tr_,
             open_ledger=open_ledger,
             keep_images=keep_images,
+            config_file=config_file,
+            bundled_threshold=_bundled_threshold(engine),
         )
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -143,7 +150,12 @@ class CalibrationWindow(QMainWindow):
 
     @classmethod
     def from_config(
-        cls, cfg: KioskConfig, *, template: str | None = None, keep_images: bool = False
+        cls,
+        cfg: KioskConfig,
+        *,
+        template: str | None = None,
+        keep_images: bool = False,
+        config_file: Path | None = None,
     ) -> CalibrationWindow:
         from kiosk.app.door import camera_source
 
@@ -154,6 +166,7 @@ class CalibrationWindow(QMainWindow):
             cfg,
             open_ledger=ledger_on_first_use(cfg),
             keep_images=keep_images,
+            config_file=config_file,
         )
         if template:
             window.set_template_from_photo(template)
@@ -260,10 +273,14 @@ class CalibrationWindow(QMainWindow):
             font = p.font()
             font.setPixelSize(max(8, int(16 / scale)))
             p.setFont(font)
-            label = f"{face.det_score:.2f} q{face.quality.score:.0f}"
+            label = self.tr_.t(
+                "calibration.overlay", det=face.det_score, quality=face.quality.score
+            )
             sim = self.similarity_to_template(face)
             if sim is not None:
-                label += f" s{sim:.3f}"
+                label += "; " + self.tr_.t(
+                    "calibration.overlay_similarity", score=sim, threshold=self._threshold_text()
+                )
             p.drawText(QPointF(x1, y1 - 4 / scale), label)
 
     def retranslate(self) -> None:
@@ -275,6 +292,11 @@ class CalibrationWindow(QMainWindow):
         self.template_btn.setText(t("calibration.choose_template"))
         self.current_btn.setText(t("calibration.use_current"))
         self.selftest_btn.setText(t("calibration.self_test"))
+        self.measures.setHorizontalHeaderLabels(
+            [t("calibration.col_measure"), t("calibration.col_raw"), t("calibration.col_score")]
+        )
+        for row, stage in enumerate(STAGES):
+            self.latency.item(row, 0).setText(t(f"calibration.stage.{stage}"))
         self.set_panel.retranslate()
         faces = self.last.analysis.faces if self.last else []
         self.faces.setText(t("calibration.faces", count=len(faces)))
@@ -293,16 +315,54 @@ class CalibrationWindow(QMainWindow):
             )
             self.measures.setRowCount(len(face.quality.measures))
             for row, m in enumerate(face.quality.measures):
-                for col, text in enumerate((m.name, f"{m.raw:.3g}", f"{m.score:.0f}")):
+                name = self.tr_.t_opt("measure", m.name)
+                for col, text in enumerate((name, f"{m.raw:.3g}", f"{m.score:.0f}")):
                     item = QTableWidgetItem(text)
                     if not m.ok:
                         item.setForeground(QColor(ADJUST))
                     self.measures.setItem(row, col, item)
+        fit_rows(self.measures)
+        fit_rows(self.latency)
         sim = self.similarity_to_template(face)
         if self.template is None:
             self.similarity.setText(t("calibration.no_template"))
         else:
             text = t("calibration.template", name=self.template_name)
             if sim is not None:
-                text += "  " + t("calibration.similarity", score=sim)
+                text += "  " + t(
+                    "calibration.similarity", score=sim, threshold=self._threshold_text()
+                )
             self.similarity.setText(text)
+
+    def _threshold_text(self) -> str:
+        if self.threshold is None:
+            return self.tr_.t("calibration.no_threshold")
+        return f"{self.threshold:.3f}"
+
+
+def calibrated_threshold(cfg: KioskConfig, engine: FaceEngine) -> float | None:
+    """The match threshold in force for this pack, shown beside every similarity so a
+    number is never read without the line it is judged against; None if uncalibrated."""
+    from kiosk.checkin.matcher import find_calibration
+
+    try:
+        return float(find_calibration(cfg, engine.pack).threshold)
+    except KioskError as exc:
+        log.info("calibration window without a threshold: %s", exc)
+        return None
+
+
+def fit_rows(table: QTableWidget) -> None:
+    """Make the table tall enough for every row: a stretched layout otherwise clips the
+    last rows (HeadPosePitch was cut in half on a 900 px screen)."""
+    height = table.horizontalHeader().height() if table.horizontalHeader().isVisible() else 0
+    height += sum(table.rowHeight(r) for r in range(table.rowCount())) + 2 * table.frameWidth()
+    table.setMinimumHeight(height)
+
+
+def _bundled_threshold(engine: FaceEngine) -> float | None:
+    """The model pack's own threshold: the floor a site calibration is raised to."""
+    from kiosk.checkin.matcher import Calibration
+
+    path = engine.pack.calibration_path
+    return Calibration.load(path).threshold if path is not None and path.is_file() else None

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from kiosk.app.calibration_ledger import OpenLedger
 from kiosk.app.driver import FrameResult
 from kiosk.camera import LatestFrameGrabber, set_exposure
-from kiosk.config import KioskConfig
+from kiosk.config import KioskConfig, default_config_path
 from kiosk.errors import KioskError
 from kiosk.evaluation.calibration_set import (
     CalibrationRun,
@@ -41,6 +41,7 @@ from kiosk.evaluation.calibration_set import (
     default_calibration_path,
     new_set_folder,
 )
+from kiosk.evaluation.site_calibration import point_config_at
 from kiosk.ui.i18n import Translator
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,14 @@ class CalibrationSetPanel(QGroupBox):
         open_ledger: OpenLedger | None = None,
         keep_images: bool = False,
         technician: str | None = None,
+        config_file: Path | None = None,
+        bundled_threshold: float | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self.config_file = config_file or default_config_path()
         self.cfg, self.grabber, self.tr_ = cfg, grabber, tr
+        self.bundled_threshold = bundled_threshold  # a site run never goes below it
         self.open_ledger, self.keep_images, self.technician = open_ledger, keep_images, technician
         self.set = CalibrationSet(pack_id)
         self.capturing: str | None = None  # the label being captured, if any
@@ -153,6 +158,8 @@ class CalibrationSetPanel(QGroupBox):
                 new_set_folder(self.cfg.data_dir),
                 target_fmr=self.cfg.match.target_fmr,
                 keep_images=self.keep_images,
+                min_people=self.cfg.match.calibration_min_people,
+                bundled_threshold=self.bundled_threshold,
             )
         except KioskError as exc:
             self._forget_run()
@@ -165,7 +172,8 @@ class CalibrationSetPanel(QGroupBox):
                 max(320, self.plot.width()), Qt.TransformationMode.SmoothTransformation
             )
         )
-        self.confirm_btn.setEnabled(self.open_ledger is not None)
+        # A run that cannot show its target is never confirmed; the result says why.
+        self.confirm_btn.setEnabled(self.open_ledger is not None and run.demonstrable)
         self._say("")
         self.retranslate()
         return run
@@ -192,7 +200,19 @@ class CalibrationSetPanel(QGroupBox):
             return None
         self.confirm_btn.setEnabled(False)
         seq = getattr(getattr(env, "record", None), "seq", "?")
-        self._say(self.tr_.t("calibration.written", path=path, seq=seq))
+        try:  # the door uses it from its next start; no hand edit of the config
+            point_config_at(self.config_file, path)
+            said = self.tr_.t("calibration.written", path=path, seq=seq, config=self.config_file)
+        except (KioskError, OSError) as exc:
+            log.warning("calibration written but the config not updated: %s", exc)
+            said = self.tr_.t(
+                "calibration.written_config_failed",
+                path=path,
+                seq=seq,
+                config=self.config_file,
+                error=exc,
+            )
+        self._say(said)
         return env
 
     # --- camera ----------------------------------------------------------------------
@@ -250,4 +270,5 @@ class CalibrationSetPanel(QGroupBox):
         )
         if not run.demonstrable:
             text += "\n" + t("calibration.not_demonstrable")
+            text += "".join(f"\n• {reason}" for reason in run.refusals)
         self.result.setText(text)

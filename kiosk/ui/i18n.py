@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,27 @@ log = logging.getLogger(__name__)
 
 LANGUAGES = ("kk", "ru", "en")
 FALLBACK = "en"
+# The door greets in Kazakh first; each person may switch (and is switched back when idle).
+DEFAULT_LANGUAGE = "kk"
 # Each language names itself on the switch button, so an applicant finds their own.
 NATIVE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+
+# Latin-script words a Kazakh or Russian text may carry, because native texts use them too
+# ("QR-код", "PIN-код"), or, on the technician's calibration screen only, because they
+# are names to type or look up: metric acronyms and the config key to set.
+LATIN_IN_ANY_TEXT = frozenset({"QR", "PIN"})
+LATIN_IN_TECHNICIAN_TEXT = frozenset({"FMR", "FNMR", "EER", "match", "calibration_file", "P"})
+
+
+def latin_words(text: str, *, technician: bool = False) -> list[str]:
+    """Latin-script words in a (Kazakh or Russian) text, placeholders aside: English or an
+    internal name that slipped into a screen. Codes mixing letters and digits (a booking
+    code, a room "A-101") are data, not words."""
+    allowed = LATIN_IN_ANY_TEXT | (LATIN_IN_TECHNICIAN_TEXT if technician else frozenset())
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    words = re.findall(r"(?<![\w-])[A-Za-z_]+(?![\w])", text)
+    return [w for w in words if w not in allowed and len(w) > 1]
 
 
 def catalogue_dir(assets_dir: str | Path | None = None) -> Path:
@@ -83,6 +103,13 @@ class Translator:
                 self._missing.add((self._language, key))
                 log.warning("no %s translation for %r", self._language, key)
             text = self._catalogues[FALLBACK].get(key, key)
+        return text.format_map(_SafeDict(values)) if values else text
+
+    def t_in(self, language: str, key: str, /, **values: Any) -> str:
+        """`t` in another language (the idle screen greets in Kazakh and Russian at once)."""
+        text = self._catalogues.get(language, {}).get(key) or self._catalogues[FALLBACK].get(
+            key, key
+        )
         return text.format_map(_SafeDict(values)) if values else text
 
     def t_opt(self, prefix: str, code: str | None, **values: Any) -> str:

@@ -1,9 +1,13 @@
-"""The proctor's panel: sign in with ID + PIN, then open/close the session, see who has
-checked in, unlock the door, override a refusal, and see what still waits to sync.
+"""The proctor's panel: sign in by touch (number, then PIN), then open/close the session,
+see who has checked in, unlock the door, override a refusal, release a held screen, and
+see what still waits to sync.
 
 Every action is a call into the core (`CheckinFlow`, `DoorLock`), which checks the
 role and writes the signed record; a `KioskError` it raises is shown in words here. The
-panel signs the proctor out whenever it is hidden, so a walk-away leaves nothing open.
+panel has its own translator, so a proctor reads it in their language whatever the last
+applicant chose. It signs the proctor out when hidden and after `IDLE_SIGN_OUT_S` without
+a touch (the app's timer calls `check_idle`), so a walk-away leaves nothing open. Closing
+the session and closing the kiosk program ask first; signing out does not.
 """
 
 from __future__ import annotations
@@ -11,17 +15,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QComboBox,
-    QFormLayout,
+    QBoxLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -31,16 +35,24 @@ from PySide6.QtWidgets import (
 
 from kiosk.app.door_status import CentreState, applicant_status, overridable_refusals
 from kiosk.checkin.flow import CheckinFlow
-from kiosk.checkin.proctor import OverrideReason, OverrideRequest, ProctorAccount, ProctorDirectory
+from kiosk.checkin.overrides import OverrideRequest
+from kiosk.checkin.proctor import ProctorAccount, ProctorDirectory
 from kiosk.errors import KioskError, ProctorAuthError, ProctorLockedOut
-from kiosk.ui.i18n import Translator
+from kiosk.ui.confirm import ConfirmPage
+from kiosk.ui.i18n import LANGUAGES, NATIVE_NAMES, Translator
+from kiosk.ui.override_form import OverrideForm
+from kiosk.ui.proctor_login import ProctorLogin
+from kiosk.ui.refusal_words import why_key
 
 log = logging.getLogger(__name__)
+
+IDLE_SIGN_OUT_S = 120.0
+PAGE_LOGIN, PAGE_MAIN, PAGE_CONFIRM = 0, 1, 2
 
 
 class ProctorPanel(QWidget):
     closed = Signal()  # back to the applicant screen
-    exit_requested = Signal()  # a signed-in proctor asked to leave the kiosk
+    exit_requested = Signal()  # a signed-in proctor confirmed closing the kiosk program
 
     def __init__(
         self,
@@ -59,76 +71,65 @@ class ProctorPanel(QWidget):
         self.centre_state = centre_state
         self.account: ProctorAccount | None = None
 
-        # --- sign-in page
-        self.login_title = QLabel(objectName="title", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.id_edit = QLineEdit(objectName="proctor_id")
-        self.pin_edit = QLineEdit(objectName="proctor_pin", echoMode=QLineEdit.EchoMode.Password)
-        self.login_btn = QPushButton(objectName="proctor_login", clicked=self.sign_in)
-        self.pin_edit.returnPressed.connect(self.sign_in)
-        self.login_cancel = QPushButton(clicked=self._close)
-        self.login_error = QLabel(objectName="prompt", wordWrap=True)
-        self.id_label, self.pin_label = QLabel(), QLabel()
-        form = QFormLayout()
-        form.addRow(self.id_label, self.id_edit)
-        form.addRow(self.pin_label, self.pin_edit)
-        login_buttons = QHBoxLayout()
-        login_buttons.addWidget(self.login_cancel)
-        login_buttons.addWidget(self.login_btn)
-        login = QWidget()
-        ll = QVBoxLayout(login)
-        ll.addStretch(1)
-        ll.addWidget(self.login_title)
-        ll.addLayout(form)
-        ll.addWidget(self.login_error)
-        ll.addLayout(login_buttons)
-        ll.addStretch(1)
+        self.login = ProctorLogin(tr)
+        self.login.credentials.connect(self.sign_in)
+        self.login.cancelled.connect(self._close)
 
-        # --- signed-in page
-        self.who = QLabel()
-        self.sign_out_btn = QPushButton(clicked=self.sign_out)
-        self.back_btn = QPushButton(objectName="proctor_back", clicked=self._close)
-        self.exit_btn = QPushButton(
-            objectName="proctor_exit", clicked=lambda: self.exit_requested.emit()
-        )
+        # --- header: who, language, then the three ways out, the risky one apart
+        self.who = QLabel(objectName="detail")
+        self.lang_buttons: dict[str, QPushButton] = {}
         header = QHBoxLayout()
         header.addWidget(self.who, 1)
-        for b in (self.back_btn, self.sign_out_btn, self.exit_btn):
+        for lang in LANGUAGES:
+            b = QPushButton(NATIVE_NAMES[lang], checkable=True)
+            b.setProperty("lang", True)
+            b.clicked.connect(lambda _=False, lang=lang: self._choose_language(lang))
+            self.lang_buttons[lang] = b
             header.addWidget(b)
+        self.back_btn = QPushButton(objectName="proctor_back", clicked=self._close)
+        self.sign_out_btn = QPushButton(objectName="proctor_sign_out", clicked=self.sign_out)
+        self.sign_out_btn.setProperty("quiet", True)
+        self.exit_btn = QPushButton(objectName="proctor_exit", clicked=self._ask_exit)
+        self.exit_btn.setProperty("danger", True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.back_btn)
+        buttons.addWidget(self.sign_out_btn)
+        buttons.addStretch(1)
+        buttons.addWidget(self.exit_btn)
 
-        self.session_label = QLabel(objectName="detail")
-        self.session_state = QLabel()
+        # --- a result held on the applicant's screen
+        self.held_box = QGroupBox(objectName="held")
+        self.held_label = QLabel(objectName="held_label", wordWrap=True)
+        self.release_btn = QPushButton(objectName="release_screen", clicked=self._release)
+        held = QHBoxLayout(self.held_box)
+        held.addWidget(self.held_label, 1)
+        held.addWidget(self.release_btn)
+
+        # --- session, door, sync
+        self.session_box = QGroupBox()
+        self.session_label = QLabel(wordWrap=True)
+        self.session_state = QLabel(wordWrap=True)
         self.open_btn = QPushButton(objectName="session_open", clicked=self._open_session)
-        self.close_btn = QPushButton(objectName="session_close", clicked=self._close_session)
+        self.close_btn = QPushButton(objectName="session_close", clicked=self._ask_close_session)
         self.cancel_btn = QPushButton(clicked=self._cancel_checkin)
         self.unlock_note = QLineEdit(objectName="unlock_note")
         self.unlock_btn = QPushButton(objectName="unlock_door", clicked=self._unlock)
-        session_box = QGroupBox()
-        self.session_box = session_box
-        sl = QVBoxLayout(session_box)
+        self.pending_label = QLabel(objectName="pending_sync", wordWrap=True)
+        self.centre_label = QLabel(objectName="centre_state", wordWrap=True)
+        sl = QVBoxLayout(self.session_box)
         sl.addWidget(self.session_label)
         sl.addWidget(self.session_state)
-        # Two rows, not one: three long (translated) buttons side by side made this
-        # column so wide that the applicants table beside it had to cut names.
         row = QHBoxLayout()
-        for b in (self.open_btn, self.close_btn):
-            row.addWidget(b)
+        row.addWidget(self.open_btn)
+        row.addWidget(self.close_btn)
         sl.addLayout(row)
         sl.addWidget(self.cancel_btn)
         door = QHBoxLayout()
         door.addWidget(self.unlock_note, 1)
         door.addWidget(self.unlock_btn)
         sl.addLayout(door)
-        self.pending_label = QLabel(objectName="pending_sync")
-        self.centre_label = QLabel(objectName="centre_state")
         sl.addWidget(self.pending_label)
         sl.addWidget(self.centre_label)
-        for label in (
-            self.session_label,
-            self.session_state,
-            self.pending_label,
-            self.centre_label,
-        ):
-            label.setWordWrap(True)  # long translations wrap instead of widening the column
 
         self.table = QTableWidget(0, 4, objectName="applicants")
         self.table.verticalHeader().setVisible(False)
@@ -139,72 +140,61 @@ class ProctorPanel(QWidget):
         self.applicants_box = QGroupBox()
         QVBoxLayout(self.applicants_box).addWidget(self.table)
 
-        self.override_box = QGroupBox()
-        self.refusal_combo = QComboBox(objectName="override_refusal")
-        self.reason_combo = QComboBox(objectName="override_reason")
-        for reason in OverrideReason:
-            self.reason_combo.addItem("", reason)
-        # The closed combo may be narrower than its longest reason (the open list shows
-        # it whole), so the form does not squeeze the applicants table.
-        for combo in (self.refusal_combo, self.reason_combo):
-            combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
-            combo.setMinimumContentsLength(12)
-        self.note_edit = QPlainTextEdit(objectName="override_note")
-        self.note_edit.setFixedHeight(90)
-        self.override_btn = QPushButton(objectName="override_submit", clicked=self._override)
-        self.reason_label, self.note_label = QLabel(), QLabel()
-        of = QFormLayout(self.override_box)
-        of.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        of.addRow(self.refusal_combo)
-        of.addRow(self.reason_label, self.reason_combo)
-        of.addRow(self.note_label, self.note_edit)
-        of.addRow(self.override_btn)
+        self.override = OverrideForm(tr)
+        self.override.submit_requested.connect(self._override)
+        # Old names kept for the callers and tests that use them.
+        self.refusal_combo = self.override.refusal_combo
+        self.reason_combo = self.override.reason_combo
+        self.note_edit = self.override.note_edit
+        self.override_btn = self.override.submit_btn
 
         self.status = QLabel(objectName="proctor_status", wordWrap=True)
         main = QWidget()
         ml = QVBoxLayout(main)
         ml.addLayout(header)
-        cols = QHBoxLayout()
-        left = QVBoxLayout()
-        left.addWidget(session_box)
-        left.addWidget(self.override_box)
-        # The table takes the width its names need (see `_fit_table`); the form the rest.
-        cols.addLayout(left, 1)
-        cols.addWidget(self.applicants_box, 0)
-        ml.addLayout(cols, 1)
+        ml.addLayout(buttons)
+        ml.addWidget(self.held_box)
+        # Three columns on a wide screen; stacked on a portrait one (`set_narrow`). They
+        # scroll rather than squeeze: on a 1024x600 panel nothing may be cut off.
+        body = QWidget()
+        self.columns = QBoxLayout(QBoxLayout.Direction.LeftToRight, body)
+        self.columns.addWidget(self.session_box, 1)
+        self.columns.addWidget(self.override, 1)
+        # The table takes the width its names need (see `_fit_table`); the forms the rest.
+        self.columns.addWidget(self.applicants_box, 0)
+        self.scroll = QScrollArea(widgetResizable=True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidget(body)
+        ml.addWidget(self.scroll, 1)
         ml.addWidget(self.status)
 
+        self.confirm = ConfirmPage()
         self.pages = QStackedWidget()
-        self.pages.addWidget(login)
+        self.pages.addWidget(self.login)
         self.pages.addWidget(main)
+        self.pages.addWidget(self.confirm)
         QVBoxLayout(self).addWidget(self.pages)
         tr.on_change(lambda _lang: self.retranslate())
         self.retranslate()
 
     # --- sign-in ---------------------------------------------------------------------
     def start(self) -> None:
-        """Show the sign-in form (the app calls this when the hidden key is pressed)."""
+        """Show the sign-in keypad (the app calls this on the long press or hidden key)."""
         self.sign_out()
-        self.id_edit.setFocus()
 
-    def sign_in(self) -> bool:
-        proctor_id, pin = self.id_edit.text().strip(), self.pin_edit.text()
-        self.pin_edit.clear()
+    def sign_in(self, proctor_id: str, pin: str) -> bool:
         try:
             self.account = self.flow.authenticate(self.directory, proctor_id, pin)
         except ProctorLockedOut:
-            self.login_error.setText(self.tr_.t("proctor.locked_out"))
+            self.login.ask_pin_again(self.tr_.t("proctor.locked_out"))
             return False
         except ProctorAuthError:
             log.info("proctor sign-in failed for %r", proctor_id)
-            self.login_error.setText(self.tr_.t("proctor.auth_failed"))
+            self.login.ask_pin_again(self.tr_.t("proctor.auth_failed"))
             return False
         log.info("proctor %s signed in", self.account.proctor_id)
-        self.login_error.clear()
         self.status.clear()
-        self.pages.setCurrentIndex(1)
+        self.pages.setCurrentIndex(PAGE_MAIN)
         self.retranslate()  # names the proctor in the header, then refreshes
         return True
 
@@ -212,14 +202,45 @@ class ProctorPanel(QWidget):
         if self.account is not None:
             log.info("proctor %s signed out", self.account.proctor_id)
         self.account = None
-        self.pin_edit.clear()
-        self.login_error.clear()
-        self.pages.setCurrentIndex(0)
+        self.login.start()
+        self.pages.setCurrentIndex(PAGE_LOGIN)
         self.retranslate()
 
     def _close(self) -> None:
         self.sign_out()
         self.closed.emit()
+
+    def check_idle(self, idle_s: float) -> bool:
+        """Sign out and leave after `IDLE_SIGN_OUT_S` without a touch; True if it did."""
+        if self.account is None or idle_s < IDLE_SIGN_OUT_S:
+            return False
+        log.info("proctor %s signed out after %.0f s idle", self.account.proctor_id, idle_s)
+        self._close()
+        return True
+
+    # --- confirmations ---------------------------------------------------------------
+    def _ask(self, key: str, on_yes: Callable[[], None]) -> None:
+        t = self.tr_.t
+
+        def yes() -> None:
+            self.pages.setCurrentIndex(PAGE_MAIN)
+            on_yes()
+
+        self.confirm.ask(
+            t(f"{key}.question"),
+            t(f"{key}.detail"),
+            t(f"{key}.yes"),
+            t("confirm.no"),
+            yes,
+            lambda: self.pages.setCurrentIndex(PAGE_MAIN),
+        )
+        self.pages.setCurrentIndex(PAGE_CONFIRM)
+
+    def _ask_exit(self) -> None:
+        self._ask("confirm.exit", self.exit_requested.emit)
+
+    def _ask_close_session(self) -> None:
+        self._ask("confirm.close_session", lambda: self._act(self.flow.close_session, None))
 
     # --- actions ---------------------------------------------------------------------
     def _act(self, action: Callable[[ProctorAccount], object], done_key: str | None) -> bool:
@@ -230,21 +251,24 @@ class ProctorPanel(QWidget):
             action(self.account)
         except KioskError as exc:
             log.info("proctor action refused: %s", exc)
-            self.status.setText(self.tr_.t("proctor.not_allowed", message=str(exc)))
+            self.status.setText(self.tr_.t("proctor.not_allowed", message=self._why(exc)))
             self.refresh()
             return False
         self.status.setText(self.tr_.t(done_key) if done_key else "")
         self.refresh()
         return True
 
+    def _why(self, exc: KioskError) -> str:
+        return self.tr_.t(why_key(exc))
+
     def _open_session(self) -> None:
         self._act(self.flow.open_session, None)
 
-    def _close_session(self) -> None:
-        self._act(self.flow.close_session, None)
-
     def _cancel_checkin(self) -> None:
         self._act(lambda _acc: self.flow.cancel(), None)
+
+    def _release(self) -> None:
+        self._act(lambda _acc: self.flow.acknowledge(), "proctor.released")
 
     def _unlock(self) -> None:
         note = self.unlock_note.text()
@@ -263,7 +287,7 @@ class ProctorPanel(QWidget):
 
         def override(acc: ProctorAccount) -> None:
             if refusal is None:
-                raise KioskError(self.tr_.t("proctor.no_refusal"))
+                raise KioskError("proctor.why.no_refusal")
             request = OverrideRequest(acc.proctor_id, reason, note, refusal.record_id)
             self.flow.override(acc, request)
 
@@ -300,49 +324,30 @@ class ProctorPanel(QWidget):
             ):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self._fit_table()
+        self.override.set_refusals(overridable_refusals(flow), names)
 
-        current = self.refusal_combo.currentData()
-        self.refusal_combo.clear()
-        for r in overridable_refusals(flow):
-            label = t(
-                "proctor.override_target",
-                name=names.get(r.applicant_id or "", r.applicant_id),
-                reason=self.tr_.t_opt("decision", r.reason.value),
-            )
-            self.refusal_combo.addItem(label, r)
-            if current is not None and r.record_id == current.record_id:
-                self.refusal_combo.setCurrentIndex(self.refusal_combo.count() - 1)
-        if self.refusal_combo.count() == 0:
-            self.refusal_combo.addItem(t("proctor.no_refusal"), None)
-        self.override_btn.setEnabled(self.refusal_combo.currentData() is not None)
+        state = flow.state
+        self.held_box.setVisible(state.hold)
+        if state.hold and state.decision is not None:
+            who = state.applicant.name if state.applicant else t("proctor.unknown_person")
+            reason = self.tr_.t_opt("refusal", state.decision.reason.value)
+            self.held_label.setText(t("proctor.held", ref=state.reference, name=who, reason=reason))
+            self.override.select_reference(state.reference)
 
-    def _fit_table(self) -> None:
-        """Ask the layout for enough width to show every name whole.
-
-        The Name column stretches and the others fit their contents, but a stretched
-        column only gets what the others leave: with the override form beside it, names
-        were cut to "Aru…". So the table's minimum width is the full need of all four
-        columns (cell padding, header text, frame and a scroll bar included), and the
-        layout takes the room from the form, whose texts can wrap or scroll.
-        """
-        table, header = self.table, self.table.horizontalHeader()
-        need = sum(
-            max(table.sizeHintForColumn(col), header.sectionSizeHint(col))
-            for col in range(table.columnCount())
-        )
-        need += 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width()
-        table.setMinimumWidth(need)
+    def _choose_language(self, language: str) -> None:
+        self.tr_.set_language(language)
+        for lang, b in self.lang_buttons.items():  # a tap on the current one unchecks it
+            b.setChecked(lang == self.tr_.language)
 
     def retranslate(self) -> None:
         t = self.tr_.t
-        self.login_title.setText(t("proctor.login_title"))
-        self.id_label.setText(t("proctor.id"))
-        self.pin_label.setText(t("proctor.pin"))
-        self.login_btn.setText(t("proctor.sign_in"))
-        self.login_cancel.setText(t("common.cancel"))
+        for lang, b in self.lang_buttons.items():
+            b.setChecked(lang == self.tr_.language)
         self.sign_out_btn.setText(t("proctor.sign_out"))
         self.back_btn.setText(t("proctor.close"))
         self.exit_btn.setText(t("proctor.exit_kiosk"))
+        self.held_box.setTitle(t("proctor.held_title"))
+        self.release_btn.setText(t("proctor.release"))
         self.open_btn.setText(t("proctor.session_open"))
         self.close_btn.setText(t("proctor.session_close"))
         self.cancel_btn.setText(t("proctor.cancel_checkin"))
@@ -350,12 +355,6 @@ class ProctorPanel(QWidget):
         self.unlock_note.setPlaceholderText(t("proctor.unlock_note"))
         self.session_box.setTitle(t("proctor.title"))
         self.applicants_box.setTitle(t("proctor.applicants"))
-        self.override_box.setTitle(t("proctor.override"))
-        self.override_btn.setText(t("proctor.override"))
-        self.reason_label.setText(t("proctor.override_reason"))
-        self.note_label.setText(t("proctor.override_note"))
-        for i in range(self.reason_combo.count()):
-            self.reason_combo.setItemText(i, t(f"override_reason.{self.reason_combo.itemData(i)}"))
         self.table.setHorizontalHeaderLabels(
             [
                 t("proctor.col.name"),
@@ -366,7 +365,25 @@ class ProctorPanel(QWidget):
         )
         self._fit_table()
         if self.account is not None:
-            self.who.setText(
-                t("proctor.signed_in_as", name=self.account.name, role=self.account.role.value)
-            )
+            role = t(f"proctor.role.{self.account.role.value}")
+            self.who.setText(t("proctor.signed_in_as", name=self.account.name, role=role))
             self.refresh()
+
+    def set_narrow(self, narrow: bool) -> None:
+        """Portrait or small screens: the three columns stack."""
+        self.columns.setDirection(
+            QBoxLayout.Direction.TopToBottom if narrow else QBoxLayout.Direction.LeftToRight
+        )
+
+    def _fit_table(self) -> None:
+        """Ask the layout for enough width to show every name whole: a stretched Name
+        column only gets what the others leave, and names were cut to "Aru…". So the
+        table's minimum width is the full need of all four columns (cell padding, header
+        text, frame and a scroll bar included)."""
+        table, header = self.table, self.table.horizontalHeader()
+        need = sum(
+            max(table.sizeHintForColumn(col), header.sectionSizeHint(col))
+            for col in range(table.columnCount())
+        )
+        need += 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width()
+        table.setMinimumWidth(need)

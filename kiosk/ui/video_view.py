@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QTransform
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF, QTransform
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from kiosk.ui.theme import ADJUST, GOOD, NEUTRAL
@@ -30,8 +30,15 @@ class GuideState:
 
 
 class VideoView(QWidget):
-    def __init__(self, parent: QWidget | None = None, *, show_guide: bool = True) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, show_guide: bool = True, mirror: bool = False
+    ) -> None:
         super().__init__(parent)
+        # The applicant's view is a mirror: turn to your left and the picture turns to
+        # the screen's left, as in any mirror (unmirrored, people turned the wrong way).
+        self.mirror = mirror
+        self.hint: str | None = None  # "left" | "right" | "up" | "down": an arrow by the oval
+        self._phase = 0
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 240)
         self._frame: np.ndarray | None = None
@@ -49,11 +56,19 @@ class VideoView(QWidget):
             h, w = frame.shape[:2]
             self._frame = frame
             self._image = QImage(frame.data, w, h, frame.strides[0], QImage.Format.Format_BGR888)
+        self._phase = (self._phase + 1) % 30  # the arrow moves with the repaints
         self.update()
 
     def set_guide(self, state: str) -> None:
         if state != self.guide_state:
             self.guide_state = state
+            self.update()
+
+    def set_hint(self, hint: str | None) -> None:
+        if hint not in (None, "left", "right", "up", "down"):
+            raise ValueError(f"unknown hint {hint!r}")
+        if hint != self.hint:
+            self.hint = hint
             self.update()
 
     def set_message(self, text: str) -> None:
@@ -68,6 +83,8 @@ class VideoView(QWidget):
         iw, ih = self._image.width(), self._image.height()
         scale = min(self.width() / iw, self.height() / ih)
         dx, dy = (self.width() - iw * scale) / 2, (self.height() - ih * scale) / 2
+        if self.mirror:
+            return QTransform(-scale, 0, 0, scale, dx + iw * scale, dy)
         return QTransform(scale, 0, 0, scale, dx, dy)
 
     def guide_rect(self) -> QRectF:
@@ -100,6 +117,8 @@ class VideoView(QWidget):
             )
             p.setPen(QPen(QColor(colour), 8))
             p.drawEllipse(self.guide_rect())
+            if self.hint is not None:
+                self._draw_arrow(p)
         if self.message:
             p.fillRect(self.rect(), QColor(0, 0, 0, 170))
             font = p.font()
@@ -111,3 +130,31 @@ class VideoView(QWidget):
                 self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message
             )
         p.end()
+
+    def _draw_arrow(self, p: QPainter) -> None:
+        """A thick arrow beside the oval, in the direction to move, nudging outwards."""
+        oval = self.guide_rect()
+        size = oval.height() * 0.22
+        shift = size * 0.25 * abs(15 - self._phase) / 15
+        c = oval.center()
+        if self.hint == "left":
+            tip = QPointF(oval.left() - size * 0.3 - shift, c.y())
+            d = QPointF(1, 0)
+        elif self.hint == "right":
+            tip = QPointF(oval.right() + size * 0.3 + shift, c.y())
+            d = QPointF(-1, 0)
+        elif self.hint == "up":
+            tip = QPointF(c.x(), oval.top() - size * 0.15 - shift)
+            d = QPointF(0, 1)
+        else:
+            tip = QPointF(c.x(), oval.bottom() + size * 0.15 + shift)
+            d = QPointF(0, -1)
+        n = QPointF(-d.y(), d.x())
+        head = QPolygonF(
+            [tip, tip + d * size * 0.6 + n * size * 0.5, tip + d * size * 0.6 - n * size * 0.5]
+        )
+        p.setPen(QPen(QColor(ADJUST), size * 0.22))
+        p.drawLine(tip + d * size * 0.5, tip + d * size * 1.2)
+        p.setBrush(QColor(ADJUST))
+        p.setPen(Qt.PenStyle.NoPen)
+        p.drawPolygon(head)

@@ -17,6 +17,8 @@ class FaceEmbedder(Protocol):
 
     def embed(self, aligned_bgr: np.ndarray) -> np.ndarray: ...
 
+    def embed_batch(self, aligned_bgr: list[np.ndarray]) -> np.ndarray: ...
+
 
 def l2_normalise(v: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(v))
@@ -58,14 +60,31 @@ class OnnxEmbedder:
         return np.ascontiguousarray((blob - self._mean) * self._inv_std)
 
     def embed(self, aligned_bgr: np.ndarray) -> np.ndarray:
-        if aligned_bgr.shape[:2] != tuple(self.size):
-            raise ValueError(f"aligned face must be {self.size}, got {aligned_bgr.shape[:2]}")
-        faces = [aligned_bgr, aligned_bgr[:, ::-1]] if self.flip_average else [aligned_bgr]
-        if self._batchable:
-            out = self.session.run(None, {self.input_name: self._blob(faces)})[0]
-        else:
-            out = np.concatenate(
-                [self.session.run(None, {self.input_name: self._blob([f])})[0] for f in faces]
-            )
-        vectors = np.asarray(out, np.float32).reshape(len(faces), -1)
-        return l2_normalise(sum(l2_normalise(v) for v in vectors))
+        return self.embed_batch([aligned_bgr])[0]
+
+    def embed_batch(self, aligned_bgr: list[np.ndarray], max_batch: int = 32) -> np.ndarray:
+        """(n, dim) embeddings of n aligned faces, run through the network in batches.
+
+        Each face's result is bit-identical to embedding it alone (the recogniser's
+        kernels compute every image of a batch independently; tests/test_vision_batch.py
+        checks it), so batching changes throughput, never a score.
+        """
+        if not aligned_bgr:
+            return np.zeros((0, self.dim), np.float32)
+        for face in aligned_bgr:
+            if face.shape[:2] != tuple(self.size):
+                raise ValueError(f"aligned face must be {self.size}, got {face.shape[:2]}")
+        views = 2 if self.flip_average else 1
+        crops: list[np.ndarray] = []
+        for face in aligned_bgr:
+            crops.extend([face, face[:, ::-1]] if self.flip_average else [face])
+        step = max_batch * views if self._batchable else 1
+        outs = [
+            self.session.run(None, {self.input_name: self._blob(crops[i : i + step])})[0]
+            for i in range(0, len(crops), step)
+        ]
+        vectors = np.asarray(np.concatenate(outs), np.float32).reshape(len(aligned_bgr), views, -1)
+        result = np.empty((len(aligned_bgr), vectors.shape[-1]), np.float32)
+        for i, own in enumerate(vectors):
+            result[i] = l2_normalise(sum(l2_normalise(v) for v in own))
+        return result

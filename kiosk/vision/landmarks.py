@@ -171,15 +171,18 @@ class DenseLandmarker:
 
     @classmethod
     def from_pack(
-        cls, pack: ModelPack, runtime: RuntimeConfig | None = None, *, threads: int = 1
+        cls, pack: ModelPack, runtime: RuntimeConfig | None = None, *, threads: int | None = None
     ) -> DenseLandmarker:
         """Verify and open the pack's landmark (and blendshape) models.
 
         `runtime` gives the provider and graph settings (as for the other models); the
-        thread count is `threads`, one by default: the landmarker runs beside the detector
-        and recogniser on a small kiosk CPU, and another spinning ORT pool slows them all.
+        thread count is `threads`, by default the process budget's
+        `landmark_intra_op_threads` (one): the landmarker runs beside the detector and
+        recogniser on a small kiosk CPU.
         """
-        runtime = replace(runtime or RuntimeConfig(), intra_op_threads=threads)
+        runtime = runtime or RuntimeConfig()
+        if threads is not None:
+            runtime = replace(runtime, landmark_intra_op_threads=threads)
         spec = pack.get("landmark")
         if spec.kind != LANDMARK_KIND:
             raise ModelPackError(f"no dense landmarker for kind {spec.kind!r}")
@@ -189,8 +192,8 @@ class DenseLandmarker:
         for other in pack.models:
             if other.role == "attribute" and other.kind == BLENDSHAPE_KIND:
                 other.verify()
-                blend = create_session(other.path, runtime)
-        model = cls(spec, create_session(spec.path, runtime), mesh, blend)
+                blend = create_session(other.path, runtime, role="attribute")
+        model = cls(spec, create_session(spec.path, runtime, role="landmark"), mesh, blend)
         log.info(
             "dense landmarker %s on %s (blendshapes: %s)",
             spec.file,

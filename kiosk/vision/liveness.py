@@ -105,7 +105,7 @@ class LivenessSession:
         self._ref_embedding: np.ndarray | None = None
         self._prev_embedding: np.ndarray | None = None
         self._min_cos = self._min_step_cos = 1.0
-        self._missing_embedding = 0
+        self._samples = 0  # frames with an embedding (identity samples)
         self._frames = self._landmark_frames = 0
         self._landmark_ms: list[float] = []
         self._yaws: list[float] = []
@@ -220,13 +220,18 @@ class LivenessSession:
         """Same person as in the first frame, and as in the frame before.
 
         A recogniser's similarity drops as the head turns 30° away from the first,
-        frontal frame, so the first-frame threshold must be loose; frame to frame the pose
-        changes by a few degrees only, so a tight threshold there catches the moment of
-        a swap that the loose one could miss: at a step's transition as on any frame.
+        frontal frame, so the first-frame threshold must be loose; from sample to sample
+        the pose changes less, so a tight threshold there catches the moment of a swap
+        that the loose one could miss.
+
+        Only sampled frames carry an embedding: the flow embeds the first face of each
+        challenge step (a new prompt) and, with `checkin.identity_sample_every` > 0,
+        every n-th face after it (kiosk/checkin/flow.py). Unsampled frames are no
+        identity evidence either way.
         """
         if obs.embedding is None:
-            self._missing_embedding += 1
             return False
+        self._samples += 1
         if self._ref_embedding is None:
             self._ref_embedding = self._prev_embedding = obs.embedding
             return False
@@ -290,7 +295,7 @@ class LivenessSession:
         """The challenge is complete: now timing, identity and the passive cues decide."""
         if self._frames < self.cfg.min_frames:
             return self._finish(None, "too_few_frames")
-        if self._missing_embedding or self._ref_embedding is None:
+        if self._samples < 2 or self._ref_embedding is None:
             return self._finish(None, "identity_unavailable")
         reaction = self.tracker.median_reaction_s()
         if self.challenge and not math.isnan(reaction) and reaction > self.cfg.max_reaction_s:

@@ -10,10 +10,14 @@ import math
 from dataclasses import dataclass
 
 from kiosk.config import LivenessConfig
-from kiosk.errors import ConfigError
+from kiosk.config_ranges import LIVENESS_CUES, parse_cue_weights, parse_required_cues
 from kiosk.vision.liveness_cues import ramp
 
-CUES = ("parallax", "moire", "border", "micro_motion", "glare", "gamut", "pad_model")
+# The cue names and their config parsers live with the config checks, which must not import
+# numpy; the names are kept here for the scoring code.
+CUES = LIVENESS_CUES
+parse_weights = parse_cue_weights
+parse_required = parse_required_cues
 # Cues that only mean something when the head has turned (not in mode "passive").
 MOTION_CUES = ("parallax",)
 
@@ -26,31 +30,6 @@ class PassiveAssessment:
     score: float
     reason: str
     scores: dict[str, float]
-
-
-def parse_weights(text: str) -> dict[str, float]:
-    """`"parallax=0.3,moire=0.25"` → dict; unknown cue names are a ConfigError."""
-    weights: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, _, value = part.partition("=")
-        name = name.strip()
-        if name not in CUES:
-            raise ConfigError(f"[liveness] cue_weights: unknown cue {name!r}; known: {CUES}")
-        try:
-            weights[name] = float(value)
-        except ValueError:
-            raise ConfigError(f"[liveness] cue_weights: {part!r} is not name=number") from None
-        if weights[name] < 0:
-            raise ConfigError(f"[liveness] cue_weights: {name} must not be negative")
-    return weights
-
-
-def parse_required(text: str) -> tuple[str, ...]:
-    names = tuple(filter(None, (p.strip() for p in text.split(","))))
-    for name in names:
-        if name not in CUES:
-            raise ConfigError(f"[liveness] required_cues: unknown cue {name!r}; known: {CUES}")
-    return names
 
 
 def cue_scores(measures: dict[str, float], cfg: LivenessConfig) -> dict[str, float]:

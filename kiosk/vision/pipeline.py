@@ -3,13 +3,18 @@
 `FaceEngine` is built once from the config (model pack verified against its manifest
 before any session opens) and is then cheap per frame. It holds no state between
 frames, so the camera worker and tests can call it freely.
+
+Embedding is the expensive stage (about three quarters of a frame), and the door needs
+it for a few frames per attempt only: `analyze(embed="none")` detects, aligns and assesses
+every frame, and `embed_observations` embeds the frames a decision uses, later, in one
+batch (the check-in flow picks them; see kiosk/checkin/flow.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +24,9 @@ from kiosk.vision.align import align_face
 from kiosk.vision.detect import Detections, FaceDetector, YuNetDetector
 from kiosk.vision.embed import FaceEmbedder, OnnxEmbedder
 from kiosk.vision.imageio import read_image
+from kiosk.vision.ort_cache import OptimizedModelCache
 from kiosk.vision.packs import ModelPack, resolve_pack
+from kiosk.vision.packs.manifest import MANIFEST
 from kiosk.vision.quality import QualityReport, assess_face
 from kiosk.vision.runtime import create_session
 
@@ -56,6 +63,13 @@ class FrameAnalysis:
         return self.faces[0] if self.faces else None
 
 
+def optimized_model_cache(cfg: KioskConfig, pack: ModelPack) -> OptimizedModelCache | None:
+    """The pack's optimised-graph cache in the data dir, or None when it is turned off."""
+    if not cfg.runtime.cache_optimized_models:
+        return None
+    return OptimizedModelCache.for_manifest(cfg.data_dir, pack.root / MANIFEST)
+
+
 class FaceEngine:
     def __init__(
         self,
@@ -84,12 +98,12 @@ class FaceEngine:
         cfg = cfg or load_config()
         pack = resolve_pack(cfg)
         t0 = time.perf_counter()
-        pack.verify()
+        pack.verify()  # the whole pack: a tampered landmark model stops the engine too
         load_ms = {"verify": (time.perf_counter() - t0) * 1000}
         det_spec, rec_spec = pack.get("detector"), pack.get("recognizer")
-        det_runtime = replace(cfg.runtime, intra_op_threads=cfg.runtime.detector_intra_op_threads)
-        det_loaded = create_session(det_spec.path, det_runtime)
-        rec_loaded = create_session(rec_spec.path, cfg.runtime)
+        cache = optimized_model_cache(cfg, pack)
+        det_loaded = create_session(det_spec.path, cfg.runtime, role="detector", cache=cache)
+        rec_loaded = create_session(rec_spec.path, cfg.runtime, role="recognizer", cache=cache)
         load_ms.update(detector=det_loaded.load_ms, recognizer=rec_loaded.load_ms)
         detector: FaceDetector
         if det_spec.kind == "yunet":
@@ -164,6 +178,20 @@ class FaceEngine:
             timings["quality"] += t_quality
             timings["embed"] += t_embed
         return FrameAnalysis(faces, frame_bgr.shape[:2], timings)
+
+    def embed_observations(self, observations: list[FaceObservation]) -> int:
+        """Embed, in one batch, those of `observations` that have no embedding yet; returns
+        how many were embedded (the flow counts them per attempt)."""
+        todo = [o for o in observations if o.embedding is None]
+        if not todo:
+            return 0
+        t = time.perf_counter()
+        vectors = self.embedder.embed_batch([o.aligned for o in todo])
+        per_face = (time.perf_counter() - t) * 1000 / len(todo)
+        for obs, vector in zip(todo, vectors, strict=True):
+            obs.embedding = vector
+            obs.timings_ms["embed"] = per_face
+        return len(todo)
 
     def embed_photo(self, path: str, *, long_side: int = 640) -> FaceObservation:
         """The main face of a still photo (enrolment, `kiosk compare`); NoFaceError if none."""

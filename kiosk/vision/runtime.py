@@ -3,6 +3,10 @@
 Execution provider is chosen from config (`auto` = CUDA when onnxruntime-gpu offers it,
 else CPU); the provider that actually runs is reported, because ORT silently drops a
 provider it cannot initialise and a technician must see that in calibration mode.
+
+Threads are one budget for the whole process (`[runtime]` in the config): each model
+role gets its intra-op count from it, OpenCV gets its own, and no ORT pool spins, since
+a spinning pool burns the cores the UI, the camera and the other models are waiting for.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import onnxruntime as ort
 
 from kiosk.config import RuntimeConfig
 from kiosk.errors import ConfigError, ModelIntegrityError
+from kiosk.vision.ort_cache import OptimizedModelCache
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +30,9 @@ _OPT_LEVELS = {
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
 _SEVERITY = {"verbose": 0, "info": 1, "warning": 2, "error": 3, "fatal": 4}
+# Telemetry is on by default in ORT builds that have it (Windows ETW); an exam door
+# reports to its centre and to nobody else. Off before the first session is made.
+ort.disable_telemetry_events()
 
 
 def available_providers() -> list[str]:
@@ -50,32 +58,114 @@ def choose_providers(provider: str) -> list[str]:
     raise ConfigError(f"unknown runtime.provider {provider!r}")
 
 
+ROLE_THREADS = {
+    "detector": "detector_intra_op_threads",
+    "recognizer": "intra_op_threads",
+    "landmark": "landmark_intra_op_threads",
+    "attribute": "landmark_intra_op_threads",
+    "pad": "detector_intra_op_threads",
+}
+_process_budget_applied: list[int] = []
+
+
+def threads_for(role: str, cfg: RuntimeConfig) -> int:
+    """The intra-op thread count of one model role under the process's thread budget."""
+    return int(getattr(cfg, ROLE_THREADS.get(role, "intra_op_threads")))
+
+
+def apply_process_budget(cfg: RuntimeConfig) -> None:
+    """Set OpenCV's pool to the budget once per process (cv2 would take every core for
+    resize and warpAffine, competing with ORT and the UI for the same two cores)."""
+    if _process_budget_applied:
+        return
+    import cv2
+
+    cv2.setNumThreads(cfg.opencv_threads)
+    _process_budget_applied.append(cfg.opencv_threads)
+
+
+def session_options(cfg: RuntimeConfig, role: str) -> ort.SessionOptions:
+    """Threads for `role`, no spinning (unless configured), the configured optimisation."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads_for(role, cfg)
+    options.inter_op_num_threads = cfg.inter_op_threads
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = _OPT_LEVELS[cfg.graph_optimization]
+    options.log_severity_level = _SEVERITY[cfg.log_level]
+    spin = "1" if cfg.allow_spinning else "0"
+    options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+    options.add_session_config_entry("session.inter_op.allow_spinning", spin)
+    return options
+
+
 @dataclass(frozen=True)
 class LoadedSession:
     session: ort.InferenceSession
     provider: str  # the provider ORT actually placed the graph on (first in its list)
     load_ms: float
     input_name: str
+    cached: bool = False  # opened from the optimised-graph cache
 
 
-def create_session(model_path: Path, cfg: RuntimeConfig) -> LoadedSession:
-    """Open one ONNX model; an unreadable or invalid file is a ModelIntegrityError."""
+def _open(path: Path, options: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), options, providers=providers)
+
+
+def create_session(
+    model_path: Path,
+    cfg: RuntimeConfig,
+    *,
+    role: str = "recognizer",
+    cache: OptimizedModelCache | None = None,
+) -> LoadedSession:
+    """Open one ONNX model; an unreadable or invalid file is a ModelIntegrityError.
+
+    With `cache`, a verified optimised graph is opened instead when there is one, and
+    otherwise the graph ORT optimises now is saved for the next start."""
     import time
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = cfg.intra_op_threads
-    options.inter_op_num_threads = cfg.inter_op_threads
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = _OPT_LEVELS[cfg.graph_optimization]
-    options.log_severity_level = _SEVERITY[cfg.log_level]
+    apply_process_budget(cfg)
+    options = session_options(cfg, role)
     providers = choose_providers(cfg.provider)
     start = time.perf_counter()
-    try:
-        session = ort.InferenceSession(str(model_path), options, providers=providers)
-    except Exception as exc:  # ORT raises its own Fail/InvalidGraph/NoSuchFile types
-        raise ModelIntegrityError(f"{model_path.name}: onnxruntime cannot load it: {exc}") from None
+    session, cached = None, False
+    target = temp = None
+    if cache is not None and cfg.graph_optimization != "disable":
+        device = providers[0].removesuffix("ExecutionProvider").lower()
+        variant = f"{device}-{cfg.graph_optimization}"
+        target = cache.path_for(Path(model_path), variant)
+        if cache.verified(target):
+            fast = session_options(cfg, role)
+            # Already optimised: running the optimisers again would only cost time.
+            fast.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+            try:
+                session, cached = _open(target, fast, providers), True
+            except Exception as exc:  # a graph from another build: rebuild it
+                log.warning("cached graph %s unusable (%s): rebuilding it", target.name, exc)
+        if session is None:
+            try:
+                temp = cache.temp_path(target)
+            except OSError as exc:  # a read-only data dir only costs start-up time
+                log.warning("no optimised-graph cache (%s): opening %s directly", exc, target.name)
+            else:
+                options.optimized_model_filepath = str(temp)
+                # ORT warns that an NCHWc graph is hardware-specific: the cache key says so.
+                options.log_severity_level = max(options.log_severity_level, _SEVERITY["error"])
+    if session is None:
+        try:
+            session = _open(Path(model_path), options, providers)
+        except Exception as exc:  # ORT raises its own Fail/InvalidGraph/NoSuchFile types
+            raise ModelIntegrityError(
+                f"{Path(model_path).name}: onnxruntime cannot load it: {exc}"
+            ) from None
+        if cache is not None and temp is not None and target is not None:
+            try:
+                cache.commit(temp, target)
+            except OSError as exc:  # a read-only data dir only costs start-up time
+                log.warning("cannot cache the optimised graph %s: %s", target.name, exc)
+                temp.unlink(missing_ok=True)
     load_ms = (time.perf_counter() - start) * 1000.0
     actual = session.get_providers()[0]
     if providers[0] != actual:
-        log.warning("%s: asked for %s, running on %s", model_path.name, providers[0], actual)
-    return LoadedSession(session, actual, load_ms, session.get_inputs()[0].name)
+        log.warning("%s: asked for %s, running on %s", Path(model_path).name, providers[0], actual)
+    return LoadedSession(session, actual, load_ms, session.get_inputs()[0].name, cached)

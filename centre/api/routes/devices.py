@@ -22,6 +22,7 @@ from centre.api.deps import (
     read_body,
 )
 from centre.crud import devices as crud_devices
+from centre.crud.heads import HeadRefused, parse_signed_head, report_head
 from centre.crud.ingest import ACCEPTED, DUPLICATE, REJECTED, BatchIngestor, announced_keys
 from centre.models import Device
 from kiosk.protocol.errors import CodedError
@@ -241,3 +242,25 @@ async def device_status(*, device_id: str, request: Request) -> dict[str, Any]:
     """What the centre holds for this device (signed by the device itself)."""
     ctx = context(request)
     return await run_in_threadpool(_device_status, ctx, request, device_id)
+
+
+def _head(ctx: CentreContext, request: Request, device_id: str, body: bytes) -> dict[str, Any]:
+    doc = parse_json(body)
+    with ctx.write_lock(), ctx.session() as db:
+        device = authenticate_device(ctx, db, request, body, device_id, lock=True)
+        try:
+            signed = parse_signed_head(doc, device, db)
+        except HeadRefused as exc:
+            raise ApiError(422, exc.code, str(exc)) from None
+        verdict = report_head(db, device, signed)
+        db.commit()
+    return {"device_id": device_id, **verdict.to_dict()}
+
+
+@router.post("/devices/{device_id}/head")
+async def report_ledger_head(*, device_id: str, request: Request) -> dict[str, Any]:
+    """The device's signed ledger head (seq, hash): the centre keeps the highest and raises
+    an incident when a device reports less, or another hash at a known seq."""
+    ctx = context(request)
+    body = await read_body(request, ctx.settings.max_body_bytes)
+    return await run_in_threadpool(_head, ctx, request, device_id, body)

@@ -21,6 +21,9 @@ from centre.models import StoredRecord
 
 router = APIRouter(prefix="/api/v1")
 
+# A record seq is a SQLite/PostgreSQL BIGINT; a larger query number overflows the driver.
+MAX_SEQ = 2**63 - 1
+
 
 @router.get("/reports/overrides")
 def overrides_report(
@@ -73,7 +76,7 @@ def list_records(
     session_id: str | None = None,
     applicant_id: str | None = None,
     type: str | None = None,
-    after_seq: int = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
     include_envelope: bool = False,
     db: DbSession,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,8 +21,9 @@ from centre.api.deps import (
     read_body,
 )
 from centre.core.security import Role
-from centre.crud.rosters import latest_roster, publish_roster
+from centre.crud.rosters import latest_roster, publish_roster, purge_rosters, roster_text
 from centre.crud.users import user_for_token
+from centre.models import utcnow
 from kiosk.protocol.errors import CodedError
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ def _publish(ctx: CentreContext, room: str, body: bytes, who: str) -> dict[str, 
     with ctx.write_lock(), ctx.session() as db:
         try:
             row = publish_roster(db, ctx.key, room, doc, created_by=who)
+            purge_rosters(db, utcnow(), timedelta(days=ctx.settings.roster_retention_days))
             db.commit()
         except CodedError as exc:
             db.rollback()
@@ -81,7 +84,11 @@ def _latest(ctx: CentreContext, request: Request, room: str) -> str:
         row = latest_roster(db, room)
         if row is None:
             raise ApiError(404, "roster_not_found", f"no roster published for room {room!r}")
-        return row.signed_doc
+        try:
+            return roster_text(ctx.key.roster_key, row)
+        except CodedError as exc:
+            status = 410 if exc.code == "roster_purged" else 500
+            raise ApiError(status, exc.code, str(exc)) from None
 
 
 @router.get("/rosters/{room}/latest")

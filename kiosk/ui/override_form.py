@@ -1,0 +1,122 @@
+"""The override form: which refusal, why (a fixed reason code), and a note.
+
+The note is required (see `OverrideRequest`) and the kiosk has no keyboard, so the
+common notes are buttons that add a sentence in the proctor's language; a USB keyboard
+can still type anything. Entries name the person, the reason and the reference code the
+applicant's screen shows, so the proctor picks the case in front of them.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QWidget,
+)
+
+from kiosk.checkin.next_step import reference_code
+from kiosk.checkin.overrides import OverrideReason
+from kiosk.checkin.session_book import Refusal
+from kiosk.ui.i18n import Translator
+
+QUICK_NOTES = ("id_checked", "photo_old", "head_covering", "glasses_removed", "camera_light")
+
+
+class OverrideForm(QGroupBox):
+    submit_requested = Signal()
+
+    def __init__(self, tr: Translator, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tr_ = tr
+        self.refusal_combo = QComboBox(objectName="override_refusal")
+        self.reason_combo = QComboBox(objectName="override_reason")
+        for reason in OverrideReason:
+            self.reason_combo.addItem("", reason)
+        for combo in (self.refusal_combo, self.reason_combo):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(12)
+        self.note_edit = QPlainTextEdit(objectName="override_note")
+        self.note_edit.setFixedHeight(64)
+        self.quick: dict[str, QPushButton] = {}
+        quick = QGridLayout()
+        for i, key in enumerate(QUICK_NOTES):
+            b = QPushButton(clicked=lambda _=False, key=key: self.add_note(key))
+            b.setProperty("chip", True)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            self.quick[key] = b
+            quick.addWidget(b, i // 2, i % 2)
+        self.clear_note_btn = QPushButton(clicked=self.note_edit.clear)
+        self.clear_note_btn.setProperty("chip", True)
+        quick.addWidget(self.clear_note_btn, len(QUICK_NOTES) // 2, len(QUICK_NOTES) % 2)
+        self.submit_btn = QPushButton(
+            objectName="override_submit", clicked=lambda: self.submit_requested.emit()
+        )
+        self.reason_label = self._wrapping_label()
+        self.note_label = self._wrapping_label()
+        form = QFormLayout(self)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
+        form.addRow(self.refusal_combo)
+        form.addRow(self.reason_label, self.reason_combo)
+        form.addRow(self.note_label, self.note_edit)
+        form.addRow(quick)
+        form.addRow(self.submit_btn)
+        tr.on_change(lambda _lang: self.retranslate())
+        self.retranslate()
+
+    @staticmethod
+    def _wrapping_label() -> QLabel:
+        label = QLabel()
+        label.setWordWrap(True)
+        return label
+
+    def add_note(self, key: str) -> None:
+        """Append a ready sentence to the note (tapped, so it is in the panel's language)."""
+        sentence = self.tr_.t(f"override_note.{key}")
+        current = self.note_edit.toPlainText().strip()
+        self.note_edit.setPlainText(f"{current} {sentence}".strip())
+
+    def set_refusals(self, refusals: list[Refusal], names: dict[str, str]) -> None:
+        """Fill the refusal list, keeping the selection when it is still there."""
+        t = self.tr_.t
+        current = self.refusal_combo.currentData()
+        self.refusal_combo.clear()
+        for r in refusals:
+            label = t(
+                "proctor.override_target",
+                name=names.get(r.applicant_id or "", r.applicant_id),
+                reason=self.tr_.t_opt("refusal", r.reason.value),
+                ref=reference_code(r.record_id),
+            )
+            self.refusal_combo.addItem(label, r)
+            if current is not None and r.record_id == current.record_id:
+                self.refusal_combo.setCurrentIndex(self.refusal_combo.count() - 1)
+        if self.refusal_combo.count() == 0:
+            self.refusal_combo.addItem(t("proctor.no_refusal"), None)
+        self.submit_btn.setEnabled(self.refusal_combo.currentData() is not None)
+
+    def select_reference(self, reference: str) -> None:
+        """Pre-select the refusal the applicant's screen shows (by its reference code)."""
+        for i in range(self.refusal_combo.count()):
+            r = self.refusal_combo.itemData(i)
+            if r is not None and reference_code(r.record_id) == reference:
+                self.refusal_combo.setCurrentIndex(i)
+
+    def retranslate(self) -> None:
+        t = self.tr_.t
+        self.setTitle(t("proctor.override"))
+        self.submit_btn.setText(t("proctor.override_submit"))
+        self.reason_label.setText(t("proctor.override_reason"))
+        self.note_label.setText(t("proctor.override_note"))
+        self.clear_note_btn.setText(t("common.clear"))
+        for key, b in self.quick.items():
+            b.setText(t(f"override_note.{key}.chip"))
+        for i in range(self.reason_combo.count()):
+            self.reason_combo.setItemText(i, t(f"override_reason.{self.reason_combo.itemData(i)}"))

@@ -61,7 +61,6 @@ log = logging.getLogger(__name__)
 _PAD_EVERY = 3  # the PAD model (when present) runs on every n-th frame
 _MIN_PRESENCE = 0.5  # the landmark model's own face-presence score
 _TURN_FRAMES = 5  # turned frames kept per turn step for the rigidity fit
-_CLOSE_SAMPLES_S = 0.25  # identity samples this close hold the tight step bound
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ class LivenessSession:
         self._rigidity: list[dict[str, float]] = []
         self._ref_embedding: np.ndarray | None = None
         self._prev_embedding: np.ndarray | None = None
-        self._prev_embedding_t = -math.inf
+        self._prev_embedding_frame = -1
         self._min_cos = self._min_step_cos = 1.0
         self._samples = 0  # frames with an embedding (identity samples)
         self._frames = self._landmark_frames = 0
@@ -139,7 +138,7 @@ class LivenessSession:
         self._frames += 1
         try:
             self._measure(obs, frame_bgr)
-            if self._identity_changed(obs, t):
+            if self._identity_changed(obs):
                 return self._finish(False, "identity_changed")
             if (t - self._last_landmark_t) * 1000 >= self.cfg.landmark_interval_ms:
                 self._last_landmark_t = t
@@ -218,13 +217,15 @@ class LivenessSession:
         if summary["margin"] < self.cfg.rigidity_min_margin:
             self._finish(False, f"not_3d:{flattest(summary)}")
 
-    def _identity_changed(self, obs: FaceObservation, t: float) -> bool:
+    def _identity_changed(self, obs: FaceObservation) -> bool:
         """Same person as in the first frame, and as in the frame before.
 
         A recogniser's similarity drops as the head turns 30° away from the first,
-        frontal frame, so the first-frame threshold must be loose; from sample to sample
-        the pose changes less, so a tight threshold there catches the moment of a swap
-        that the loose one could miss.
+        frontal frame, so the first-frame threshold must be loose; from one frame to the
+        next the pose changes by a few degrees only, so a tight threshold there catches
+        the moment of a swap that the loose one could miss. The tight check is made only
+        between embeddings of adjacent frames (the flow embeds each sample and the frame
+        after it): samples a head turn apart differ as much as a swap would.
 
         Only sampled frames carry an embedding: the flow embeds the first face of each
         challenge step (a new prompt) and, with `checkin.identity_sample_every` > 0,
@@ -234,23 +235,21 @@ class LivenessSession:
         if obs.embedding is None:
             return False
         self._samples += 1
+        adjacent = self._prev_embedding_frame == self._frames - 1
+        prev, self._prev_embedding = self._prev_embedding, obs.embedding
+        self._prev_embedding_frame = self._frames
         if self._ref_embedding is None:
-            self._ref_embedding = self._prev_embedding = obs.embedding
-            self._prev_embedding_t = t
+            self._ref_embedding = obs.embedding
             return False
-        assert self._prev_embedding is not None
         cos = self.checker.embed_similarity(self._ref_embedding, obs.embedding)
-        step = self.checker.embed_similarity(self._prev_embedding, obs.embedding)
-        # The tight sample-to-sample bound holds only for samples close in time (a few
-        # degrees apart); samples a whole step apart (a 30° turn, an open mouth) differ
-        # as much as the first frame does from a turned one, so the loose bound applies.
-        close = t - self._prev_embedding_t <= _CLOSE_SAMPLES_S
-        self._prev_embedding, self._prev_embedding_t = obs.embedding, t
         self._min_cos = min(self._min_cos, cos)
-        if close:
-            self._min_step_cos = min(self._min_step_cos, step)
-        step_floor = self.cfg.identity_step_min_cosine if close else self.cfg.identity_min_cosine
-        return cos < self.cfg.identity_min_cosine or step < step_floor
+        if cos < self.cfg.identity_min_cosine:
+            return True
+        if not adjacent or prev is None:
+            return False
+        step = self.checker.embed_similarity(prev, obs.embedding)
+        self._min_step_cos = min(self._min_step_cos, step)
+        return step < self.cfg.identity_step_min_cosine
 
     def _timeout_or(self, t: float) -> LivenessStep:
         if self.tracker.timed_out(t):

@@ -364,6 +364,7 @@ class LivenessChecker:
                 pack = engine.pack if engine is not None else resolve_pack(cfg)
                 if pack.has("landmark"):
                     landmarker = DenseLandmarker.from_pack(pack, cfg.runtime)
+                    landmarker.warm_up()
                 role = "pad"
                 if pack.has("pad"):
                     pad_model = load_pad_model(pack.get("pad"), cfg.runtime)

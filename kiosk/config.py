@@ -1,5 +1,8 @@
 """One TOML configuration with defaults that work offline.
 
+(Just over 400 lines on purpose: every section's defaults in one place, so a reader sees
+the whole configuration; ranges live in config_ranges.py.)
+
 Precedence, lowest first: the defaults below, the TOML file (``--config``, ``KIOSK_CONFIG``
 or ``<data_dir>/kiosk.toml``), then ``KIOSK_<SECTION>_<KEY>`` environment variables,
 e.g. ``KIOSK_RUNTIME_PROVIDER=cpu`` or ``KIOSK_SYNC_CENTRE_URL=http://127.0.0.1:8800``.

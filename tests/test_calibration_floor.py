@@ -30,10 +30,11 @@ def test_rule_of_three_counts() -> None:
 
 
 def test_clopper_pearson_upper_bounds() -> None:
-    # Reference values: scipy.stats.beta.ppf(0.975, k + 1, n - k).
-    assert clopper_pearson_upper(0, 300) == pytest.approx(0.0122210, abs=1e-6)
-    assert clopper_pearson_upper(0, 3000) == pytest.approx(0.0012289, abs=1e-6)
-    assert clopper_pearson_upper(3, 380) == pytest.approx(0.0228973, abs=1e-6)
+    # One-sided 95 % (the rule of three's convention): scipy.stats.beta.ppf(0.95, k + 1, n - k).
+    # 0 of 3,000 stays below 1e-3, so the rule of three and the bound agree.
+    assert clopper_pearson_upper(0, 300) == pytest.approx(0.0099361, abs=1e-6)
+    assert clopper_pearson_upper(0, 3000) == pytest.approx(0.0009981, abs=1e-6)
+    assert clopper_pearson_upper(3, 380) == pytest.approx(0.0202770, abs=1e-6)
     assert clopper_pearson_upper(5, 5) == 1.0
 
 

@@ -27,8 +27,10 @@ from kiosk.checkin.roster import (
     roster_to_document,
 )
 from kiosk.cli import main as kiosk_main
+from kiosk.demo.roster import DEMO_DIR, booking_photo
 from kiosk.errors import RosterSignatureInvalid
 from kiosk.protocol.keys import load_public_key_b64
+from kiosk.vision.imageio import read_image
 
 db_url = support.db_url
 centre = support.centre
@@ -310,6 +312,22 @@ def test_rosters_are_signed_versioned_and_served_to_the_right_room(
         centre.client.get("/api/v1/rosters/R-101/latest", headers=centre.staff()).status_code == 200
     )
     assert centre.client.get("/api/v1/rosters/R-101/latest").status_code == 401
+
+
+def test_the_booking_photo_passes_through_the_centre_signed(centre: Centre, tmp_path: Path) -> None:
+    photo = booking_photo(read_image(DEMO_DIR / "enrol" / "A1003.jpg"))
+    doc = roster_doc("R-101")
+    doc["applicants"][1]["photo"] = base64.b64encode(photo).decode("ascii")
+    r = centre.client.post("/api/v1/rosters/R-101", json=doc, headers=centre.staff())
+    assert r.status_code == 201, r.text
+    keys = device_keys(tmp_path, "door")
+    centre.enroll(keys, room="R-101")
+    served = signed(centre.client, keys, "GET", "/api/v1/rosters/R-101/latest").json()
+    roster = parse_signed_roster(served, centre.ctx.key.public_key, now=datetime.now(UTC))
+    assert [a.photo for a in roster.applicants] == [None, photo, None]
+    doc["applicants"][0]["photo"] = base64.b64encode(b"GIF89a" + bytes(32)).decode("ascii")
+    r = centre.client.post("/api/v1/rosters/R-101", json=doc, headers=centre.staff())
+    assert r.status_code == 422 and "applicant A-0: photo is not a JPEG image" in r.text
 
 
 def test_open_endpoints_and_unknown_paths(centre: Centre) -> None:

@@ -13,18 +13,16 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from kiosk.checkin.calibration_floor import binomial_cdf, clopper_pearson_upper, rule_of_three
 from kiosk.evaluation.evaluation import (
     EvalResult,
     Pair,
     PairScore,
     auc,
-    binomial_cdf,
-    clopper_pearson_upper,
     equal_error_rate,
     error_rates,
     fnmr_at_fmr,
     person_groups,
-    rule_of_three,
     summarise,
     threshold_for_fmr,
 )

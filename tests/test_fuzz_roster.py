@@ -29,6 +29,7 @@ from kiosk.checkin.roster import (
 from kiosk.errors import RecordFormatError, RosterError
 from kiosk.protocol.canonical import canonical_json
 from kiosk.protocol.keys import key_id
+from kiosk.protocol.photo import check_photo, jpeg_size
 
 FUZZ = fuzz(150)
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
@@ -139,3 +140,19 @@ def test_signed_garbage_content_raises_only_roster_errors(data: st.DataObject) -
 
 def test_the_unmutated_roster_parses() -> None:
     assert _parse(SIGNED) is not None
+
+
+@fuzz(300)
+@given(
+    header=st.sampled_from([b"", b"\xff\xd8\xff", b"\xff\xd8\xff\xc0\x00\x11\x08"]),
+    body=st.binary(max_size=64),
+)
+def test_any_photo_bytes_give_a_size_or_one_roster_error(header: bytes, body: bytes) -> None:
+    """The booking-photo header reader never crashes on cut or garbled JPEG segments."""
+    data = header + body
+    size = jpeg_size(data)
+    assert size is None or (len(size) == 2 and all(0 <= n <= 0xFFFF for n in size))
+    try:
+        assert check_photo(base64.b64encode(data).decode("ascii"), "p") == data
+    except RosterError as exc:
+        assert str(exc).startswith("p: photo ")

@@ -51,9 +51,11 @@ def test_a_turn_counts_after_hold_ms_of_frame_time_at_any_frame_rate(fps: float)
     assert long.phase == "return"
     assert [e.step_done for e in events if e.step_done] == [Prompt.TURN_LEFT]  # type: ignore[attr-defined]
     assert long.base == rest
-    # the baseline ended at the first frame 300 ms in; the step's clock starts there
     (reaction,) = long.reactions_s
-    assert reaction == pytest.approx(t0 - math.ceil(0.3 * fps - 1e-6) / fps)
+    # timed from the step's first frame (one frame after the 300 ms baseline ended) to
+    # half-way (7.5 of 16 degrees), interpolated between the last rest frame and t0
+    first_frame = math.ceil(0.3 * fps - 1e-6) / fps + 1 / fps
+    assert reaction == pytest.approx(t0 - (1 - 7.5 / 16) / fps - first_frame)
 
 
 def test_blink_and_mouth_are_relative_to_the_persons_own_rest() -> None:
@@ -84,7 +86,8 @@ def test_turning_the_wrong_way_twice_fails_and_the_step_times_out_in_seconds() -
     assert events[-1].failed == "wrong_direction"  # type: ignore[attr-defined]
     still = ChallengeTracker(cfg, (Prompt.TURN_LEFT,))
     _run(still, frames)
-    assert not still.timed_out(t + 4.0) and still.timed_out(t + 4.01)
+    start = 0.3  # the step began at the frame that completed the 300 ms baseline
+    assert not still.timed_out(start + 4.0) and still.timed_out(start + 4.01)
 
 
 def test_challenges_have_3_or_4_steps_a_turn_an_expression_and_no_repeat() -> None:

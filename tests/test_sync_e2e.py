@@ -102,12 +102,15 @@ def test_ten_thousand_records_arrive_exactly_once_through_faults(
             keys,
             proxy.url,
             batch_size=BATCH,
-            timeout_s=1.0,
+            # generous: a loaded CI machine must not turn a normal answer into a timeout
+            # (the proxy's "slow" mode below holds its answer well past this)
+            timeout_s=5.0,
             base_backoff_s=0.05,
             max_backoff_s=0.5,
             interval_s=0.2,
         )
 
+        proxy.delay_s = 15.0  # "slow": past the client's 5 s timeout
         assert client.push_once().accepted == BATCH
         acked = BATCH
         for mode in ("down", "error500", "slow", "drop"):

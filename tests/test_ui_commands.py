@@ -104,6 +104,8 @@ def test_windowed_demo_checks_in_from_a_qr_on_the_demo_camera(qtbot, engine) -> 
     try:
         screen = window.applicant
         assert screen.banner.isVisible()
+        # The demo roster carries each person's booking photo for the proctor's panel.
+        assert [len(a.photo or b"") > 0 for a in demo.flow.roster.applicants] == [True] * 5
         # No tap at all: the QR card on the camera claims the booking.
         qtbot.waitUntil(lambda: screen.pages.currentIndex() == screen.PAGE_RESULT, timeout=WAIT_MS)
         decision = demo.flow.state.decision

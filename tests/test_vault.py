@@ -112,10 +112,18 @@ def test_cli_purge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with TemplateVault(default_vault_path(cfg.data_dir), keys.template_key()) as vault:
         vault.put("S1", "A1", "sface", _vec(1), expires_at=datetime.now(UTC) - timedelta(1))
         vault.put("S1", "A2", "sface", _vec(2), expires_at=datetime.now(UTC) + timedelta(1))
+        jpeg = b"\xff\xd8\xff\xe0 stand-in bytes: the vault stores any photo it is given"
+        vault.put_photo("S1", "A1", jpeg, expires_at=datetime.now(UTC) - timedelta(1))
+        vault.put_photo("S1", "A2", jpeg, expires_at=datetime.now(UTC) + timedelta(1))
+        vault.put_photo("S1", "A3", jpeg, expires_at=datetime.now(UTC) + timedelta(1))
     mp = pytest.MonkeyPatch()
     mp.setattr(cli, "COMMAND_MODULES", ("kiosk.commands.ledger_cmd",))
     try:
         assert cli.main(["purge"]) == 0
     finally:
         mp.undo()
-    assert "purged 1 expired template rows; 1 remain" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert (
+        "purged 1 expired template rows and 1 booking photos; 1 template rows and 2 photos remain"
+        in out
+    )

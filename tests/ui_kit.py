@@ -151,6 +151,7 @@ def build_door(
     clock: Callable[[], float] | None = None,
     names: tuple[str, str] = ("Aigerim Sadykova", "Daniyar Omarov"),
     proctor_name: str = "Gulnara Proctor",
+    photos: dict[str, bytes] | None = None,
 ) -> Door:
     cfg = load_config()
     cfg.liveness.mode = "active"
@@ -158,9 +159,14 @@ def build_door(
     session = ExamSession(
         "S-1", "ALM-1", ROOM, "theory", now + timedelta(minutes=10), now + timedelta(hours=2)
     )
+    photos = photos or {}
     applicants = [
-        BookedApplicant("app-0", IIN_0, names[0], "12", "AB12CD", [templates["person00"]]),
-        BookedApplicant("app-1", IIN_1, names[1], "14", "EF34GH", [templates["person01"]]),
+        BookedApplicant(
+            "app-0", IIN_0, names[0], "12", "AB12CD", [templates["person00"]], photos.get("app-0")
+        ),
+        BookedApplicant(
+            "app-1", IIN_1, names[1], "14", "EF34GH", [templates["person01"]], photos.get("app-1")
+        ),
     ]
     roster = Roster("R-1", 1, now, now + timedelta(days=1), session, applicants)
     data = tmp_path / "data"

@@ -48,42 +48,58 @@ def impostor_pairs_needed(target_fmr: float) -> int:
     return math.ceil(RULE_OF_THREE / target_fmr - 1e-9)
 
 
-def _binom_cdf(k: int, n: int, p: float) -> float:
-    if p <= 0.0:
+def rule_of_three(trials: int) -> float:
+    """Lowest error rate that `trials` error-free trials demonstrate at 95% confidence.
+
+    With 0 errors in n trials the one-sided 95% upper bound is 1 - 0.05**(1/n) ~ 3/n, so
+    a target FMR F needs at least 3/F impostor pairs (ISO/IEC 19795-1, Annex B).
+    """
+    if trials <= 0:
+        raise ValueError("the rule of three needs at least one trial")
+    return 3.0 / trials
+
+
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p), summed in log space (exact for the n here)."""
+    if k < 0:
+        return 0.0
+    if k >= n or p <= 0.0:
         return 1.0
     if p >= 1.0:
-        return 1.0 if k >= n else 0.0
+        return 0.0
     log_p, log_q = math.log(p), math.log1p(-p)
-    total = 0.0
-    for j in range(k + 1):
-        log_term = (
-            math.lgamma(n + 1)
-            - math.lgamma(j + 1)
-            - math.lgamma(n - j + 1)
-            + j * log_p
-            + (n - j) * log_q
-        )
-        total += math.exp(log_term)
-    return min(1.0, total)
+    log_n = math.lgamma(n + 1)
+    terms = [
+        log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
+        for i in range(k + 1)
+    ]
+    top = max(terms)
+    return min(1.0, math.exp(top) * math.fsum(math.exp(x - top) for x in terms))
 
 
 def clopper_pearson_upper(errors: int, trials: int, confidence: float = CONFIDENCE) -> float:
-    """Upper end of the two-sided exact (Clopper-Pearson) interval for a rate seen as
-    `errors` out of `trials`: the p at which seeing `errors` or fewer has probability
-    (1 - confidence) / 2. 0 false matches in 300 pairs gives 0.0122; in 3,000, 0.00123."""
-    if trials <= 0:
+    """One-sided Clopper-Pearson upper bound on an error rate seen `errors` times in
+    `trials`: the p at which P(X <= errors) = 1 - confidence, i.e. the beta quantile
+    Beta(confidence; errors + 1, trials - errors), found by bisection (CDF falls in p)."""
+    if trials <= 0 or not 0 <= errors <= trials:
+        raise ValueError(f"need 0 <= errors <= trials and trials > 0, got {errors}/{trials}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError("confidence must be in (0, 1)")
+    if errors == trials:
         return 1.0
-    if errors >= trials:
-        return 1.0
-    alpha = (1.0 - confidence) / 2.0
+    alpha = 1.0 - confidence
+    if errors == 0:  # closed form; also the rule of three's exact version
+        return 1.0 - math.pow(alpha, 1.0 / trials)
     lo, hi = errors / trials, 1.0
-    for _ in range(100):  # bisection: the CDF falls as p grows
-        mid = (lo + hi) / 2.0
-        if _binom_cdf(errors, trials, mid) > alpha:
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if binomial_cdf(errors, trials, mid) > alpha:
             lo = mid
         else:
             hi = mid
-    return hi
+        if hi - lo < 1e-15:
+            break
+    return (lo + hi) / 2
 
 
 @dataclass(frozen=True)
@@ -231,10 +247,12 @@ __all__ = [
     "MIN_PEOPLE",
     "FloorVerdict",
     "assess",
+    "binomial_cdf",
     "check_min_people",
     "check_recorded",
     "check_stored_calibration",
     "clopper_pearson_upper",
     "format_rate",
     "impostor_pairs_needed",
+    "rule_of_three",
 ]

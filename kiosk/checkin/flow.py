@@ -326,9 +326,10 @@ class CheckinFlow:
 
     def _identity_sample(self, att: CaptureAttempt, obs: FaceObservation | None) -> None:
         """Embed this challenge frame if it is an identity sample: the first face of each
-        challenge step (a new prompt) and every `identity_sample_every`-th face after it.
-        The liveness session and the continuity check below see embeddings on those
-        frames only."""
+        challenge step (a new prompt) and every `identity_sample_every`-th face after it,
+        each with the face of the frame after it (the tight frame-to-frame identity check
+        needs two adjacent frames). The liveness session and the continuity check below
+        see embeddings on those frames only."""
         if obs is None:
             return
         att.liveness_frames += 1
@@ -338,6 +339,8 @@ class CheckinFlow:
             self._embed(att, [obs])
             att.sampled_prompt, att.frames_since_sample = att.liveness_prompt, 1
         else:
+            if att.frames_since_sample == 1:  # the frame right after a sample
+                self._embed(att, [obs])
             att.frames_since_sample += 1
 
     def _liveness(

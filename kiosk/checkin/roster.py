@@ -67,6 +67,9 @@ class BookedApplicant:
     seat: str
     booking_code: str
     templates: list[Template] = field(default_factory=list)
+    # The booking photo (JPEG bytes) the proctor compares before an override; in memory
+    # only: on disk it is in the vault, encrypted and purged with the templates.
+    photo: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -148,20 +151,22 @@ def roster_to_document(roster: Roster) -> dict[str, Any]:
             "starts_at": format_ts(s.starts_at),
             "ends_at": format_ts(s.ends_at),
         },
-        "applicants": [
-            {
-                "applicant_id": a.applicant_id,
-                "iin": a.iin,
-                "name": a.name,
-                "seat": a.seat,
-                "booking_code": a.booking_code,
-                "templates": [
-                    {"pack": t.pack_id, "vector": encode_vector(t.vector)} for t in a.templates
-                ],
-            }
-            for a in roster.applicants
-        ],
+        "applicants": [_applicant_to_document(a) for a in roster.applicants],
     }
+
+
+def _applicant_to_document(a: BookedApplicant) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "applicant_id": a.applicant_id,
+        "iin": a.iin,
+        "name": a.name,
+        "seat": a.seat,
+        "booking_code": a.booking_code,
+        "templates": [{"pack": t.pack_id, "vector": encode_vector(t.vector)} for t in a.templates],
+    }
+    if a.photo is not None:
+        entry["photo"] = base64.b64encode(a.photo).decode("ascii")
+    return entry
 
 
 def roster_from_parsed(doc: RosterDocument) -> Roster:
@@ -188,6 +193,7 @@ def roster_from_parsed(doc: RosterDocument) -> Roster:
                 seat=a.seat,
                 booking_code=a.booking_code,
                 templates=[Template(t.pack, _vector(t.vector)) for t in a.templates],
+                photo=a.photo,
             )
             for a in doc.applicants
         ],

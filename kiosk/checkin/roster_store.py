@@ -7,6 +7,7 @@ between restarts, its templates encrypted in the `TemplateVault`.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -81,6 +82,13 @@ class RosterStore:
             stripped = roster_to_document(roster)
             expires = s.ends_at + retention
             for a, entry in zip(roster.applicants, stripped["applicants"], strict=True):
+                # the photo never goes into the plain stored document: only the vault; a
+                # newer roster without one must not leave the old one to be shown
+                entry.pop("photo", None)
+                if a.photo is not None:
+                    self._vault.put_photo(s.session_id, a.applicant_id, a.photo, expires_at=expires)
+                else:
+                    self._vault.drop_photo(s.session_id, a.applicant_id)
                 rows: dict[str, list[np.ndarray]] = {}
                 entry["templates"] = []
                 for t in a.templates:
@@ -108,8 +116,8 @@ class RosterStore:
         return roster
 
     def load(self, centre: str, room: str) -> Roster | None:
-        """The accepted roster for a room with templates decrypted from the vault (templates
-        already purged are simply absent); None if no roster was accepted."""
+        """The accepted roster for a room with templates and booking photos decrypted from
+        the vault (those already purged are simply absent); None if no roster was accepted."""
         row = self._conn.execute(
             "SELECT document FROM rosters WHERE room_key = ?", (f"{centre}/{room}",)
         ).fetchone()
@@ -125,6 +133,9 @@ class RosterStore:
                     arr = self._vault.get(session_id, entry["applicant_id"], t["pack"])
                     templates.append({"pack": t["pack"], "vector": encode_vector(arr[t["row"]])})
             entry["templates"] = templates
+            photo = self._vault.get_photo(session_id, entry["applicant_id"])
+            if photo is not None:
+                entry["photo"] = base64.b64encode(photo).decode("ascii")
         return roster_from_document(doc)
 
 

@@ -161,7 +161,10 @@ def _print_roster(roster: Roster) -> None:
     )
     for a in roster.applicants:
         packs = ", ".join(sorted({t.pack_id for t in a.templates})) or "NO TEMPLATE"
-        print(f"  {a.applicant_id:<10} seat {a.seat:<4} {mask_iin(a.iin)}  {a.name}  [{packs}]")
+        photo = "  photo" if a.photo is not None else ""
+        print(
+            f"  {a.applicant_id:<10} seat {a.seat:<4} {mask_iin(a.iin)}  {a.name}  [{packs}]{photo}"
+        )
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     status.set_defaults(handler=_status)
     purge = sub.add_parser(
         "purge",
-        help="delete templates whose retention period has ended",
+        help="delete templates and booking photos whose retention period has ended",
         description="Delete (irreversibly) every stored biometric template whose retention "
         "period ([ledger] retention_days) has ended. Ledger records are kept: they hold scores, "
         "never templates.",
@@ -111,7 +111,11 @@ def _purge(args: argparse.Namespace) -> int:
     with TemplateVault(
         path, DeviceKeys.load(cfg.data_dir, KeyPolicy.from_config(cfg)).template_key()
     ) as vault:
+        photos = vault.photo_count()
         n = vault.purge(datetime.now(UTC))
-        left = vault.count()
-    print(f"purged {n} expired template rows; {left} remain")
+        left, photos_left = vault.count(), vault.photo_count()
+    print(
+        f"purged {n} expired template rows and {photos - photos_left} booking photos; "
+        f"{left} template rows and {photos_left} photos remain"
+    )
     return 0

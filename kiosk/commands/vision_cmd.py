@@ -72,8 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out",
         type=Path,
-        default=Path("benchmarks/out/vision.json"),
-        help="JSON file to write (default: benchmarks/out/vision.json)",
+        default=None,
+        help="JSON file to write (default: <data_dir>/bench/vision.json)",
     )
     p.set_defaults(handler=_bench)
 
@@ -181,6 +181,8 @@ def _bench(args: argparse.Namespace) -> int:
         _print_door(result["door"])
     if "cold" in parts:
         result["cold_start"] = _cold(cfg, portraits, reference=args.reference == "cv2")
+    # Under the data dir unless told: never into whatever folder the command runs from.
+    args.out = args.out or cfg.data_dir / "bench" / "vision.json"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     m = result["machine"]

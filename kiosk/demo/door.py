@@ -61,7 +61,7 @@ IMPOSTOR_CODE = "DEMO-0002"  # frames/impostor show someone else holding this bo
 # reaction time, speed, sway, tremor and sensor noise.
 DEMO_RENDER_PHOTO = {"genuine": "0004.jpg", "impostor": "0001.jpg"}
 FLOW_SEED = 1
-GENUINE_SEED = 2
+GENUINE_SEED = 4  # a person of typical reaction time (seed 2 was slow: ~1 s to start)
 IMPOSTOR_SEED = 2
 
 

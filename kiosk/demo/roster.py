@@ -15,6 +15,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -22,6 +24,8 @@ from kiosk.checkin.enrolment import enrol
 from kiosk.checkin.roster import BookedApplicant, ExamSession, Roster, make_iin, sign_roster
 from kiosk.config import BUNDLED_ASSETS
 from kiosk.errors import ConfigError
+from kiosk.protocol.photo import PHOTO_MAX_BYTES, PHOTO_MAX_SIZE
+from kiosk.vision.imageio import read_image
 from kiosk.vision.pipeline import FaceEngine
 
 log = logging.getLogger(__name__)
@@ -74,6 +78,24 @@ def demo_public_key_b64(demo_dir: Path = DEMO_DIR) -> str:
     return (demo_dir / DEMO_PUBLIC_KEY_FILE).read_text(encoding="ascii").strip()
 
 
+def booking_photo(image: np.ndarray) -> bytes:
+    """A roster booking photo from a BGR image: the centre 4:5 portrait crop, downscaled to
+    fit `PHOTO_MAX_SIZE`, as a JPEG within `PHOTO_MAX_BYTES` (what a kiosk accepts)."""
+    h, w = image.shape[:2]
+    max_w, max_h = PHOTO_MAX_SIZE
+    crop_w, crop_h = min(w, h * max_w // max_h), min(h, w * max_h // max_w)
+    x, y = (w - crop_w) // 2, (h - crop_h) // 2
+    crop = image[y : y + crop_h, x : x + crop_w]
+    scale = min(1.0, max_w / crop_w, max_h / crop_h)
+    size = (max(1, round(crop_w * scale)), max(1, round(crop_h * scale)))
+    small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    for quality in (85, 70, 50, 30):  # 320x400 is ~30 KB at 85; lower only if a photo is busy
+        ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok and len(buf) <= PHOTO_MAX_BYTES:
+            return buf.tobytes()
+    raise ConfigError(f"cannot make a booking photo under {PHOTO_MAX_BYTES // 1024} KB")
+
+
 def make_demo_roster(
     engine: FaceEngine,
     *,
@@ -106,6 +128,7 @@ def make_demo_roster(
                 person.seat,
                 person.booking_code,
                 [enrolment.template],
+                photo=booking_photo(read_image(person.photo)),
             )
         )
     starts = now + starts_in
@@ -134,6 +157,7 @@ def make_demo_roster(
 __all__ = [
     "DEMO_DIR",
     "DemoPerson",
+    "booking_photo",
     "demo_centre_key",
     "demo_public_key_b64",
     "load_demo_people",

@@ -204,12 +204,14 @@ def expression(canvas: np.ndarray, lm: np.ndarray, blink: float, mouth: float) -
         y0, y1 = int(max(0, mc[1] - 0.3 * d)), int(min(img.shape[0], mc[1] + 2.2 * d))
         roi = img[y0:y1, x0:x1].astype(np.float32)
         yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        drop = mouth * 0.45 * mw
+        drop = mouth * 0.6 * mw
         below = np.clip((yy - mc[1]) / (0.08 * mw) + 0.5, 0, 1)
         fade_x = np.clip(1.2 - np.abs(xx - mc[0]) / (0.9 * d), 0, 1)
         fade_y = np.clip(1 - (yy - mc[1] - 1.4 * d) / (0.5 * d), 0, 1)
-        map_y = yy - drop * below * fade_x * fade_y - y0
-        roi = cv2.remap(roi, xx - x0, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # both maps float32: mixed map types make cv2.remap read garbage
+        map_y = (yy - drop * below * fade_x * fade_y - y0).astype(np.float32)
+        map_x = (xx - x0).astype(np.float32)
+        roi = cv2.remap(roi, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         gap = _feathered_ellipse(
             roi.shape[:2], (mc[0] - x0, mc[1] + drop / 2 - y0), (0.42 * mw, drop / 2), 0.04 * mw
         )[..., None]

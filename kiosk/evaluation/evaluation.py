@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kiosk.checkin.calibration_floor import clopper_pearson_upper, rule_of_three
 from kiosk.errors import KioskError
 
 log = logging.getLogger(__name__)
@@ -154,60 +155,6 @@ def auc(genuine: np.ndarray, impostor: np.ndarray) -> float:
 
 
 # --- how much a finite test can show (stdlib only: no scipy at run time) --------------
-def rule_of_three(trials: int) -> float:
-    """Lowest error rate that `trials` error-free trials demonstrate at 95% confidence.
-
-    With 0 errors in n trials the one-sided 95% upper bound is 1 - 0.05**(1/n) ~ 3/n, so
-    a target FMR F needs at least 3/F impostor pairs (ISO/IEC 19795-1, Annex B).
-    """
-    if trials <= 0:
-        raise ValueError("the rule of three needs at least one trial")
-    return 3.0 / trials
-
-
-def binomial_cdf(k: int, n: int, p: float) -> float:
-    """P(X <= k) for X ~ Binomial(n, p), summed in log space (exact for the n here)."""
-    if k < 0:
-        return 0.0
-    if k >= n or p <= 0.0:
-        return 1.0
-    if p >= 1.0:
-        return 0.0
-    log_p, log_q = math.log(p), math.log1p(-p)
-    log_n = math.lgamma(n + 1)
-    terms = [
-        log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
-        for i in range(k + 1)
-    ]
-    top = max(terms)
-    return min(1.0, math.exp(top) * math.fsum(math.exp(x - top) for x in terms))
-
-
-def clopper_pearson_upper(errors: int, trials: int, confidence: float = 0.95) -> float:
-    """One-sided Clopper-Pearson upper bound on an error rate seen `errors` times in
-    `trials`: the p at which P(X <= errors) = 1 - confidence, i.e. the beta quantile
-    Beta(confidence; errors + 1, trials - errors), found by bisection (CDF falls in p)."""
-    if trials <= 0 or not 0 <= errors <= trials:
-        raise ValueError(f"need 0 <= errors <= trials and trials > 0, got {errors}/{trials}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError("confidence must be in (0, 1)")
-    if errors == trials:
-        return 1.0
-    alpha = 1.0 - confidence
-    if errors == 0:  # closed form; also the rule of three's exact version
-        return 1.0 - alpha ** (1.0 / trials)
-    lo, hi = errors / trials, 1.0
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if binomial_cdf(errors, trials, mid) > alpha:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-15:
-            break
-    return (lo + hi) / 2
-
-
 # --- the summary ----------------------------------------------------------------------
 def summarise(
     result: EvalResult, target_fmr: float, identities: Mapping[str, str] | None = None

@@ -6,6 +6,10 @@ who copies the disk. Each row is encrypted under the device's template key with 
 array shape, so moving ciphertext to another row (to make one applicant match as
 another) fails to decrypt instead of silently succeeding. ``secure_delete`` makes
 SQLite overwrite purged rows rather than leave them in free pages.
+
+Booking photos (the JPEG the proctor compares before an override) are personal data of
+the same kind, so they live here too, under the same key and purged by the same rule:
+one ``purge`` deletes a session's templates and photos together.
 """
 
 from __future__ import annotations
@@ -46,6 +50,15 @@ _SCHEMA = (
         PRIMARY KEY (session_id, applicant_id, pack_id)
     )""",
     "CREATE INDEX IF NOT EXISTS templates_expiry ON templates(expires_at_ms)",
+    """CREATE TABLE IF NOT EXISTS photos (
+        session_id TEXT NOT NULL,
+        applicant_id TEXT NOT NULL,
+        nonce BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        expires_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (session_id, applicant_id)
+    )""",
+    "CREATE INDEX IF NOT EXISTS photos_expiry ON photos(expires_at_ms)",
 )
 
 
@@ -68,6 +81,12 @@ def _aad(session_id: str, applicant_id: str, pack_id: str, shape: tuple[int, ...
             "pack": pack_id,
             "shape": list(shape),
         }
+    )
+
+
+def _photo_aad(session_id: str, applicant_id: str) -> bytes:
+    return canonical_json(
+        {"v": 1, "kind": "photo", "session": session_id, "applicant": applicant_id}
     )
 
 
@@ -189,6 +208,50 @@ class TemplateVault:
             ) from None
         return np.frombuffer(plain, dtype="<f4").reshape(shape).astype(np.float32)
 
+    def put_photo(
+        self, session_id: str, applicant_id: str, jpeg: bytes, *, expires_at: datetime
+    ) -> None:
+        """Encrypt and store (replacing) one applicant's booking photo for a session."""
+        if not jpeg:
+            raise TemplateVaultError("a booking photo must not be empty")
+        nonce = os.urandom(_NONCE)
+        ciphertext = self._aes.encrypt(nonce, bytes(jpeg), _photo_aad(session_id, applicant_id))
+        with self._txn():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO photos(session_id, applicant_id, nonce, ciphertext, "
+                "expires_at_ms) VALUES (?, ?, ?, ?, ?)",
+                (session_id, applicant_id, nonce, ciphertext, _ms(expires_at)),
+            )
+
+    def drop_photo(self, session_id: str, applicant_id: str) -> None:
+        """Forget one applicant's photo (a newer roster for the session has none)."""
+        with self._txn():
+            n = self._conn.execute(
+                "DELETE FROM photos WHERE session_id = ? AND applicant_id = ?",
+                (session_id, applicant_id),
+            ).rowcount
+        if n:
+            self._scrub_wal()
+
+    def get_photo(self, session_id: str, applicant_id: str) -> bytes | None:
+        """The decrypted booking photo, or None if there is none (never sent, or purged)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT nonce, ciphertext FROM photos WHERE session_id = ? AND applicant_id = ?",
+                (session_id, applicant_id),
+            ).fetchone()
+        if row is None:
+            return None
+        try:
+            return self._aes.decrypt(
+                bytes(row[0]), bytes(row[1]), _photo_aad(session_id, applicant_id)
+            )
+        except InvalidTag:
+            raise TemplateVaultError(
+                f"booking photo of applicant {applicant_id} in session {session_id} fails to "
+                "decrypt: edited, moved from another row, or wrong key"
+            ) from None
+
     def keys(self, session_id: str) -> list[tuple[str, str]]:
         """(applicant_id, pack_id) pairs stored for a session."""
         with self._lock:
@@ -200,14 +263,18 @@ class TemplateVault:
         return [(a, p) for a, p in rows]
 
     def purge(self, now: datetime) -> int:
-        """Delete every template whose retention has ended (expires_at <= now)."""
+        """Delete every template and booking photo whose retention has ended
+        (expires_at <= now); the number of template rows deleted."""
         with self._txn():
             n = self._conn.execute(
                 "DELETE FROM templates WHERE expires_at_ms <= ?", (_ms(now),)
             ).rowcount
-        if n:
+            photos = self._conn.execute(
+                "DELETE FROM photos WHERE expires_at_ms <= ?", (_ms(now),)
+            ).rowcount
+        if n or photos:
             self._scrub_wal()
-            log.info("purged %d expired template rows from %s", n, self.path)
+            log.info("purged %d expired template rows and %d photos from %s", n, photos, self.path)
         return n
 
     def _scrub_wal(self) -> None:
@@ -217,18 +284,25 @@ class TemplateVault:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def purge_session(self, session_id: str) -> int:
-        """Delete all templates of one session (e.g. when a roster is withdrawn)."""
+        """Delete all templates and photos of one session (e.g. a withdrawn roster)."""
         with self._txn():
             n = self._conn.execute(
                 "DELETE FROM templates WHERE session_id = ?", (session_id,)
             ).rowcount
-        if n:
+            photos = self._conn.execute(
+                "DELETE FROM photos WHERE session_id = ?", (session_id,)
+            ).rowcount
+        if n or photos:
             self._scrub_wal()
         return int(n)
 
     def count(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM templates").fetchone()[0])
+
+    def photo_count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0])
 
 
 __all__ = ["VAULT_FILENAME", "TemplateVault", "default_vault_path"]

@@ -11,12 +11,18 @@ Wire format (canonical JSON inside a signed envelope)::
     {"roster": {"v":1,"roster_id":…,"version":n,"issued_at":…,"expires_at":…,
                 "session":{"session_id","centre","room","kind","starts_at","ends_at"},
                 "applicants":[{"applicant_id","iin","name","seat","booking_code",
-                               "templates":[{"pack":…,"vector":base64(float32 LE)}]}]},
+                               "templates":[{"pack":…,"vector":base64(float32 LE)}],
+                               "photo":base64(JPEG), optional}]},
      "sig": base64(Ed25519 over canonical_json(roster)),
      "key_id": hex sha256(raw centre public key)[:16]}
 
 This module is stdlib-only (vectors are checked with `struct`), so the centre can sign
 and check rosters without numpy; the kiosk turns `RosterDocument` into its numpy model.
+
+The optional ``photo`` is the booking photo the proctor compares with the person at the
+door before overriding a refusal. It is signed with the rest (a swapped photo would let a
+stand-in talk the proctor round), and bounded (`kiosk.protocol.photo`) so a
+roster cannot smuggle a large image into the kiosk's memory or its decoder.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from kiosk.protocol.errors import (
 )
 from kiosk.protocol.iin import validate_iin
 from kiosk.protocol.keys import key_id
+from kiosk.protocol.photo import check_photo
 
 ROSTER_VERSION = 1
 SESSION_KINDS = ("theory", "practical")
@@ -51,6 +58,7 @@ _NORM_TOLERANCE = 1e-3
 _ROSTER_KEYS = {"v", "roster_id", "version", "issued_at", "expires_at", "session", "applicants"}
 _SESSION_KEYS = {"session_id", "centre", "room", "kind", "starts_at", "ends_at"}
 _APPLICANT_KEYS = {"applicant_id", "iin", "name", "seat", "booking_code", "templates"}
+_APPLICANT_OPTIONAL = frozenset({"photo"})
 _TEMPLATE_KEYS = {"pack", "vector"}
 _SIGNED_KEYS = {"roster", "sig", "key_id"}
 
@@ -103,9 +111,10 @@ class ApplicantDoc:
     seat: str
     booking_code: str
     templates: tuple[TemplateDoc, ...]
+    photo: bytes | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "applicant_id": self.applicant_id,
             "iin": self.iin,
             "name": self.name,
@@ -113,6 +122,9 @@ class ApplicantDoc:
             "booking_code": self.booking_code,
             "templates": [t.to_dict() for t in self.templates],
         }
+        if self.photo is not None:  # absent, not null: rosters without photos sign as before
+            out["photo"] = base64.b64encode(self.photo).decode("ascii")
+        return out
 
 
 @dataclass(frozen=True)
@@ -151,10 +163,12 @@ class RosterDocument:
 # --- strict parsing ------------------------------------------------------------------------
 
 
-def _obj(value: object, keys: set[str], where: str) -> dict[str, Any]:
+def _obj(
+    value: object, keys: set[str], where: str, optional: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise RosterError(f"{where} must be an object")
-    missing, extra = sorted(keys - set(value)), sorted(set(value) - keys)
+    missing, extra = sorted(keys - set(value)), sorted(set(value) - keys - optional)
     if missing:
         raise RosterError(f"{where} is missing field(s): {', '.join(missing)}")
     if extra:
@@ -206,7 +220,7 @@ def _template(t: object, where: str, dims: dict[str, int]) -> TemplateDoc:
 
 def _applicant(a: object, i: int, dims: dict[str, int]) -> ApplicantDoc:
     where = f"applicant #{i + 1}"
-    a = _obj(a, _APPLICANT_KEYS, where)
+    a = _obj(a, _APPLICANT_KEYS, where, _APPLICANT_OPTIONAL)
     applicant_id = _text(a, "applicant_id", where)
     where = f"applicant {applicant_id}"
     try:
@@ -225,6 +239,7 @@ def _applicant(a: object, i: int, dims: dict[str, int]) -> ApplicantDoc:
         seat=_text(a, "seat", where, allow_empty=True),
         booking_code=_text(a, "booking_code", where),
         templates=templates,
+        photo=check_photo(a["photo"], where) if "photo" in a else None,
     )
 
 

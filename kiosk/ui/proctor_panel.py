@@ -315,16 +315,16 @@ class ProctorPanel(QWidget):
 
         applicants = flow.roster.applicants
         self.table.setRowCount(len(applicants))
-        names = {}
+        names, photos = {}, {}
         for row, a in enumerate(applicants):
-            names[a.applicant_id] = a.name
+            names[a.applicant_id], photos[a.applicant_id] = a.name, a.photo
             status = applicant_status(flow, a.applicant_id)
             for col, text in enumerate(
                 (a.name, a.seat, a.booking_code, t(f"applicant_status.{status}"))
             ):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self._fit_table()
-        self.override.set_refusals(overridable_refusals(flow), names)
+        self.override.set_refusals(overridable_refusals(flow), names, photos)
 
         state = flow.state
         self.held_box.setVisible(state.hold)

@@ -18,6 +18,7 @@ find and start a recorded clip for each prompt is slower (see docs/LIVENESS.md).
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 
@@ -62,6 +63,8 @@ class ChallengeTracker:
     _closed_seen: bool = False  # blink: eyes seen closed during this step
     _reacted: bool = False
     _in_wrong: bool = False
+    _prev: tuple[float, float] | None = None  # (t, progress) of the step's last frame
+    _react_from: float | None = None  # the step's first frame
 
     @property
     def prompt(self) -> Prompt:
@@ -102,9 +105,8 @@ class ChallengeTracker:
         if self.phase != "step":
             return ChallengeEvent()
         prompt = self.challenge[self.step]
-        if not self._reacted and self._halfway(prompt, rel):
-            self._reacted = True
-            self.reactions_s.append(t - self._phase_t)
+        if not self._reacted:
+            self._note_reaction(prompt, rel, t)
         if self._step_reached(prompt, rel, t):
             self.step += 1
             self._enter("step" if self.step < len(self.challenge) else "return", t)
@@ -149,6 +151,7 @@ class ChallengeTracker:
         if phase == "done":
             self.finished_t = t
         self._closed_seen = self._reacted = False
+        self._prev = self._react_from = None
 
     def _held(self, on_target: bool, t: float) -> bool:
         """On target since at least `hold_ms` (measured on frame time stamps)."""
@@ -177,16 +180,37 @@ class ChallengeTracker:
             return self._held(rel.pitch >= cfg.pitch_deg and straight, t)
         return self._held(rel.pitch <= -cfg.pitch_deg and straight, t)  # LOOK_DOWN
 
-    def _halfway(self, prompt: Prompt, rel: FaceSignals) -> bool:
+    def _toward(self, prompt: Prompt, rel: FaceSignals) -> tuple[float, float]:
+        """(how far the signal has moved towards this prompt's target, half the target)."""
         cfg = self.cfg
         return {
-            Prompt.TURN_LEFT: rel.yaw >= cfg.turn_deg / 2,
-            Prompt.TURN_RIGHT: rel.yaw <= -cfg.turn_deg / 2,
-            Prompt.LOOK_UP: rel.pitch >= cfg.pitch_deg / 2,
-            Prompt.LOOK_DOWN: rel.pitch <= -cfg.pitch_deg / 2,
-            Prompt.BLINK: rel.blink >= cfg.blink_rise / 2,
-            Prompt.OPEN_MOUTH: rel.mouth >= cfg.mouth_rise / 2,
-        }.get(prompt, False)
+            Prompt.TURN_LEFT: (rel.yaw, cfg.turn_deg / 2),
+            Prompt.TURN_RIGHT: (-rel.yaw, cfg.turn_deg / 2),
+            Prompt.LOOK_UP: (rel.pitch, cfg.pitch_deg / 2),
+            Prompt.LOOK_DOWN: (-rel.pitch, cfg.pitch_deg / 2),
+            Prompt.BLINK: (rel.blink, cfg.blink_rise / 2),
+            Prompt.OPEN_MOUTH: (rel.mouth, cfg.mouth_rise / 2),
+        }.get(prompt, (0.0, math.inf))
+
+    def _note_reaction(self, prompt: Prompt, rel: FaceSignals, t: float) -> None:
+        """Record when the signal crossed half its target, interpolated between this frame
+        and the one before (so a 5 fps camera does not add up to 200 ms to it)."""
+        value, half = self._toward(prompt, rel)
+        previous = self._prev
+        self._prev = (t, value)
+        if self._react_from is None:
+            # timed from the first frame after the prompt changed: the frame that ended
+            # the last step was analysed before the new prompt could be on the screen,
+            # so the door's own frame latency is not counted against the applicant
+            self._react_from = t
+        if value < half:
+            return
+        self._reacted = True
+        crossed = t
+        if previous is not None and previous[1] < half < value:
+            t0, v0 = previous
+            crossed = t0 + (t - t0) * (half - v0) / (value - v0)
+        self.reactions_s.append(max(0.0, crossed - self._react_from))
 
     def _wrong_zone(self, rel: FaceSignals) -> bool:
         """A clear turn the opposite way of the current turn prompt (a replay cycling

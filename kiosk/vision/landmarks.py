@@ -202,6 +202,12 @@ class DenseLandmarker:
         )
         return model
 
+    def warm_up(self) -> None:
+        """Run both models once on a blank crop: ORT's first run allocates and can take
+        ~10× a normal one, which must not fall inside an applicant's challenge (a long
+        gap between analysed frames reads as a lost face)."""
+        self.infer(np.zeros((self.side, self.side, 3), np.uint8), np.array([0, 0, 128, 128]))
+
     def infer(
         self, frame_bgr: np.ndarray, box: np.ndarray, five_points: np.ndarray | None = None
     ) -> DenseLandmarks:

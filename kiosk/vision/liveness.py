@@ -104,6 +104,7 @@ class LivenessSession:
         self._rigidity: list[dict[str, float]] = []
         self._ref_embedding: np.ndarray | None = None
         self._prev_embedding: np.ndarray | None = None
+        self._prev_embedding_frame = -1
         self._min_cos = self._min_step_cos = 1.0
         self._samples = 0  # frames with an embedding (identity samples)
         self._frames = self._landmark_frames = 0
@@ -220,9 +221,11 @@ class LivenessSession:
         """Same person as in the first frame, and as in the frame before.
 
         A recogniser's similarity drops as the head turns 30° away from the first,
-        frontal frame, so the first-frame threshold must be loose; from sample to sample
-        the pose changes less, so a tight threshold there catches the moment of a swap
-        that the loose one could miss.
+        frontal frame, so the first-frame threshold must be loose; from one frame to the
+        next the pose changes by a few degrees only, so a tight threshold there catches
+        the moment of a swap that the loose one could miss. The tight check is made only
+        between embeddings of adjacent frames (the flow embeds each sample and the frame
+        after it): samples a head turn apart differ as much as a swap would.
 
         Only sampled frames carry an embedding: the flow embeds the first face of each
         challenge step (a new prompt) and, with `checkin.identity_sample_every` > 0,
@@ -232,16 +235,21 @@ class LivenessSession:
         if obs.embedding is None:
             return False
         self._samples += 1
+        adjacent = self._prev_embedding_frame == self._frames - 1
+        prev, self._prev_embedding = self._prev_embedding, obs.embedding
+        self._prev_embedding_frame = self._frames
         if self._ref_embedding is None:
-            self._ref_embedding = self._prev_embedding = obs.embedding
+            self._ref_embedding = obs.embedding
             return False
-        assert self._prev_embedding is not None
         cos = self.checker.embed_similarity(self._ref_embedding, obs.embedding)
-        step = self.checker.embed_similarity(self._prev_embedding, obs.embedding)
-        self._prev_embedding = obs.embedding
         self._min_cos = min(self._min_cos, cos)
+        if cos < self.cfg.identity_min_cosine:
+            return True
+        if not adjacent or prev is None:
+            return False
+        step = self.checker.embed_similarity(prev, obs.embedding)
         self._min_step_cos = min(self._min_step_cos, step)
-        return cos < self.cfg.identity_min_cosine or step < self.cfg.identity_step_min_cosine
+        return step < self.cfg.identity_step_min_cosine
 
     def _timeout_or(self, t: float) -> LivenessStep:
         if self.tracker.timed_out(t):
@@ -356,6 +364,7 @@ class LivenessChecker:
                 pack = engine.pack if engine is not None else resolve_pack(cfg)
                 if pack.has("landmark"):
                     landmarker = DenseLandmarker.from_pack(pack, cfg.runtime)
+                    landmarker.warm_up()
                 role = "pad"
                 if pack.has("pad"):
                     pad_model = load_pad_model(pack.get("pad"), cfg.runtime)

@@ -10,10 +10,13 @@ the signed head), so an auditor can verify a copy of a kiosk's data folder.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from kiosk.errors import KioskError, LedgerError, LedgerRolledBack, LedgerTampered
@@ -111,7 +114,7 @@ def audit_ledger(path: Path, data_dir: Path) -> AuditReport:
                 f"ledger {path} belongs to device {meta.get('device_id')}, not {device_id}"
             )
         count = verify_envelopes(
-            _rows(conn),
+            iter_stored(conn),
             genesis_b64=meta.get("genesis_public_key"),
             device_id=device_id,
             history=history,
@@ -139,13 +142,18 @@ def audit_ledger(path: Path, data_dir: Path) -> AuditReport:
     return AuditReport(device_id, count, head, witnessed, witness.places)
 
 
-def _rows(conn: sqlite3.Connection) -> Iterator[Envelope]:
+def iter_stored(
+    conn: sqlite3.Connection, lock: AbstractContextManager[Any] | None = None
+) -> Iterator[Envelope]:
+    """Every stored record in seq order, read in chunks (so a large ledger is never in
+    memory at once), parsed strictly; `lock` is held per chunk, not across the caller."""
     after = 0
     while True:
-        rows = conn.execute(
-            "SELECT seq, envelope FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after, _CHUNK),
-        ).fetchall()
+        with lock or contextlib.nullcontext():
+            rows = conn.execute(
+                "SELECT seq, envelope FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, _CHUNK),
+            ).fetchall()
         if not rows:
             return
         for seq, blob in rows:
@@ -153,4 +161,4 @@ def _rows(conn: sqlite3.Connection) -> Iterator[Envelope]:
         after = rows[-1][0]
 
 
-__all__ = ["AuditReport", "audit_ledger", "parse_row", "verify_envelopes"]
+__all__ = ["AuditReport", "audit_ledger", "iter_stored", "parse_row", "verify_envelopes"]

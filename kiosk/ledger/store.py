@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from kiosk.errors import KeyStoreError, KioskError, LedgerError, LedgerTampered, StorageFull
-from kiosk.ledger.audit import parse_row, verify_envelopes
+from kiosk.ledger.audit import iter_stored, parse_row, verify_envelopes
 from kiosk.ledger.keys import DeviceKeys
 from kiosk.ledger.witness import HeadWitness, LedgerHead, SignedHead, compare_head
 from kiosk.protocol.chain import key_rotation_body
@@ -402,18 +402,7 @@ class LedgerStore:
 
     def iter_envelopes(self) -> Iterator[Envelope]:
         """Every record in seq order, parsed strictly; an unreadable row is LedgerTampered."""
-        after = 0
-        while True:
-            with self._lock:
-                rows = self._conn.execute(
-                    "SELECT seq, envelope FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
-                    (after, _CHUNK),
-                ).fetchall()
-            if not rows:
-                return
-            for seq, blob in rows:
-                yield _parse_row(seq, blob)
-            after = rows[-1][0]
+        return iter_stored(self._conn, self._lock)
 
     def iter_type(self, rtype: str) -> Iterator[Envelope]:
         """Every record of one type, in seq order (e.g. the signed calibration records)."""

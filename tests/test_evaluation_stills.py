@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from kiosk.evaluation.stills import choose_face
+from kiosk.vision.stills import choose_face
 
 
 def faces(*boxes: tuple[float, float, float, float]) -> list[Any]:

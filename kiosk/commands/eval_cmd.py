@@ -15,7 +15,7 @@ from kiosk.config import load_config
 from kiosk.errors import KioskError
 
 if TYPE_CHECKING:
-    from kiosk.evaluation.stills import StillFace
+    from kiosk.vision.stills import StillFace
 
 # The parser is built without the engine, numpy or rich: the handler imports what it runs.
 console = LazyConsole()
@@ -126,8 +126,8 @@ def _eval(args: argparse.Namespace) -> int:
     from kiosk.evaluation.batch_embed import embed_images
     from kiosk.evaluation.pairs import read_identities, read_pairs, write_pair_csv
     from kiosk.evaluation.plots import plot_roc_det, plot_score_histograms
-    from kiosk.evaluation.stills import StillFace, face_by_rule
     from kiosk.vision.pipeline import FaceEngine, FaceObservation, FrameAnalysis
+    from kiosk.vision.stills import StillFace, face_by_rule
 
     cfg = load_config(args.config)
     target = args.target_fmr if args.target_fmr is not None else cfg.match.target_fmr
@@ -162,7 +162,7 @@ def _eval(args: argparse.Namespace) -> int:
         chosen[name] = StillFace(face, face.embedding, len(analysis.faces), index, used)
 
     with progress_bar("embedding photos", len(names)) as advance:
-        # Stills at their own size (kiosk/evaluation/stills.py), the face by --face, every
+        # Stills at their own size (kiosk/vision/stills.py), the face by --face, every
         # photo decoded and analysed once, in parallel (kiosk/evaluation/batch_embed.py).
         embeddings = embed_images(
             engine,

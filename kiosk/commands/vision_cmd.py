@@ -106,8 +106,8 @@ def _engine(cfg: KioskConfig):
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from kiosk.evaluation.stills import detect_still
     from kiosk.vision.image_header import probe_image
+    from kiosk.vision.stills import detect_still
 
     cfg = load_config(args.config)
     for path in (args.photo_a, args.photo_b):  # a bomb or a folder is refused before models load

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.errors import KioskError
-from kiosk.evaluation.stills import analyse_still
 from kiosk.vision.imageio import read_image
 from kiosk.vision.pipeline import FaceEngine, FaceObservation, FrameAnalysis
+from kiosk.vision.stills import analyse_still
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _analyse(
     engine: FaceEngine, path: Path, long_side: int | None, choose: FaceChoice, embed: bool
 ) -> tuple[FaceObservation | None, FrameAnalysis, int]:
     image = read_image(path)
-    if long_side is None:  # a still's own size, never upscaled (kiosk/evaluation/stills.py)
+    if long_side is None:  # a still's own size, never upscaled (kiosk/vision/stills.py)
         analysis, used = analyse_still(engine, image)
     else:
         analysis, used = engine.analyze(image, embed="none", long_side=long_side), long_side

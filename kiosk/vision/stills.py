@@ -1,5 +1,5 @@
-"""Faces in still photos for evaluation: which face a pair is about, found without
-upscaling the photo.
+"""Faces in still photos (`kiosk compare`, `kiosk eval`, enrolment): which face a photo is
+about, found without upscaling the photo. Not on the door's path.
 
 The door takes the largest face and refuses when two are close in size (an applicant
 at the door is the nearest person). A photo set's protocol is different: its subject is

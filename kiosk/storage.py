@@ -12,9 +12,11 @@ Stdlib only, so any package (ledger, camera, sync, checkin) may use it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 PRIVATE_FILE_MODE = 0o600
@@ -49,6 +51,19 @@ def _write_temp(path: Path, data: bytes, mode: int) -> Path:
     os.close(fd)
     os.chmod(tmp, mode)  # the umask may have narrowed it
     return tmp
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `lock_file` (created 0600) across processes:
+    the door, the sync loop and a CLI command may all write the same files."""
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None:
@@ -175,6 +190,7 @@ __all__ = [
     "atomic_write_text",
     "create_once_bytes",
     "describe_loose",
+    "exclusive_lock",
     "fsync_dir",
     "loose_paths",
     "open_sqlite",

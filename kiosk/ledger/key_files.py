@@ -8,7 +8,6 @@ knows bytes on disk, so a crash at any step leaves files the next load can recon
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import stat
@@ -33,7 +32,7 @@ from kiosk.ledger.keyseal import (
 )
 from kiosk.ledger.os_keyring import keyring_forget
 from kiosk.ledger.sealed_secret import detect, sealed_salt
-from kiosk.storage import atomic_write_bytes, create_once_bytes
+from kiosk.storage import atomic_write_bytes, create_once_bytes, exclusive_lock
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +50,8 @@ PURPOSE_TEMPLATE = "template-key"
 def store_lock(directory: Path) -> Iterator[None]:
     """An exclusive lock on the key directory while files are created or migrated, so two
     processes starting together (UI and sync) never seal the same secret twice."""
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with exclusive_lock(directory / LOCK_FILE):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def read_secret_file(path: Path) -> bytes:

@@ -23,7 +23,6 @@ maintained tpm2 binding is present on the target image, so it is not used.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from kiosk.errors import LedgerRolledBack, LedgerTampered
 from kiosk.protocol.ledger_head import LedgerHead, SignedHead
+from kiosk.storage import exclusive_lock
 
 log = logging.getLogger(__name__)
 
@@ -132,13 +132,8 @@ class HeadWitness:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         # Several processes append (door, sync, CLI): the head only ever moves forward.
-        fd = os.open(self.directory / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive_lock(self.directory / _LOCK):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     def _read_slots(self) -> list[SignedHead]:
         heads = []

@@ -7,6 +7,12 @@ from pathlib import Path
 
 # Qt must pick its platform before any test imports PySide6.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# keyring picks its backend once, on first use, and that can happen in a module-scoped
+# fixture before the per-test environment below is in place; it would then pick the
+# highest-priority backend class it knows, e.g. a test's in-memory one, and keep it for
+# the rest of the run (a witness written there leaked into later tests). The fail backend
+# from the start: tests that want a keyring set one explicitly.
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 import pytest
 

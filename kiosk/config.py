@@ -137,7 +137,10 @@ class CheckinConfig:
 @dataclass
 class LivenessConfig:
     mode: str = "active+passive"  # active+passive | passive | active | off-requires-proctor
-    challenge_steps: int = 4  # at most this many actions per challenge
+    # 3 steps: a turn, one more action, a blink or an open mouth (liveness_prompts.py); a
+    # 4th step adds ~1.2 s for a genuine applicant and stops no attack type the three miss
+    # in docs/LIVENESS.md's set, so it is a site's choice, not the default.
+    challenge_steps: int = 3  # at most this many actions per challenge
     challenge_min_steps: int = 3  # at least this many (the count is drawn at random)
     step_timeout_s: float = 4.0
     turn_deg: float = 15.0
@@ -151,7 +154,7 @@ class LivenessConfig:
     mouth_rise: float = 0.25  # mouth-open score above the person's own resting score
     landmark_interval_ms: float = 70.0  # dense landmarks at most this often (~14 Hz)
     rigidity_min_margin: float = 0.006  # IED: a rigid head must beat one and two planes by this
-    max_reaction_s: float = 0.9  # median prompt → half-way time over the steps
+    max_reaction_s: float = 0.9  # mean prompt → half-way time over the timed steps
     max_wrong_moves: int = 1  # clear turns the wrong way tolerated per session
     identity_min_cosine: float = 0.3  # every frame's embedding vs the first frame's
     max_face_gap_s: float = 1.0  # face not seen this long = face lost, session fails

@@ -64,6 +64,7 @@ class _Step:
     prompt: str | None
     progress: float
     verdict: _Verdict | None = None
+    facing: bool = True
 
 
 class StubLivenessForMatchingTests:

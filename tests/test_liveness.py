@@ -30,15 +30,15 @@ from kiosk.vision.liveness import LivenessChecker
 
 FACES = Path(__file__).parent / "data" / "liveness"
 # What stops each attack type on its seeded test presentation (seed 1: the challenge is
-# turn_left, open_mouth, look_down). A flat object tilted by a hand does not turn like a
+# turn_right, turn_left, blink). A flat object tilted by a hand does not turn like a
 # head in the dense mesh; a swap changes identity; the clip replay does everything right
 # but late (the attacker starts each clip after seeing the prompt): undecided, a proctor.
 EXPECTED_REASON = {
-    "print": "timeout:turn_left",
-    "folded_print": "timeout:turn_left",
-    "eyehole_mask": "timeout:turn_left",
+    "print": "timeout:turn_right",
+    "folded_print": "timeout:turn_right",
+    "eyehole_mask": "timeout:turn_right",
     "clip_replay": "slow_reaction",  # undecided: a proctor looks (a fast attacker passes)
-    "static_photo": "timeout:turn_left",
+    "static_photo": "timeout:turn_right",
     "swap": "identity_changed",
 }
 

@@ -132,3 +132,44 @@ def test_rigidity_tells_a_head_from_a_plane_and_a_folded_sheet() -> None:
     assert folded["two_planes"] < 1e-3 and folded["margin"] < cfg.rigidity_min_margin, folded
     assert folded["plane"] > 5 * folded["two_planes"]
     assert (flattest(plane), flattest(folded)) == ("plane", "two_planes")
+
+
+def test_every_challenge_ends_facing_the_camera_with_a_blink_or_open_mouth() -> None:
+    rng = random.Random(11)
+    for _ in range(200):
+        steps = draw_challenge(rng, 3, 3)
+        assert len(steps) == 3 and steps[-1] in EXPRESSIONS
+        assert any(s in TURNS for s in steps[:-1])
+
+
+def test_the_return_counts_time_already_spent_facing_the_camera_but_takes_a_frame() -> None:
+    cfg = LivenessConfig(hold_ms=250.0)
+    rest = FaceSignals(0.0, 0.0, blink=0.1, mouth=0.1)
+    tracker = ChallengeTracker(cfg, (Prompt.OPEN_MOUTH,))
+    frames = _baseline(10.0, rest)
+    t = frames[-1][0]
+    opened = FaceSignals(0.0, 0.0, blink=0.1, mouth=0.6)
+    frames += [(t + (i + 1) / 10, opened) for i in range(4)]  # held 300 ms: step done
+    _run(tracker, frames)
+    assert tracker.phase == "return"  # not on the frame that ended the step
+    tracker.feed(rest, t + 0.5)
+    # facing the camera since the baseline: the next frame ends it, 100 ms later
+    assert tracker.phase == "done" and tracker.finished_t == pytest.approx(t + 0.5)
+
+
+def test_a_head_still_turned_after_the_last_step_must_come_back_and_hold() -> None:
+    cfg = LivenessConfig(hold_ms=250.0)
+    rest = FaceSignals(0.0, 0.0, blink=0.1, mouth=0.1)
+    tracker = ChallengeTracker(cfg, (Prompt.TURN_LEFT,))
+    frames = _baseline(10.0, rest)
+    t = frames[-1][0]
+    turned = FaceSignals(20.0, 0.0, 0.1, 0.1)
+    frames += [(t + (i + 1) / 10, turned) for i in range(4)]
+    _run(tracker, frames)
+    assert tracker.phase == "return"
+    back = [(t + 0.5 + i / 10, rest) for i in range(3)]  # 0, 100, 200 ms back: not yet
+    for bt, bs in back:
+        tracker.feed(bs, bt)
+    assert tracker.phase == "return"
+    tracker.feed(rest, t + 0.8)  # 300 ms back
+    assert tracker.phase == "done"

@@ -18,6 +18,7 @@ from kiosk.checkin.decision import Decision, Reason
 from kiosk.checkin.liveness_gate import LivenessSessionLike, Verdict, verdict_as_dict
 from kiosk.checkin.matcher import Matcher, MatchOutcome, MatchResult
 from kiosk.checkin.roster import BookedApplicant
+from kiosk.vision.identity_continuity import IdentitySampler
 from kiosk.vision.pipeline import FaceObservation
 
 
@@ -39,8 +40,7 @@ class CaptureAttempt:
     engine_ms: list[float] = field(default_factory=list)
     embeddings: int = 0  # faces embedded for this attempt (fused frames + identity samples)
     embed_ms: float = 0.0
-    sampled_prompt: str | None = None  # the challenge step the last identity sample was in
-    frames_since_sample: int = 0
+    sampler: IdentitySampler = field(default_factory=IdentitySampler)  # challenge embeds
     liveness_prompt: str | None = None  # the prompt shown now (from the last liveness step)
     liveness_frames: int = 0
     probe: np.ndarray | None = None  # fused embedding once capture is complete

@@ -55,6 +55,7 @@ from kiosk.config import KioskConfig
 from kiosk.errors import PolicyViolation, UnknownApplicant
 from kiosk.ledger.store import LedgerStore
 from kiosk.protocol.envelope import Envelope
+from kiosk.vision.identity_continuity import IdentitySampler
 from kiosk.vision.pipeline import FaceEngine, FaceObservation, FrameAnalysis
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,13 @@ class CheckinFlow:
         if refusal is not None:
             return self._refuse_claim(applicant, method, refusal)
         used = self.book.attempts_used(applicant.applicant_id)
-        self._attempt = CaptureAttempt(applicant, method, used + 1, self._clock())
+        self._attempt = CaptureAttempt(
+            applicant,
+            method,
+            used + 1,
+            self._clock(),
+            sampler=IdentitySampler(self.cfg.checkin.identity_sample_every),
+        )
         return self._set(
             FlowState(
                 StateName.CLAIMED,
@@ -325,23 +332,15 @@ class CheckinFlow:
         )
 
     def _identity_sample(self, att: CaptureAttempt, obs: FaceObservation | None) -> None:
-        """Embed this challenge frame if it is an identity sample: the first face of each
-        challenge step (a new prompt) and every `identity_sample_every`-th face after it,
-        each with the face of the frame after it (the tight frame-to-frame identity check
-        needs two adjacent frames). The liveness session and the continuity check below
-        see embeddings on those frames only."""
+        """Embed this challenge frame if it is an identity sample (IdentitySampler: the
+        first face after each prompt change, the face after it, and every
+        `identity_sample_every`-th face). The liveness session and the continuity check
+        below see embeddings on those frames only."""
         if obs is None:
             return
         att.liveness_frames += 1
-        every = self.cfg.checkin.identity_sample_every
-        new_step = att.frames_since_sample == 0 or att.liveness_prompt != att.sampled_prompt
-        if new_step or (every > 0 and att.frames_since_sample >= every):
+        if att.sampler.wants(att.liveness_prompt):
             self._embed(att, [obs])
-            att.sampled_prompt, att.frames_since_sample = att.liveness_prompt, 1
-        else:
-            if att.frames_since_sample == 1:  # the frame right after a sample
-                self._embed(att, [obs])
-            att.frames_since_sample += 1
 
     def _liveness(
         self, att: CaptureAttempt, obs: FaceObservation | None, frame: np.ndarray
@@ -349,17 +348,19 @@ class CheckinFlow:
         if att.liveness is None:  # cannot happen: LIVENESS always starts a session
             return self._decide(att)
         self._identity_sample(att, obs)
-        # The face doing the challenge must be the face that was captured, or a photo
-        # could be captured and a live accomplice do the head turns. Frontal-ish frames
-        # only: a turned head legitimately scores lower.
-        frontal = obs is not None and abs(obs.quality.pose.yaw) <= self.cfg.quality.max_yaw_deg
-        if frontal and obs is not None and obs.embedding is not None and att.probe is not None:
-            c = float(np.dot(obs.embedding, att.probe))
-            att.continuity = c if att.continuity is None else min(att.continuity, c)
         # Frames without a face are fed too: a face that leaves the view mid-challenge
         # (a photo swapped out) is itself a liveness cue.
         step = att.liveness.feed(obs, frame, self._clock())
         att.liveness_prompt = step.prompt
+        # The face doing the challenge must be the face that was captured, or a photo
+        # could be captured and a live accomplice do the head turns. Only samples taken
+        # facing the camera (the session's dense-landmark pose, `step.facing`: the
+        # 5-point pose reads a 30° turn as ~12°) are held to the match threshold: a
+        # turned head legitimately scores lower.
+        if step.facing and obs is not None and obs.embedding is not None:
+            if att.probe is not None:
+                c = float(np.dot(obs.embedding, att.probe))
+                att.continuity = c if att.continuity is None else min(att.continuity, c)
         if step.verdict is None:
             prompt = step.prompt if obs is not None else "no_face"
             return self._set(

@@ -41,6 +41,9 @@ class Step(Protocol):
     def progress(self) -> float: ...
 
     @property
+    def facing(self) -> bool: ...  # the head faced the camera (the session's own pose)
+
+    @property
     def verdict(self) -> Verdict | None: ...
 
 
@@ -67,6 +70,7 @@ class UndecidedVerdict:
 class UndecidedStep:
     prompt: str | None = None
     progress: float = 1.0
+    facing: bool = True
     verdict: Verdict | None = field(default_factory=UndecidedVerdict)
 
 

@@ -46,7 +46,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="photos the thresholds were tuned on: their people are left out",
     )
     ev.add_argument(
+        "--tuning",
+        action="store_true",
+        help="run the tuning set (the --tuned-on photos, tuning seeds) instead of the report set",
+    )
+    ev.add_argument(
         "--supersample", type=int, default=2, help="scene pixels per camera pixel (1: faster)"
+    )
+    ev.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="presentations run in this many processes at once (e.g. the number of cores)",
     )
     ev.set_defaults(handler=_eval)
     show = lsub.add_parser("show", help="run one presentation and print each step's cues")
@@ -59,34 +70,42 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from kiosk.evaluation.liveness_eval import plot_summary, run_liveness_eval
-    from kiosk.vision.liveness import LivenessChecker
-    from kiosk.vision.pipeline import FaceEngine
+    from kiosk.commands.terminal import progress_bar
+    from kiosk.evaluation.liveness_eval import run_liveness_eval
 
-    for folder in (args.faces, args.tuned_on):
+    faces = args.tuned_on if args.tuning else args.faces
+    for folder in (faces, args.tuned_on):
         if not (folder / "identities.csv").is_file():
             raise KioskError(f"{folder} holds no identities.csv (image,person): pass --faces DIR")
+    from kiosk.evaluation.attacks import KINDS
+
+    unknown = [k for k in args.kinds.split(",") if k and k not in KINDS]
+    if unknown:
+        raise KioskError(f"unknown presenter kind {unknown[0]!r}: one of {', '.join(KINDS)}")
+    if not 1 <= args.workers <= 64:
+        raise KioskError(f"--workers {args.workers}: give 1 to 64 processes")
     cfg = load_config(args.config)
     out = args.out or cfg.paths.resolved_data_dir() / "liveness-eval"
-    engine = FaceEngine.from_config(cfg)
-    checker = LivenessChecker.from_config(cfg, engine)
-    if not checker.available:
-        print(f"liveness unavailable ({checker.unavailable_reason}): nothing to evaluate")
+    with progress_bar("presentations", None) as advance:
+        report = run_liveness_eval(
+            cfg,
+            faces,
+            tuned_on=args.tuned_on,
+            tuning=args.tuning,
+            kinds=tuple(args.kinds.split(",")),
+            per_kind=args.per_kind,
+            seed=args.seed,
+            fps_list=tuple(float(f) for f in args.fps.split(",") if f),
+            supersample=args.supersample,
+            workers=args.workers,
+            progress=lambda done, total: advance(1, total=total),
+        )
+    if report.get("unavailable"):
+        print(f"liveness unavailable ({report['unavailable']}): nothing to evaluate")
         return 1
     out.mkdir(parents=True, exist_ok=True)
-    report = run_liveness_eval(
-        cfg,
-        engine,
-        checker,
-        args.faces,
-        tuned_on=args.tuned_on,
-        kinds=tuple(args.kinds.split(",")),
-        per_kind=args.per_kind,
-        seed=args.seed,
-        fps_list=tuple(float(f) for f in args.fps.split(",") if f),
-        supersample=args.supersample,
-        progress=lambda line: print(line, flush=True),
-    )
+    from kiosk.evaluation.liveness_eval import plot_summary
+
     summaries: dict = report["summary"]  # type: ignore[assignment]
     kinds = tuple(report["kinds"])  # type: ignore[arg-type]
     (out / "liveness_eval.json").write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -45,6 +45,7 @@ from kiosk.evaluation.attacks_motion import (
 )
 from kiosk.evaluation.attacks_optics import CameraModel
 from kiosk.evaluation.attacks_render import VGA, Geometry, HeadModel, normalise_face
+from kiosk.vision.identity_continuity import IdentitySampler
 from kiosk.vision.imageio import read_image
 
 if TYPE_CHECKING:
@@ -194,16 +195,22 @@ def run_presentation(
     seed: int,
     fps: float = 10.0,
     max_s: float = 60.0,
+    sample_every: int = 0,
 ) -> LivenessVerdict:
     """Drive one liveness session with `presenter`, through the real face engine, with
-    the frame time stamps a camera at `fps` gives."""
+    the frame time stamps a camera at `fps` gives. Faces are embedded as the door embeds
+    them (IdentitySampler with `checkin.identity_sample_every`), so the identity check
+    measured here is the door's, not a denser one."""
     session = checker.start(random.Random(seed))
+    sampler = IdentitySampler(sample_every)
     prompt: str | None = "face_camera"
     i = 0
     while i / fps <= max_s:
         t = i / fps
         frame = presenter.frame(prompt, t)
-        obs = engine.analyze(frame).primary
+        obs = engine.analyze(frame, embed="none").primary
+        if obs is not None and sampler.wants(prompt):
+            engine.embed_observations([obs])
         step = session.feed(obs, frame, t)
         if step.verdict is not None:
             return step.verdict

@@ -11,14 +11,20 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from kiosk.config import KioskConfig
+from kiosk.errors import KioskError
 from kiosk.evaluation.attacks import KINDS, load_sources, make_presenter, run_presentation
+from kiosk.evaluation.attacks_motion import FaceSource
 from kiosk.evaluation.attacks_optics import CameraModel
 from kiosk.evaluation.attacks_render import HD
 from kiosk.vision.liveness import LivenessChecker
@@ -117,39 +123,125 @@ def _people(faces: Path) -> set[str]:
     return {row["person"] for row in rows}
 
 
+# Seeds: the report set's start at 1000, the tuning set's at 10,000,000 (`tuning=True`), so
+# no presentation is ever drawn in both, whatever `seed`, kinds or counts are.
+REPORT_SEED_BASE, TUNING_SEED_BASE = 1000, 10_000_000
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: str
+    fps: float
+    index: int
+    seed: int
+
+
+class _Runner:
+    """One process's engine, liveness checker and attack sources (per frame rate)."""
+
+    def __init__(
+        self, cfg: KioskConfig, faces: Path, leave_out: set[str], supersample: int
+    ) -> None:
+        self.cfg, self.faces, self.leave_out, self.supersample = cfg, faces, leave_out, supersample
+        self.engine = FaceEngine.from_config(cfg)
+        self.checker = LivenessChecker.from_config(cfg, self.engine)
+        self._sources: dict[float, tuple[CameraModel, list[FaceSource]]] = {}
+
+    def sources(self, fps: float) -> tuple[CameraModel, list[FaceSource]]:
+        if fps not in self._sources:
+            camera = CameraModel(HD, fps, self.supersample)
+            found = load_sources(self.engine, self.faces, geometry=camera.scene)
+            kept = [s for s in found if s.person not in self.leave_out]
+            self._sources[fps] = (camera, kept)
+        return self._sources[fps]
+
+    def run(self, job: Job) -> dict[str, Any]:
+        camera, sources = self.sources(job.fps)
+        rng = np.random.default_rng(job.seed)
+        presenter = make_presenter(job.kind, sources, job.index, rng, camera)
+        verdict = run_presentation(
+            self.checker,
+            self.engine,
+            presenter,
+            seed=job.seed,
+            fps=job.fps,
+            sample_every=self.cfg.checkin.identity_sample_every,
+        )
+        passive = self.checker.assess_passive(verdict.cues)
+        src = sources[job.index % len(sources)]
+        return {
+            "kind": job.kind,
+            "fps": job.fps,
+            "index": job.index,
+            "seed": job.seed,
+            "image": src.image,
+            "person": src.person,
+            "passed": verdict.passed,
+            "reason": verdict.reason,
+            "score": round(verdict.score, 4),
+            "passive_passed": passive.passed,
+            "passive_reason": passive.reason,
+            "passive_score": round(passive.score, 4),
+            "fine_period_camera_px": getattr(presenter, "fine_period_camera_px", None),
+            "cues": {
+                k: (round(v, 5) if math.isfinite(v) else None) for k, v in verdict.cues.items()
+            },
+        }
+
+
+_WORKER: _Runner | None = None  # a pool process's runner (made once by _start_worker)
+
+
+def _start_worker(cfg: KioskConfig, faces: Path, leave_out: set[str], supersample: int) -> None:
+    global _WORKER
+    _WORKER = _Runner(cfg, faces, leave_out, supersample)
+
+
+def _run_in_worker(job: Job) -> dict[str, Any]:
+    assert _WORKER is not None
+    return _WORKER.run(job)
+
+
 def run_liveness_eval(
     cfg: KioskConfig,
-    engine: FaceEngine,
-    checker: LivenessChecker,
     faces: Path,
     *,
     tuned_on: Path | None = None,
+    tuning: bool = False,
     kinds: tuple[str, ...] = (),
     per_kind: int = 0,
     seed: int = 0,
     fps_list: tuple[float, ...] = (25.0, 10.0),
     supersample: int = 2,
-    progress: Callable[[str], None] = log.info,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, object]:
     """Run `per_kind` presentations of each kind at each frame rate (default: every kind,
     one per photo in `faces`) through a 1280×720 camera model and return the report.
 
-    The thresholds were tuned on the photos in `tuned_on` (and seeds below 1000): people
-    found there are left out of this set, and this set's seeds start at 1000 + `seed`, so
-    the figures are reported on photos and seeds the tuning never saw.
+    The thresholds were tuned on the photos in `tuned_on` with seeds from
+    TUNING_SEED_BASE (`tuning=True` runs that set: `faces` is then the tuning folder):
+    people found there are left out of the report set, whose seeds start at
+    REPORT_SEED_BASE + `seed`, so the figures are reported on photos and seeds the tuning
+    never saw. `workers` > 1 runs presentations in that many processes (one engine
+    each, one ORT thread per model); results are the same as with one.
     """
-    tune_people = _people(tuned_on) if tuned_on is not None else set()
-    results: list[dict] = []
-    started = time.perf_counter()
+    leave_out = _people(tuned_on) if tuned_on is not None and not tuning else set()
+    base = TUNING_SEED_BASE if tuning else REPORT_SEED_BASE
     kinds = tuple(k for k in kinds if k) or KINDS
+    started = time.perf_counter()
+    runner = _Runner(cfg, faces, leave_out, supersample)
+    if not runner.checker.available:
+        return {"unavailable": runner.checker.unavailable_reason}
+    jobs: list[Job] = []
     sets: dict[str, object] = {}
     for fps in fps_list:
-        camera = CameraModel(HD, fps, supersample)
-        sources = [
-            s
-            for s in load_sources(engine, faces, geometry=camera.scene)
-            if s.person not in tune_people
-        ]
+        _camera, sources = runner.sources(fps)
+        if not sources:
+            raise KioskError(
+                f"{faces}: no near-frontal photo of anyone outside the tuning set "
+                f"({tuned_on}); pass other --faces, or --tuning to run the tuning set"
+            )
         sets = {
             "photos": sorted(s.image for s in sources),
             "people": len({s.person for s in sources}),
@@ -158,52 +250,29 @@ def run_liveness_eval(
         for kind in kinds:
             for i in range(n):
                 # one seed per presentation, stable when kinds or counts change
-                run_seed = 1000 + seed * 100_003 + KINDS.index(kind) * 10_007 + i
-                rng = np.random.default_rng(run_seed)
-                presenter = make_presenter(kind, sources, i, rng, camera)
-                verdict = run_presentation(checker, engine, presenter, seed=run_seed, fps=fps)
-                passive = checker.assess_passive(verdict.cues)
-                src = sources[i % len(sources)]
-                results.append(
-                    {
-                        "kind": kind,
-                        "fps": fps,
-                        "index": i,
-                        "seed": run_seed,
-                        "image": src.image,
-                        "person": src.person,
-                        "passed": verdict.passed,
-                        "reason": verdict.reason,
-                        "score": round(verdict.score, 4),
-                        "passive_passed": passive.passed,
-                        "passive_reason": passive.reason,
-                        "passive_score": round(passive.score, 4),
-                        "fine_period_camera_px": getattr(presenter, "fine_period_camera_px", None),
-                        "cues": {
-                            k: (round(v, 5) if math.isfinite(v) else None)
-                            for k, v in verdict.cues.items()
-                        },
-                    }
-                )
-                log.info("%s@%g #%d: %s (%s)", kind, fps, i, verdict.passed, verdict.reason)
-            progress(
-                f"{kind} at {fps:g} fps: {n} presentations ({time.perf_counter() - started:.0f} s)"
-            )
+                run_seed = base + seed * 100_003 + KINDS.index(kind) * 10_007 + i
+                jobs.append(Job(kind, fps, i, run_seed))
+    results = _run_jobs(runner, jobs, workers, progress)
     genuine = [r for r in results if r["kind"] == "genuine" and r["passed"] is True]
     durations = [r["cues"].get("challenge_s") for r in genuine if r["cues"].get("challenge_s")]
+    which = {"faces": str(faces), "seeds": f"from {base + seed * 100_003}", **sets}
     return {
         "what": "ISO/IEC 30107-3 style figures on the synthetic attack set (docs/LIVENESS.md)",
         "camera": {"width": HD.width, "height": HD.height, "supersample": supersample},
-        "tuned_on": {
+        "tuned_on": which
+        if tuning
+        else {
             "faces": str(tuned_on) if tuned_on else None,
-            "people": sorted(tune_people),
-            "seeds": "below 1000",
+            "people": sorted(leave_out),
+            "seeds": f"from {TUNING_SEED_BASE}",
         },
-        "reported_on": {"faces": str(faces), "seeds": f"from {1000 + seed * 100_003}", **sets},
-        "pack": engine.pack_id,
+        "reported_on": None if tuning else which,
+        "pack": runner.engine.pack_id,
         "kinds": list(kinds),
         "fps": list(fps_list),
+        "workers": workers,
         "config": {k: getattr(cfg.liveness, k) for k in vars(cfg.liveness)},
+        "identity_sample_every": cfg.checkin.identity_sample_every,
         "seconds": round(time.perf_counter() - started, 1),
         "genuine_challenge_median_s": float(np.median(durations)) if durations else None,
         "summary": {
@@ -212,6 +281,45 @@ def run_liveness_eval(
         },
         "results": results,
     }
+
+
+def _run_jobs(
+    runner: _Runner,
+    jobs: list[Job],
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[dict[str, Any]]:
+    """Every job's result, in job order (a pool's completion order does not leak out)."""
+    done = 0
+    results: list[dict[str, Any]] = []
+    if workers <= 1:
+        for job in jobs:
+            results.append(runner.run(job))
+            done += 1
+            log.info("%s@%g #%d: %s", job.kind, job.fps, job.index, results[-1]["reason"])
+            if progress:
+                progress(done, len(jobs))
+        return results
+    # one ORT thread per model in each process: `workers` processes share the cores
+    cfg = replace(
+        runner.cfg,
+        runtime=replace(runner.cfg.runtime, intra_op_threads=1, opencv_threads=1),
+    )
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding ORT pools
+    by_job: dict[Job, dict[str, Any]] = {}
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(cfg, runner.faces, runner.leave_out, runner.supersample),
+    ) as pool:
+        futures = {pool.submit(_run_in_worker, job): job for job in jobs}
+        for future in as_completed(futures):
+            by_job[futures[future]] = future.result()
+            done += 1
+            if progress:
+                progress(done, len(jobs))
+    return [by_job[job] for job in jobs]
 
 
 __all__ = ["plot_summary", "run_liveness_eval", "summarise", "wilson"]

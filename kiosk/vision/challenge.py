@@ -12,7 +12,7 @@ eyes that are narrow at rest or a mouth that is never quite closed all move the 
 not the thresholds.
 
 It also records, per step, the *reaction time*: from the prompt until the signal is half
-way to its target. A person starts to move ~0.2–0.8 s after a prompt; someone who has to
+way to its target (their mean is the `reaction_s` cue). A person starts to move ~0.2–0.8 s after a prompt; someone who has to
 find and start a recorded clip for each prompt is slower (see docs/LIVENESS.md).
 """
 
@@ -64,6 +64,7 @@ class ChallengeTracker:
     _reacted: bool = False
     _in_wrong: bool = False
     _prev: tuple[float, float] | None = None  # (t, progress) of the step's last frame
+    _centred_t: float | None = None  # since when the head faces the camera (any phase)
     _react_from: float | None = None  # the step's first frame
 
     @property
@@ -96,12 +97,13 @@ class ChallengeTracker:
             s.blink - self.base.blink,
             s.mouth - self.base.mouth,
         )
+        centred = abs(rel.yaw) < self.cfg.turn_deg / 2 and abs(rel.pitch) < self.cfg.pitch_deg
+        if not centred:
+            self._centred_t = None
+        elif self._centred_t is None:
+            self._centred_t = t
         if self.phase == "return":
-            centred = abs(rel.yaw) < self.cfg.turn_deg / 2 and abs(rel.pitch) < self.cfg.pitch_deg
-            if self._held(centred, t):
-                self._enter("done", t)
-                return ChallengeEvent(phase_changed=True)
-            return ChallengeEvent()
+            return self._feed_return(t)
         if self.phase != "step":
             return ChallengeEvent()
         prompt = self.challenge[self.step]
@@ -121,8 +123,22 @@ class ChallengeTracker:
         self._in_wrong = wrong
         return event
 
-    def median_reaction_s(self) -> float:
-        return statistics.median(self.reactions_s) if self.reactions_s else float("nan")
+    def _feed_return(self, t: float) -> ChallengeEvent:
+        """Done once the head has faced the camera for `hold_ms`, counted from when it
+        came back, which may be during the last step (a blink or an open mouth, done
+        facing the camera). The return still takes at least one frame of its own after
+        the last step: the flow embeds the first face after every prompt change, so the
+        face that finishes the challenge is an identity sample too."""
+        since = self._centred_t
+        if since is not None and (t - since) * 1000 >= self.cfg.hold_ms:
+            self._enter("done", t)
+            return ChallengeEvent(phase_changed=True)
+        return ChallengeEvent()
+
+    def mean_reaction_s(self) -> float:
+        """The mean over the timed steps: with three steps a median is one step's value,
+        and one lucky step lets a slow presenter through (docs/LIVENESS.md)."""
+        return statistics.fmean(self.reactions_s) if self.reactions_s else float("nan")
 
     # ------------------------------------------------------------ internals
 
@@ -194,7 +210,12 @@ class ChallengeTracker:
 
     def _note_reaction(self, prompt: Prompt, rel: FaceSignals, t: float) -> None:
         """Record when the signal crossed half its target, interpolated between this frame
-        and the one before (so a 5 fps camera does not add up to 200 ms to it)."""
+        and the one before (so a 5 fps camera does not add up to 200 ms to it).
+
+        A step whose signal is already past half its target on its first frame (a look
+        down while the head still dips from the turn before, landmark noise at a large
+        turn) has no reaction to time: it is left out, not counted as 0 s, which would
+        pull a slow presenter's mean under the limit."""
         value, half = self._toward(prompt, rel)
         previous = self._prev
         self._prev = (t, value)
@@ -203,6 +224,9 @@ class ChallengeTracker:
             # the last step was analysed before the new prompt could be on the screen,
             # so the door's own frame latency is not counted against the applicant
             self._react_from = t
+            if value >= half:
+                self._reacted = True  # nothing to time in this step
+                return
         if value < half:
             return
         self._reacted = True

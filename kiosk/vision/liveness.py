@@ -40,6 +40,7 @@ from kiosk.config import KioskConfig, LivenessConfig
 from kiosk.errors import ConfigError, KioskError
 from kiosk.vision.challenge import ChallengeTracker, FaceSignals
 from kiosk.vision.embed import cosine_similarity
+from kiosk.vision.identity_continuity import IdentityContinuity
 from kiosk.vision.landmark_cues import eye_blink, head_pose, mouth_open
 from kiosk.vision.liveness_cues import PassiveEvidence
 from kiosk.vision.liveness_pad import PadModel
@@ -80,6 +81,9 @@ class LivenessStep:
     prompt: str | None  # a `Prompt` (a str), or None when the session is over
     progress: float  # 0..1
     verdict: LivenessVerdict | None = None
+    # The head faced the camera on the latest dense-landmark frame (relative to the
+    # person's baseline): the flow holds only such frames to the match threshold.
+    facing: bool = True
 
 
 class LivenessSession:
@@ -102,11 +106,16 @@ class LivenessSession:
         self._ref_points: np.ndarray | None = None
         self._turned: list[np.ndarray] = []
         self._rigidity: list[dict[str, float]] = []
-        self._ref_embedding: np.ndarray | None = None
-        self._prev_embedding: np.ndarray | None = None
-        self._prev_embedding_frame = -1
-        self._min_cos = self._min_step_cos = 1.0
-        self._samples = 0  # frames with an embedding (identity samples)
+        self.identity = IdentityContinuity(
+            self.cfg.identity_min_cosine,
+            self.cfg.identity_step_min_cosine,
+            checker.embed_similarity,
+        )
+        # Whether the head faced the camera on the last dense-landmark frame (relative to
+        # the baseline, the return's own rule); the capture before the challenge took
+        # frontal faces only, so True until a landmark frame says otherwise.
+        self._facing = True
+        self._final_wait_t: float | None = None
         self._frames = self._landmark_frames = 0
         self._landmark_ms: list[float] = []
         self._yaws: list[float] = []
@@ -138,7 +147,12 @@ class LivenessSession:
         self._frames += 1
         try:
             self._measure(obs, frame_bgr)
-            if self._identity_changed(obs):
+            if obs.embedding is not None and self.identity.changed(
+                obs.embedding,
+                self._frames,
+                facing=self._facing,
+                final=self.tracker.phase in ("return", "done"),
+            ):
                 return self._finish(False, "identity_changed")
             if (t - self._last_landmark_t) * 1000 >= self.cfg.landmark_interval_ms:
                 self._last_landmark_t = t
@@ -152,7 +166,9 @@ class LivenessSession:
             return self._result
         if self.tracker.phase == "done":
             if self.mode == "passive" and t - self._start_t < self.cfg.passive_duration_s:
-                return LivenessStep(Prompt.HOLD_STILL, 0.5)
+                return LivenessStep(Prompt.HOLD_STILL, 0.5, facing=self._facing)
+            if self.challenge and not self.identity.final_sample:
+                return self._ask_final_sample(t)
             return self._decide()
         return self._timeout_or(t)
 
@@ -160,8 +176,8 @@ class LivenessSession:
         """Current raw cue values (technician calibration mode shows these live)."""
         measures = self.evidence.measures()
         measures["pad_model"] = float(np.mean(self._pad)) if self._pad else float("nan")
-        measures["identity_min_cos"] = self._min_cos
-        measures["identity_min_step_cos"] = self._min_step_cos
+        measures["identity_min_cos"] = self.identity.min_cos
+        measures["identity_min_step_cos"] = self.identity.min_step_cos
         return measures
 
     # ------------------------------------------------------------ internals
@@ -191,6 +207,10 @@ class LivenessSession:
         self._yaws.append(pose.yaw)
         self._pitches.append(pose.pitch)
         tracker = self.tracker
+        self._facing = (
+            abs(pose.yaw - tracker.base.yaw) < self.cfg.turn_deg / 2
+            and abs(pose.pitch - tracker.base.pitch) < self.cfg.pitch_deg
+        )
         was_baseline = tracker.phase == "baseline"
         if tracker.phase == "step" and tracker.prompt in TURNS:
             if abs(pose.yaw - tracker.base.yaw) >= 0.8 * self.cfg.turn_deg:
@@ -217,44 +237,21 @@ class LivenessSession:
         if summary["margin"] < self.cfg.rigidity_min_margin:
             self._finish(False, f"not_3d:{flattest(summary)}")
 
-    def _identity_changed(self, obs: FaceObservation) -> bool:
-        """Same person as in the first frame, and as in the frame before.
-
-        A recogniser's similarity drops as the head turns 30° away from the first,
-        frontal frame, so the first-frame threshold must be loose; from one frame to the
-        next the pose changes by a few degrees only, so a tight threshold there catches
-        the moment of a swap that the loose one could miss. The tight check is made only
-        between embeddings of adjacent frames (the flow embeds each sample and the frame
-        after it): samples a head turn apart differ as much as a swap would.
-
-        Only sampled frames carry an embedding: the flow embeds the first face of each
-        challenge step (a new prompt) and, with `checkin.identity_sample_every` > 0,
-        every n-th face after it (kiosk/checkin/flow.py). Unsampled frames are no
-        identity evidence either way.
-        """
-        if obs.embedding is None:
-            return False
-        self._samples += 1
-        adjacent = self._prev_embedding_frame == self._frames - 1
-        prev, self._prev_embedding = self._prev_embedding, obs.embedding
-        self._prev_embedding_frame = self._frames
-        if self._ref_embedding is None:
-            self._ref_embedding = obs.embedding
-            return False
-        cos = self.checker.embed_similarity(self._ref_embedding, obs.embedding)
-        self._min_cos = min(self._min_cos, cos)
-        if cos < self.cfg.identity_min_cosine:
-            return True
-        if not adjacent or prev is None:
-            return False
-        step = self.checker.embed_similarity(prev, obs.embedding)
-        self._min_step_cos = min(self._min_step_cos, step)
-        return step < self.cfg.identity_step_min_cosine
+    def _ask_final_sample(self, t: float) -> LivenessStep:
+        """The steps are done but no identity sample was taken facing the camera since
+        the last one (its transition sample came while the head was still turned): a
+        new prompt makes the flow embed the next face (IdentitySampler samples on every
+        prompt change), so a swap during the last step cannot go unchecked."""
+        if self._final_wait_t is None:
+            self._final_wait_t = t
+        elif t - self._final_wait_t > self.cfg.step_timeout_s:
+            return self._finish(None, "identity_unavailable")
+        return LivenessStep(Prompt.HOLD_STILL, self.tracker.progress, facing=self._facing)
 
     def _timeout_or(self, t: float) -> LivenessStep:
         if self.tracker.timed_out(t):
             return self._finish(False, f"timeout:{self.tracker.prompt}")
-        return LivenessStep(self.tracker.prompt, self.tracker.progress)
+        return LivenessStep(self.tracker.prompt, self.tracker.progress, facing=self._facing)
 
     def _cues(self) -> dict[str, float]:
         cues = self.live_cues()
@@ -266,7 +263,10 @@ class LivenessSession:
             wrong_moves=float(self.tracker.wrong_moves),
             yaw_range=float(np.ptp(self._yaws)) if self._yaws else 0.0,
             pitch_range=float(np.ptp(self._pitches)) if self._pitches else 0.0,
-            reaction_s=self.tracker.median_reaction_s(),
+            reaction_s=self.tracker.mean_reaction_s(),
+            reaction_min_s=min(self.tracker.reactions_s, default=math.nan),
+            reaction_max_s=max(self.tracker.reactions_s, default=math.nan),
+            reaction_steps=float(len(self.tracker.reactions_s)),
             challenge_s=(
                 self.tracker.finished_t - self.tracker.started_t
                 if self.tracker.finished_t is not None
@@ -289,7 +289,8 @@ class LivenessSession:
         cues = self._cues() if self._frames else {}
         cues.update(extra or {})
         verdict = LivenessVerdict(passed, float(score), reason, cues)
-        self._result = LivenessStep(None, 1.0 if passed else self.tracker.progress, verdict)
+        progress = 1.0 if passed else self.tracker.progress
+        self._result = LivenessStep(None, progress, verdict, facing=self._facing)
         log.info(
             "liveness verdict: passed=%s reason=%s score=%.3f challenge=%s",
             passed,
@@ -303,9 +304,9 @@ class LivenessSession:
         """The challenge is complete: now timing, identity and the passive cues decide."""
         if self._frames < self.cfg.min_frames:
             return self._finish(None, "too_few_frames")
-        if self._samples < 2 or self._ref_embedding is None:
+        if self.identity.samples < 2:
             return self._finish(None, "identity_unavailable")
-        reaction = self.tracker.median_reaction_s()
+        reaction = self.tracker.mean_reaction_s()
         if self.challenge and not math.isnan(reaction) and reaction > self.cfg.max_reaction_s:
             # slow to start every move: an applicant who hesitates, or an attacker picking
             # a recorded clip for each prompt; a person tells them apart
@@ -339,8 +340,9 @@ class LivenessChecker:
         self.pad_model = pad_model
         self.weights = parse_weights(cfg.cue_weights)
         self.required = parse_required(cfg.required_cues)
-        if not 1 <= cfg.challenge_min_steps <= cfg.challenge_steps <= 6:
-            raise ConfigError("[liveness] need 1 <= challenge_min_steps <= challenge_steps <= 6")
+        if not 2 <= cfg.challenge_min_steps <= cfg.challenge_steps <= 6:
+            # two at least: a turn (rigidity) and a blink or open mouth (what paper cannot do)
+            raise ConfigError("[liveness] need 2 <= challenge_min_steps <= challenge_steps <= 6")
         self.available = cfg.mode != "off-requires-proctor"
         self.unavailable_reason = "" if self.available else "liveness_off"
         if self.available and landmarker is None:

@@ -38,17 +38,22 @@ def draw_challenge(rng: random.Random, min_steps: int, max_steps: int) -> tuple[
     """A random sequence of `min_steps`..`max_steps` actions, no action twice in a row.
 
     Every sequence holds at least one left/right turn (the 3D rigidity cue is measured
-    during turns) and at least one blink or mouth opening (what a printed face, folded or
-    worn as a mask, cannot do); the rest is drawn from every action.
+    during turns) and ends with a blink or a mouth opening: what a printed face, folded or
+    worn as a mask, cannot do, and a step done facing the camera, so the applicant is
+    already back in front of it when the last step ends (no separate "face the camera"
+    wait: the genuine challenge stays near 4 s). The steps before the last are drawn from
+    every action.
     """
     count = rng.randint(min_steps, max_steps)
-    must = [rng.choice(TURNS), rng.choice(EXPRESSIONS)][:count]
-    picks = must + [rng.choice(ACTIONS) for _ in range(count - len(must))]
+    last = rng.choice(EXPRESSIONS)
+    if count == 1:
+        return (last,)
     for _ in range(100):
-        rng.shuffle(picks)
+        head = [rng.choice(TURNS)] + [rng.choice(ACTIONS) for _ in range(count - 2)]
+        rng.shuffle(head)
+        picks = [*head, last]
         if all(a != b for a, b in itertools.pairwise(picks)):
             return tuple(picks)
-        picks = must + [rng.choice(ACTIONS) for _ in range(count - len(must))]
     return tuple(picks)  # unreachable in practice: 6 actions leave many orders
 
 

@@ -1,0 +1,92 @@
+"""Identity continuity during the liveness challenge: which frames are embedded, and
+what each embedding is checked against.
+
+An embedding costs more than detection and landmarks together, so during the liveness
+challenge only *samples* are embedded: the first face after every prompt change (each
+transition, where a swap is easiest), the face right after it (the tight
+frame-to-frame check needs two adjacent frames), and, with `every` > 0, every n-th face
+after that. The check-in flow (kiosk/checkin/flow.py) and the attack-set driver
+(kiosk/evaluation/attacks.py) both use this, so the evaluation measures the identity
+check the door actually makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class IdentitySampler:
+    every: int = 0  # checkin.identity_sample_every: 0 = samples at transitions only
+    _prompt: str | None = None  # the prompt shown when the last sample was taken
+    _since: int = 0  # faces since the last sample (0: no sample yet)
+
+    def wants(self, prompt: str | None) -> bool:
+        """Call once per frame that has a face, with the prompt shown for that frame:
+        True when this face is to be embedded."""
+        if self._since == 0 or prompt != self._prompt:
+            self._prompt, self._since = prompt, 1
+            return True
+        if self.every > 0 and self._since >= self.every:
+            self._since = 1
+            return True
+        take = self._since == 1  # the neighbour of the last sample
+        self._since += 1
+        return take
+
+
+class IdentityContinuity:
+    """Same person as in the first sample, and as in the frame before.
+
+    A recogniser's similarity drops as the head turns 30° away from the first, frontal
+    sample, so the first-sample check is loose (`min_cosine`) and made only on samples
+    taken facing the camera: a turned face can score under any useful threshold. From
+    one frame to the next the pose changes by a few degrees only, so a tight threshold
+    (`min_step_cosine`) between the embeddings of adjacent frames catches the moment of a
+    swap at any pose; samples a head turn apart differ as much as a swap would, so
+    non-adjacent ones are not compared that way. A swap between two samples while the
+    head is turned is caught by the next facing sample, and there is always one after
+    the last step (`final_sample`; LivenessSession asks for it if needed).
+    """
+
+    def __init__(
+        self,
+        min_cosine: float,
+        min_step_cosine: float,
+        similarity: Callable[[np.ndarray, np.ndarray], float],
+    ) -> None:
+        self.min_cosine, self.min_step_cosine = min_cosine, min_step_cosine
+        self.similarity = similarity
+        self.reference: np.ndarray | None = None
+        self.samples = 0  # embeddings seen
+        self.min_cos = self.min_step_cos = 1.0  # lowest similarities seen (cues)
+        self.final_sample = False  # a facing sample after the challenge's steps
+        self._prev: np.ndarray | None = None
+        self._prev_frame = -1
+
+    def changed(self, embedding: np.ndarray, frame: int, *, facing: bool, final: bool) -> bool:
+        """Take the embedding of frame number `frame`; True when the face is not the same
+        person. `facing`: the head faced the camera; `final`: the steps are over."""
+        self.samples += 1
+        adjacent = self._prev_frame == frame - 1
+        prev, self._prev, self._prev_frame = self._prev, embedding, frame
+        if self.reference is None:
+            self.reference = embedding
+            return False
+        if facing:
+            self.final_sample = self.final_sample or final
+            cos = self.similarity(self.reference, embedding)
+            self.min_cos = min(self.min_cos, cos)
+            if cos < self.min_cosine:
+                return True
+        if not adjacent or prev is None:
+            return False
+        step = self.similarity(prev, embedding)
+        self.min_step_cos = min(self.min_step_cos, step)
+        return step < self.min_step_cosine
+
+
+__all__ = ["IdentityContinuity", "IdentitySampler"]

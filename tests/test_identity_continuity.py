@@ -1,0 +1,61 @@
+"""Which challenge frames get an embedding (kiosk.vision.identity_continuity.py): the door's
+flow and the attack-set driver share this rule, so the evaluation measures the door's
+identity check."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kiosk.vision.identity_continuity import IdentityContinuity, IdentitySampler
+
+
+def _taken(sampler: IdentitySampler, prompts: list[str]) -> list[int]:
+    return [i for i, p in enumerate(prompts) if sampler.wants(p)]
+
+
+def test_each_prompt_change_and_the_face_after_it_are_sampled() -> None:
+    prompts = ["face_camera"] * 4 + ["turn_left"] * 5 + ["blink"] * 3 + ["face_camera"] * 2
+    assert _taken(IdentitySampler(0), prompts) == [0, 1, 4, 5, 9, 10, 12, 13]
+
+
+def test_every_nth_face_adds_a_sample_and_its_neighbour() -> None:
+    prompts = ["turn_left"] * 10
+    assert _taken(IdentitySampler(4), prompts) == [0, 1, 4, 5, 8, 9]
+
+
+def _unit(angle_deg: float) -> np.ndarray:
+    """A 2-D 'embedding' whose cosine to _unit(0) is cos(angle)."""
+    a = np.radians(angle_deg)
+    return np.array([np.cos(a), np.sin(a)])
+
+
+def _check() -> IdentityContinuity:
+    return IdentityContinuity(0.3, 0.5, lambda a, b: float(np.dot(a, b)))
+
+
+def test_a_turned_sample_is_not_held_to_the_frontal_reference() -> None:
+    check = _check()
+    assert not check.changed(_unit(0), 1, facing=True, final=False)
+    # cos 0.17 to the reference: a face turned 30° may score that low; not adjacent
+    assert not check.changed(_unit(80), 5, facing=False, final=False)
+    assert check.min_cos == 1.0  # turned samples are not counted in the cue either
+    # the same embedding facing the camera is another person
+    assert check.changed(_unit(80), 9, facing=True, final=False)
+    assert check.min_cos < 0.3
+
+
+def test_adjacent_frames_are_held_to_the_tight_threshold_at_any_pose() -> None:
+    check = _check()
+    check.changed(_unit(0), 1, facing=True, final=False)
+    assert not check.changed(_unit(50), 4, facing=False, final=False)
+    # the next frame, 70° away from it (cos 0.34 < 0.5): a swap between two frames
+    assert check.changed(_unit(120), 5, facing=False, final=False)
+
+
+def test_only_a_facing_sample_after_the_steps_is_the_final_one() -> None:
+    check = _check()
+    check.changed(_unit(0), 1, facing=True, final=False)
+    check.changed(_unit(10), 6, facing=False, final=True)
+    assert not check.final_sample
+    check.changed(_unit(5), 8, facing=True, final=True)
+    assert check.final_sample and check.samples == 3

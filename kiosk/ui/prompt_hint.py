@@ -41,8 +41,9 @@ HINT_FOR_PROMPT: dict[str, str] = {
 INK = ADJUST
 BACKDROP = BACKGROUND
 
-# Frames per animation cycle: 1-2 s at the camera's 15-30 fps.
+# Frames per animation cycle: 1-2 s at the camera's 15-30 fps; the eye blinks twice in it.
 CYCLE = 30
+BLINK_FRAMES = CYCLE // 2
 # The arrow's size (head width) as a share of the oval's height, and the hint's square box
 # in arrow sizes: the arrow (1.2), its outward nudge (0.25) and the pen's square cap.
 ARROW_SIZE = 0.22
@@ -50,13 +51,15 @@ BOX_IN_ARROWS = 1.6
 
 
 def hint_pose(kind: str, phase: int) -> str:
-    """What the picture shows at animation `phase` (0..CYCLE-1): the eye is shut for the
-    last third of the cycle, the mouth opens after the first third; arrows and the plain
-    face do not change shape (the arrows only nudge)."""
+    """What the picture shows at animation `phase` (0..CYCLE-1). The eye blinks twice a
+    cycle, shut on frames 4-9 of every 15: soon after the step starts, because people
+    blink at once and the step may be over in half a second (7 frames in the demo). The
+    mouth is open but for the last third of the cycle, so a step opens on the asked-for
+    face. Arrows and the plain face do not change shape (the arrows only nudge)."""
     if kind == "blink":
-        return "eye_closed" if phase >= 2 * CYCLE // 3 else "eye_open"
+        return "eye_closed" if 4 <= phase % BLINK_FRAMES < 10 else "eye_open"
     if kind == "open_mouth":
-        return "mouth_closed" if phase < CYCLE // 3 else "mouth_open"
+        return "mouth_closed" if phase >= 2 * CYCLE // 3 else "mouth_open"
     return kind
 
 

@@ -6,10 +6,10 @@ widgets under Xvfb into docs/screens/*.png (the key ones are linked from the REA
 
 Nothing is staged: the demo camera's frames go through the same driver the window uses,
 and a screen is photographed when the flow reaches it (a capture prompt, a head-turn
-arrow, an admission, a try-again offer). What the demo script does not reach by itself
-is reached the way a person would: keys tapped on the keypad (a mistyped IIN, a second
-check-in of an admitted applicant, a booking for another room), "Call staff", the
-proctor's long press, number and PIN, and the exit button.
+arrow, a blink or open-mouth pictogram, an admission, a try-again offer). What the demo
+script does not reach by itself is reached the way a person would: keys tapped on the
+keypad (a mistyped IIN, a second check-in of an admitted applicant, a booking for another
+room), "Call staff", the proctor's long press, number and PIN, and the exit button.
 
 File names: NN-screen-LANG.png at 1280x800; NN-screen-LANG-1024x600.png and
 NN-screen-LANG-portrait.png for the small landscape and the portrait panels.
@@ -164,6 +164,12 @@ def main() -> int:
             done.add("liveness")
             cam.shoot(window, "04-liveness", all3)
             cam.shoot(window, "04-liveness", ("ru",), (SMALL, PORTRAIT))
+        # The blink and open-mouth steps show a pictogram instead of an arrow: taken when
+        # it shows the asked-for face (the eye shut, the mouth open).
+        pose = screen.video.hint_view.pose
+        if pose in ("eye_closed", "mouth_open") and s.prompt not in done:
+            done.add(s.prompt)
+            cam.shoot(window, f"04-liveness-{s.prompt.replace('_', '-')}", all3)
         if s.name == StateName.DECISION and s.decision is not None:
             if s.decision.admits and "accepted" not in done:
                 done.add("accepted")

@@ -167,6 +167,10 @@ def _screens(window: KioskWindow):
         "liveness",
         live(FlowState(StateName.LIVENESS, prompt="turn_left", applicant=PERSON, progress=0.5)),
     )
+    yield (
+        "liveness_blink",
+        live(FlowState(StateName.LIVENESS, prompt="blink", applicant=PERSON, progress=0.5)),
+    )
     yield "keypad_iin", keypad("iin")
     yield "keypad_code", keypad("booking_code")
     for name, state in RESULTS.items():

@@ -1,6 +1,6 @@
-"""What the applicant sees: a mirrored live view with the face guide and an arrow for each
-head movement, prompts with a countdown, the keypad, and result screens readable from a
-queue.
+"""What the applicant sees: a mirrored live view with the face guide and a picture for each
+liveness step (an arrow, an eye that blinks, an opening mouth), prompts with a countdown,
+the keypad, and result screens readable from a queue.
 
 Pure presentation of `FlowState`: every text comes from the flow's reason, prompt and
 next-step codes through the translator; the screen sends back only a claim (booking code
@@ -35,6 +35,7 @@ from kiosk.checkin.states import NextStep
 from kiosk.ui.i18n import LANGUAGES, NATIVE_NAMES, Translator
 from kiosk.ui.keypad import Keypad
 from kiosk.ui.long_press import LongPressCorner
+from kiosk.ui.prompt_hint import HINT_FOR_PROMPT
 from kiosk.ui.result_icon import ResultIcon
 from kiosk.ui.result_texts import ResultTexts, result_texts
 from kiosk.ui.sounds import SoundCues
@@ -43,9 +44,6 @@ from kiosk.ui.video_view import GuideState, VideoView
 
 log = logging.getLogger(__name__)
 
-# Liveness prompt -> the arrow beside the oval (the preview is mirrored, so the
-# applicant's left is the screen's left).
-ARROWS = {"turn_left": "left", "turn_right": "right", "look_up": "up", "look_down": "down"}
 # The other language shown under the idle greeting: Kazakh and Russian side by side.
 PAIRED = {"kk": "ru", "ru": "kk"}
 
@@ -330,7 +328,8 @@ class ApplicantScreen(QWidget):
                 prompt = self.tr_.t_opt("reason", s.prompt)
         else:  # MATCH, and DECISION's live page behind the result
             title, prompt, detail = t("matching.title"), "", ""
-        self.video.set_hint(ARROWS.get(s.prompt or "") if s.name == StateName.LIVENESS else None)
+        liveness = s.name == StateName.LIVENESS
+        self.video.set_hint(HINT_FOR_PROMPT.get(s.prompt or "") if liveness else None)
         self.title.setText(title)
         self.title_alt.setText(alt)
         self.title_alt.setVisible(bool(alt))

@@ -1,9 +1,10 @@
 """The override form: which refusal, why (a fixed reason code), and a note.
 
 The note is required (see `OverrideRequest`) and the kiosk has no keyboard, so the
-common notes are buttons that add a sentence in the proctor's language; a USB keyboard
-can still type anything. Entries name the person, the reason and the reference code the
-applicant's screen shows, so the proctor picks the case in front of them.
+common notes are buttons that add a sentence in the proctor's language
+(`kiosk.ui.note_chips`); a USB keyboard can still type anything. Entries name the
+person, the reason and the reference code the applicant's screen shows, so the proctor
+picks the case in front of them.
 
 Beside the form is the chosen refusal's booking photo from the signed roster: the proctor
 compares it with the person at the door before overriding. It is decoded in memory from
@@ -17,7 +18,6 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -30,6 +30,7 @@ from kiosk.checkin.next_step import reference_code
 from kiosk.checkin.overrides import OverrideReason
 from kiosk.checkin.session_book import Refusal
 from kiosk.ui.i18n import Translator
+from kiosk.ui.note_chips import NoteChips
 
 QUICK_NOTES = ("id_checked", "photo_old", "head_covering", "glasses_removed", "camera_light")
 # Room for the booking photo: a 320x400 roster photo at 3/8 scale, big enough to compare a
@@ -54,17 +55,8 @@ class OverrideForm(QGroupBox):
             combo.setMinimumContentsLength(12)
         self.note_edit = QPlainTextEdit(objectName="override_note")
         self.note_edit.setFixedHeight(64)
-        self.quick: dict[str, QPushButton] = {}
-        quick = QGridLayout()
-        for i, key in enumerate(QUICK_NOTES):
-            b = QPushButton(clicked=lambda _=False, key=key: self.add_note(key))
-            b.setProperty("chip", True)
-            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            self.quick[key] = b
-            quick.addWidget(b, i // 2, i % 2)
-        self.clear_note_btn = QPushButton(clicked=self.note_edit.clear)
-        self.clear_note_btn.setProperty("chip", True)
-        quick.addWidget(self.clear_note_btn, len(QUICK_NOTES) // 2, len(QUICK_NOTES) % 2)
+        self.chips = NoteChips(tr, "override_note", QUICK_NOTES, self.note_edit)
+        self.quick, self.clear_note_btn = self.chips.buttons, self.chips.clear_btn
         self.submit_btn = QPushButton(
             objectName="override_submit", clicked=lambda: self.submit_requested.emit()
         )
@@ -84,7 +76,7 @@ class OverrideForm(QGroupBox):
         form.addRow(self.refusal_combo)
         form.addRow(self.reason_label, self.reason_combo)
         form.addRow(self.note_label, self.note_edit)
-        form.addRow(quick)
+        form.addRow(self.chips)
         form.addRow(self.submit_btn)
         tr.on_change(lambda _lang: self.retranslate())
         self.retranslate()
@@ -94,12 +86,6 @@ class OverrideForm(QGroupBox):
         label = QLabel()
         label.setWordWrap(True)
         return label
-
-    def add_note(self, key: str) -> None:
-        """Append a ready sentence to the note (tapped, so it is in the panel's language)."""
-        sentence = self.tr_.t(f"override_note.{key}")
-        current = self.note_edit.toPlainText().strip()
-        self.note_edit.setPlainText(f"{current} {sentence}".strip())
 
     def set_refusals(
         self,
@@ -160,8 +146,5 @@ class OverrideForm(QGroupBox):
         self.note_label.setText(t("proctor.override_note"))
         if self.photo_label.pixmap().isNull():
             self.photo_label.setText(t("proctor.no_photo"))
-        self.clear_note_btn.setText(t("common.clear"))
-        for key, b in self.quick.items():
-            b.setText(t(f"override_note.{key}.chip"))
         for i in range(self.reason_combo.count()):
             self.reason_combo.setItemText(i, t(f"override_reason.{self.reason_combo.itemData(i)}"))

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QPushButton,
     QScrollArea,
     QStackedWidget,
@@ -43,6 +42,7 @@ from kiosk.ui.i18n import LANGUAGES, NATIVE_NAMES, Translator
 from kiosk.ui.override_form import OverrideForm
 from kiosk.ui.proctor_login import ProctorLogin
 from kiosk.ui.refusal_words import why_key
+from kiosk.ui.unlock_form import UnlockForm
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,10 @@ class ProctorPanel(QWidget):
         self.open_btn = QPushButton(objectName="session_open", clicked=self._open_session)
         self.close_btn = QPushButton(objectName="session_close", clicked=self._ask_close_session)
         self.cancel_btn = QPushButton(clicked=self._cancel_checkin)
-        self.unlock_note = QLineEdit(objectName="unlock_note")
-        self.unlock_btn = QPushButton(objectName="unlock_door", clicked=self._unlock)
+        self.unlock_form = UnlockForm(tr)
+        self.unlock_form.submit_requested.connect(self._unlock)
+        # Old names kept for the callers and tests that use them.
+        self.unlock_note, self.unlock_btn = self.unlock_form.note_edit, self.unlock_form.submit_btn
         self.pending_label = QLabel(objectName="pending_sync", wordWrap=True)
         self.centre_label = QLabel(objectName="centre_state", wordWrap=True)
         sl = QVBoxLayout(self.session_box)
@@ -124,10 +126,7 @@ class ProctorPanel(QWidget):
         row.addWidget(self.close_btn)
         sl.addLayout(row)
         sl.addWidget(self.cancel_btn)
-        door = QHBoxLayout()
-        door.addWidget(self.unlock_note, 1)
-        door.addWidget(self.unlock_btn)
-        sl.addLayout(door)
+        sl.addWidget(self.unlock_form)
         sl.addWidget(self.pending_label)
         sl.addWidget(self.centre_label)
 
@@ -271,7 +270,7 @@ class ProctorPanel(QWidget):
         self._act(lambda _acc: self.flow.acknowledge(), "proctor.released")
 
     def _unlock(self) -> None:
-        note = self.unlock_note.text()
+        note = self.unlock_form.note()
         session_id = self.flow.roster.session.session_id
 
         def unlock(acc: ProctorAccount) -> None:
@@ -351,8 +350,6 @@ class ProctorPanel(QWidget):
         self.open_btn.setText(t("proctor.session_open"))
         self.close_btn.setText(t("proctor.session_close"))
         self.cancel_btn.setText(t("proctor.cancel_checkin"))
-        self.unlock_btn.setText(t("proctor.unlock_door"))
-        self.unlock_note.setPlaceholderText(t("proctor.unlock_note"))
         self.session_box.setTitle(t("proctor.title"))
         self.applicants_box.setTitle(t("proctor.applicants"))
         self.table.setHorizontalHeaderLabels(

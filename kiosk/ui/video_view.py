@@ -1,4 +1,5 @@
-"""The live camera picture with the face-guide oval and optional technician overlays.
+"""The live camera picture with the face-guide oval, the liveness hint beside it (an arrow
+or a pictogram, `kiosk.ui.prompt_hint`) and optional technician overlays.
 
 Painted directly from the newest numpy frame (no QLabel pixmap churn): the view keeps a
 reference to the array it shows, so the QImage that wraps it stays valid.
@@ -9,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF, QTransform
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QResizeEvent, QTransform
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from kiosk.ui.prompt_hint import PromptHint, hint_box
 from kiosk.ui.theme import ADJUST, GOOD, NEUTRAL
 
 # The oval's height as a share of the picture height, and its width/height ratio:
@@ -37,8 +39,6 @@ class VideoView(QWidget):
         # The applicant's view is a mirror: turn to your left and the picture turns to
         # the screen's left, as in any mirror (unmirrored, people turned the wrong way).
         self.mirror = mirror
-        self.hint: str | None = None  # "left" | "right" | "up" | "down": an arrow by the oval
-        self._phase = 0
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 240)
         self._frame: np.ndarray | None = None
@@ -47,8 +47,12 @@ class VideoView(QWidget):
         self.guide_state = GuideState.NONE
         self.overlay: Overlay | None = None
         self.message = ""  # drawn large over a dark picture, e.g. "camera unavailable"
+        # What the liveness step asks, beside the oval: a child widget, so a test (and the
+        # screenshot script) can ask it what it shows.
+        self.hint_view = PromptHint(self)
 
     def set_frame(self, frame_bgr: np.ndarray | None) -> None:
+        before = self._image_size()
         if frame_bgr is None:
             self._frame, self._image = None, None
         else:
@@ -56,25 +60,52 @@ class VideoView(QWidget):
             h, w = frame.shape[:2]
             self._frame = frame
             self._image = QImage(frame.data, w, h, frame.strides[0], QImage.Format.Format_BGR888)
-        self._phase = (self._phase + 1) % 30  # the arrow moves with the repaints
+        if self._image_size() != before:
+            self._place_hint()  # the oval moved: a first frame, or another camera size
+        self.hint_view.advance()  # the hint moves with the frames
         self.update()
+
+    def _image_size(self) -> tuple[int, int] | None:
+        return None if self._image is None else (self._image.width(), self._image.height())
 
     def set_guide(self, state: str) -> None:
         if state != self.guide_state:
             self.guide_state = state
             self.update()
 
+    @property
+    def hint(self) -> str | None:
+        """The hint shown beside the oval: an arrow ("left", "right", "up", "down") or a
+        pictogram ("blink", "open_mouth", "face"); None for none."""
+        return self.hint_view.kind
+
     def set_hint(self, hint: str | None) -> None:
-        if hint not in (None, "left", "right", "up", "down"):
-            raise ValueError(f"unknown hint {hint!r}")
-        if hint != self.hint:
-            self.hint = hint
-            self.update()
+        """Raises ValueError for a hint `kiosk.ui.prompt_hint.HINTS` does not name."""
+        self.hint_view.set_kind(hint)
+        self._place_hint()
 
     def set_message(self, text: str) -> None:
         if text != self.message:
             self.message = text
+            self._place_hint()  # a message covers the picture, and the hint with it
             self.update()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_hint()
+
+    def _place_hint(self) -> None:
+        """Put the hint by the oval; hide it when there is no picture to guide."""
+        hint = self.hint_view
+        shown = (
+            hint.kind is not None
+            and self.show_guide
+            and self._image is not None
+            and not self.message
+        )
+        if shown:
+            hint.setGeometry(hint_box(hint.kind or "", self.guide_rect()).toAlignedRect())
+        hint.setVisible(shown)
 
     def frame_transform(self) -> QTransform:
         """Frame pixels → widget pixels (aspect kept, letterboxed, centred)."""
@@ -117,8 +148,6 @@ class VideoView(QWidget):
             )
             p.setPen(QPen(QColor(colour), 8))
             p.drawEllipse(self.guide_rect())
-            if self.hint is not None:
-                self._draw_arrow(p)
         if self.message:
             p.fillRect(self.rect(), QColor(0, 0, 0, 170))
             font = p.font()
@@ -130,31 +159,3 @@ class VideoView(QWidget):
                 self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message
             )
         p.end()
-
-    def _draw_arrow(self, p: QPainter) -> None:
-        """A thick arrow beside the oval, in the direction to move, nudging outwards."""
-        oval = self.guide_rect()
-        size = oval.height() * 0.22
-        shift = size * 0.25 * abs(15 - self._phase) / 15
-        c = oval.center()
-        if self.hint == "left":
-            tip = QPointF(oval.left() - size * 0.3 - shift, c.y())
-            d = QPointF(1, 0)
-        elif self.hint == "right":
-            tip = QPointF(oval.right() + size * 0.3 + shift, c.y())
-            d = QPointF(-1, 0)
-        elif self.hint == "up":
-            tip = QPointF(c.x(), oval.top() - size * 0.15 - shift)
-            d = QPointF(0, 1)
-        else:
-            tip = QPointF(c.x(), oval.bottom() + size * 0.15 + shift)
-            d = QPointF(0, -1)
-        n = QPointF(-d.y(), d.x())
-        head = QPolygonF(
-            [tip, tip + d * size * 0.6 + n * size * 0.5, tip + d * size * 0.6 - n * size * 0.5]
-        )
-        p.setPen(QPen(QColor(ADJUST), size * 0.22))
-        p.drawLine(tip + d * size * 0.5, tip + d * size * 1.2)
-        p.setBrush(QColor(ADJUST))
-        p.setPen(Qt.PenStyle.NoPen)
-        p.drawPolygon(head)

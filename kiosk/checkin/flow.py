@@ -357,10 +357,10 @@ class CheckinFlow:
         # facing the camera (the session's dense-landmark pose, `step.facing`: the
         # 5-point pose reads a 30° turn as ~12°) are held to the match threshold: a
         # turned head legitimately scores lower.
-        if step.facing and obs is not None and obs.embedding is not None:
-            if att.probe is not None:
-                c = float(np.dot(obs.embedding, att.probe))
-                att.continuity = c if att.continuity is None else min(att.continuity, c)
+        sample = obs.embedding if obs is not None else None
+        if step.facing and sample is not None and att.probe is not None:
+            c = float(np.dot(sample, att.probe))
+            att.continuity = c if att.continuity is None else min(att.continuity, c)
         if step.verdict is None:
             prompt = step.prompt if obs is not None else "no_face"
             return self._set(

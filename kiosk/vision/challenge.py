@@ -12,8 +12,9 @@ eyes that are narrow at rest or a mouth that is never quite closed all move the 
 not the thresholds.
 
 It also records, per step, the *reaction time*: from the prompt until the signal is half
-way to its target (their mean is the `reaction_s` cue). A person starts to move ~0.2–0.8 s after a prompt; someone who has to
-find and start a recorded clip for each prompt is slower (see docs/LIVENESS.md).
+way to its target (their mean is the `reaction_s` cue). A person starts to move ~0.2–0.8 s
+after a prompt; someone who has to find and start a recorded clip for each prompt is
+slower (see docs/LIVENESS.md).
 """
 
 from __future__ import annotations

@@ -44,12 +44,23 @@ def test_a_turned_sample_is_not_held_to_the_frontal_reference() -> None:
     assert check.min_cos < 0.3
 
 
-def test_adjacent_frames_are_held_to_the_tight_threshold_at_any_pose() -> None:
+def test_adjacent_facing_frames_are_held_to_the_tight_threshold() -> None:
     check = _check()
     check.changed(_unit(0), 1, facing=True, final=False)
-    assert not check.changed(_unit(50), 4, facing=False, final=False)
-    # the next frame, 70° away from it (cos 0.34 < 0.5): a swap between two frames
-    assert check.changed(_unit(120), 5, facing=False, final=False)
+    assert not check.changed(_unit(40), 4, facing=True, final=False)
+    # the next frame: cos(70°) = 0.34 to the reference passes the loose check, but
+    # cos(110°) to the frame before fails the tight one (a lookalike swapped in)
+    assert check.changed(_unit(-70), 5, facing=True, final=False)
+    assert check.min_step_cos < 0.5
+
+
+def test_turned_frames_are_not_compared_at_all() -> None:
+    check = _check()
+    check.changed(_unit(0), 1, facing=True, final=False)
+    # a fast turn: neighbours 61° apart and 80° from the reference, both turned
+    assert not check.changed(_unit(80), 4, facing=False, final=False)
+    assert not check.changed(_unit(19), 5, facing=False, final=False)
+    assert check.min_cos == 1.0 and check.min_step_cos == 1.0
 
 
 def test_only_a_facing_sample_after_the_steps_is_the_final_one() -> None:

@@ -173,3 +173,31 @@ def test_a_head_still_turned_after_the_last_step_must_come_back_and_hold() -> No
     assert tracker.phase == "return"
     tracker.feed(rest, t + 0.8)  # 300 ms back
     assert tracker.phase == "done"
+
+
+def test_the_reaction_is_the_last_rise_through_half_way_not_a_noise_blip() -> None:
+    cfg = LivenessConfig(hold_ms=250.0, pitch_deg=10.0)
+    rest = FaceSignals(0.0, 0.0, 0.1, 0.1)
+    tracker = ChallengeTracker(cfg, (Prompt.LOOK_DOWN,))
+    frames = _baseline(10.0, rest)
+    t = frames[-1][0]
+    pitches = [0, -6, 0, 0, 0, 0, -4, -12, -12, -12, -12]  # a blip at 0.2 s, the move at 0.8 s
+    frames += [(t + (i + 1) / 10, FaceSignals(0.0, p, 0.1, 0.1)) for i, p in enumerate(pitches)]
+    _run(tracker, frames)
+    assert tracker.phase == "return"
+    (reaction,) = tracker.reactions_s
+    # the baseline ends at 0.3 s, so the step's first frame is t (0.4 s); the rise
+    # through -5 lies between -4 (t+0.7) and -12 (t+0.8)
+    assert reaction == pytest.approx(0.7 + 0.1 / 8)
+
+
+def test_a_step_already_past_half_way_on_its_first_frame_is_not_timed() -> None:
+    cfg = LivenessConfig(hold_ms=250.0, pitch_deg=10.0)
+    rest = FaceSignals(0.0, 0.0, 0.1, 0.1)
+    tracker = ChallengeTracker(cfg, (Prompt.LOOK_DOWN,))
+    frames = _baseline(10.0, rest)[:-1]  # 0 .. 0.3 s: the baseline ends on the last
+    t = frames[-1][0]
+    frames += [(t + (i + 1) / 10, FaceSignals(0.0, -12.0, 0.1, 0.1)) for i in range(5)]
+    _run(tracker, frames)
+    assert tracker.phase == "return" and tracker.reactions_s == []
+    assert math.isnan(tracker.mean_reaction_s())

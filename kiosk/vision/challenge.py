@@ -62,7 +62,7 @@ class ChallengeTracker:
     _phase_t: float = 0.0
     _hold_t: float | None = None  # when the current target was first reached
     _closed_seen: bool = False  # blink: eyes seen closed during this step
-    _reacted: bool = False
+    _crossed_t: float | None = None  # the last time the signal rose through half way
     _in_wrong: bool = False
     _prev: tuple[float, float] | None = None  # (t, progress) of the step's last frame
     _centred_t: float | None = None  # since when the head faces the camera (any phase)
@@ -108,9 +108,10 @@ class ChallengeTracker:
         if self.phase != "step":
             return ChallengeEvent()
         prompt = self.challenge[self.step]
-        if not self._reacted:
-            self._note_reaction(prompt, rel, t)
+        self._note_reaction(prompt, rel, t)
         if self._step_reached(prompt, rel, t):
+            if self._crossed_t is not None and self._react_from is not None:
+                self.reactions_s.append(max(0.0, self._crossed_t - self._react_from))
             self.step += 1
             self._enter("step" if self.step < len(self.challenge) else "return", t)
             self._in_wrong = self.phase == "step" and self._wrong_zone(rel)
@@ -167,8 +168,8 @@ class ChallengeTracker:
         self.phase, self._phase_t, self._hold_t = phase, t, None
         if phase == "done":
             self.finished_t = t
-        self._closed_seen = self._reacted = False
-        self._prev = self._react_from = None
+        self._closed_seen = False
+        self._prev = self._react_from = self._crossed_t = None
 
     def _held(self, on_target: bool, t: float) -> bool:
         """On target since at least `hold_ms` (measured on frame time stamps)."""
@@ -210,13 +211,16 @@ class ChallengeTracker:
         }.get(prompt, (0.0, math.inf))
 
     def _note_reaction(self, prompt: Prompt, rel: FaceSignals, t: float) -> None:
-        """Record when the signal crossed half its target, interpolated between this frame
-        and the one before (so a 5 fps camera does not add up to 200 ms to it).
+        """Note when the signal rises through half its target, interpolated between this
+        frame and the one before (so a 5 fps camera does not add up to 200 ms to it).
+        The step's reaction time is the *last* such rise before the step is done: noise
+        that crosses half way and falls back (pitch read at a large turn, a twitch) does
+        not count as the start of the movement.
 
         A step whose signal is already past half its target on its first frame (a look
-        down while the head still dips from the turn before, landmark noise at a large
-        turn) has no reaction to time: it is left out, not counted as 0 s, which would
-        pull a slow presenter's mean under the limit."""
+        down while the head still dips from the turn before) and stays there has no rise
+        to time: it is left out, not counted as 0 s, which would pull a slow presenter's
+        mean under the limit."""
         value, half = self._toward(prompt, rel)
         previous = self._prev
         self._prev = (t, value)
@@ -225,17 +229,11 @@ class ChallengeTracker:
             # the last step was analysed before the new prompt could be on the screen,
             # so the door's own frame latency is not counted against the applicant
             self._react_from = t
-            if value >= half:
-                self._reacted = True  # nothing to time in this step
-                return
-        if value < half:
             return
-        self._reacted = True
-        crossed = t
-        if previous is not None and previous[1] < half < value:
-            t0, v0 = previous
-            crossed = t0 + (t - t0) * (half - v0) / (value - v0)
-        self.reactions_s.append(max(0.0, crossed - self._react_from))
+        if previous is None or not previous[1] < half <= value:
+            return
+        t0, v0 = previous
+        self._crossed_t = t0 + (t - t0) * (half - v0) / (value - v0)
 
     def _wrong_zone(self, rel: FaceSignals) -> bool:
         """A clear turn the opposite way of the current turn prompt (a replay cycling

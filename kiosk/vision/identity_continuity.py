@@ -41,15 +41,17 @@ class IdentitySampler:
 class IdentityContinuity:
     """Same person as in the first sample, and as in the frame before.
 
-    A recogniser's similarity drops as the head turns 30° away from the first, frontal
-    sample, so the first-sample check is loose (`min_cosine`) and made only on samples
-    taken facing the camera: a turned face can score under any useful threshold. From
-    one frame to the next the pose changes by a few degrees only, so a tight threshold
-    (`min_step_cosine`) between the embeddings of adjacent frames catches the moment of a
-    swap at any pose; samples a head turn apart differ as much as a swap would, so
-    non-adjacent ones are not compared that way. A swap between two samples while the
-    head is turned is caught by the next facing sample, and there is always one after
-    the last step (`final_sample`; LivenessSession asks for it if needed).
+    Both checks are made only on samples taken facing the camera (the session's
+    dense-landmark pose): a recogniser's similarity falls as the head turns, and for a
+    face 30° away from the frontal reference, or between two frames of a fast turn, it
+    can fall under any useful threshold. Facing the camera, the first-sample check is
+    loose (`min_cosine`: expression and light still change) and the check against the
+    adjacent frame tight (`min_step_cosine`: from one frame to the next almost nothing
+    changes, so it catches the moment of a swap by a lookalike the loose one misses).
+    A swap made while the head is turned is caught by the next facing sample, and there
+    is always one after the last step (`final_sample`; LivenessSession asks for it if
+    needed); the flow also holds every facing sample to the match threshold against
+    the captured face.
     """
 
     def __init__(
@@ -64,29 +66,29 @@ class IdentityContinuity:
         self.samples = 0  # embeddings seen
         self.min_cos = self.min_step_cos = 1.0  # lowest similarities seen (cues)
         self.final_sample = False  # a facing sample after the challenge's steps
-        self._prev: np.ndarray | None = None
+        self._prev: np.ndarray | None = None  # the last facing sample
         self._prev_frame = -1
 
     def changed(self, embedding: np.ndarray, frame: int, *, facing: bool, final: bool) -> bool:
         """Take the embedding of frame number `frame`; True when the face is not the same
         person. `facing`: the head faced the camera; `final`: the steps are over."""
         self.samples += 1
+        if self.reference is None:
+            self.reference, self._prev, self._prev_frame = embedding, embedding, frame
+            return False
+        if not facing:
+            return False
         adjacent = self._prev_frame == frame - 1
         prev, self._prev, self._prev_frame = self._prev, embedding, frame
-        if self.reference is None:
-            self.reference = embedding
-            return False
-        if facing:
-            self.final_sample = self.final_sample or final
-            cos = self.similarity(self.reference, embedding)
-            self.min_cos = min(self.min_cos, cos)
-            if cos < self.min_cosine:
-                return True
+        self.final_sample = self.final_sample or final
+        cos = self.similarity(self.reference, embedding)
+        self.min_cos = min(self.min_cos, cos)
+        if cos < self.min_cosine:
+            return True
         if not adjacent or prev is None:
             return False
         step = self.similarity(prev, embedding)
         self.min_step_cos = min(self.min_step_cos, step)
         return step < self.min_step_cosine
-
 
 __all__ = ["IdentityContinuity", "IdentitySampler"]

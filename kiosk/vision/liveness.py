@@ -234,8 +234,6 @@ class LivenessSession:
             return
         summary = {k: statistics.median(f[k] for f in fits) for k in fits[0]}
         self._rigidity.append(summary)
-        if summary["margin"] < self.cfg.rigidity_min_margin:
-            self._finish(False, f"not_3d:{flattest(summary)}")
 
     def _ask_final_sample(self, t: float) -> LivenessStep:
         """The steps are done but no identity sample was taken facing the camera since
@@ -306,6 +304,15 @@ class LivenessSession:
             return self._finish(None, "too_few_frames")
         if self.identity.samples < 2:
             return self._finish(None, "identity_unavailable")
+        if any(p in TURNS for p in self.challenge):
+            # judged on the turn that looked most like a head: a flat object (a print,
+            # folded or not, a flat mask) is flat at every turn, while one turn of a
+            # real head can be read flat (landmark noise, a small turn)
+            best = max(self._rigidity, key=lambda r: r["margin"], default=None)
+            if best is None:
+                return self._finish(None, "rigidity_unavailable")
+            if best["margin"] < self.cfg.rigidity_min_margin:
+                return self._finish(False, f"not_3d:{flattest(best)}")
         reaction = self.tracker.mean_reaction_s()
         if self.challenge and not math.isnan(reaction) and reaction > self.cfg.max_reaction_s:
             # slow to start every move: an applicant who hesitates, or an attacker picking

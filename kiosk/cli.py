@@ -18,6 +18,7 @@ from kiosk.owner_only import restrict_umask
 COMMAND_MODULES = (
     "kiosk.commands.config_cmd",
     "kiosk.commands.models_cmd",
+    "kiosk.commands.compare_cmd",
     "kiosk.commands.vision_cmd",
     "kiosk.commands.eval_cmd",
     "kiosk.commands.ledger_cmd",
@@ -48,7 +49,7 @@ exit codes:
 COMMAND_INDEX = {
     "config": "kiosk.commands.config_cmd",
     "models": "kiosk.commands.models_cmd",
-    "compare": "kiosk.commands.vision_cmd",
+    "compare": "kiosk.commands.compare_cmd",
     "eval": "kiosk.commands.eval_cmd",
     "bench": "kiosk.commands.vision_cmd",
     "ledger": "kiosk.commands.ledger_cmd",

@@ -50,7 +50,7 @@ def test_compare_loads_only_what_it_runs() -> None:
     commands = [
         m for m in loaded if m.startswith("kiosk.commands.") and m != "kiosk.commands.terminal"
     ]
-    assert commands == ["kiosk.commands.vision_cmd"]
+    assert commands == ["kiosk.commands.compare_cmd"]
     for banned in (
         "kiosk.evaluation",
         "kiosk.ui",

@@ -19,7 +19,7 @@ too small for the detector's smallest anchor is lost otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -91,11 +91,27 @@ def face_by_rule(rule: FaceRule) -> Callable[[FrameAnalysis], FaceObservation | 
 
 
 def detect_still(engine: FaceEngine, path: str, rule: FaceRule = "centre") -> StillFace:
-    """`analyse_still`, then the face `rule` picks, embedded alone. NoFaceError if none."""
-    analysis, long_side = analyse_still(engine, read_image(path))
-    if not analysis.faces:
-        raise NoFaceError(f"{path}: no face found")
-    index = choose_face(analysis.faces, analysis.frame_shape, rule)
-    face = analysis.faces[index]
-    embedding = face.embedding = engine.embedder.embed(face.aligned)
-    return StillFace(face, embedding, len(analysis.faces), index, long_side)
+    """`analyse_still`, then the face `rule` picks, embedded. NoFaceError if none."""
+    return detect_stills(engine, (path,), rule)[0]
+
+
+def detect_stills(
+    engine: FaceEngine, paths: Sequence[str], rule: FaceRule = "centre"
+) -> list[StillFace]:
+    """`detect_still` for several photos, their chosen faces embedded in one batch (one
+    recogniser run instead of one per photo; each embedding is bit-identical to embedding
+    it alone, see OnnxEmbedder.embed_batch). NoFaceError names the first photo without one."""
+    chosen = []
+    for path in paths:
+        analysis, long_side = analyse_still(engine, read_image(path))
+        if not analysis.faces:
+            raise NoFaceError(f"{path}: no face found")
+        index = choose_face(analysis.faces, analysis.frame_shape, rule)
+        chosen.append((analysis, index, long_side))
+    faces = [analysis.faces[index] for analysis, index, _ in chosen]
+    vectors = engine.embedder.embed_batch([face.aligned for face in faces])
+    stills = []
+    for (analysis, index, long_side), face, vector in zip(chosen, faces, vectors, strict=True):
+        face.embedding = vector
+        stills.append(StillFace(face, vector, len(analysis.faces), index, long_side))
+    return stills

@@ -8,8 +8,10 @@ import argparse
 import gc
 import importlib
 import logging
+import os
 import sqlite3
 import sys
+import threading
 from collections.abc import Sequence
 
 from kiosk.errors import KioskError
@@ -142,6 +144,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the process is about to hand all its memory back at once. Frozen objects are
         # left out of it; files still close and atexit handlers still run.
         gc.freeze()
+        if getattr(args, "exit_at_once", False):
+            # A command that writes nothing but its answer (compare) skips the rest of
+            # the interpreter's teardown too: unloading numpy, OpenCV and ORT module by
+            # module, ~40 ms. Its threads end first, as at a normal exit (the recogniser
+            # may still be opening when a photo without a face ends compare early), and
+            # its answer is flushed; nothing else is pending.
+            for thread in threading.enumerate():
+                if thread is not threading.current_thread() and not thread.daemon:
+                    thread.join()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
     return code
 
 

@@ -47,7 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or centre (nearest the middle)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=_compare)
+    # exit_at_once: compare writes only its answer, so the process ends without the
+    # interpreter's teardown (see kiosk/cli.py main).
+    p.set_defaults(handler=_compare, exit_at_once=True)
 
 
 def load_calibration(cfg: KioskConfig, pack_id: str, pack_calibration: Path | None) -> dict:

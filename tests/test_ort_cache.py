@@ -144,7 +144,7 @@ def test_a_just_written_original_is_hashed_at_every_start(
 
 
 def test_the_recogniser_opened_on_a_thread_embeds_bit_identically(engine: FaceEngine) -> None:
-    background = FaceEngine.from_config(engine.cfg, whole_pack=False, recognizer_in_background=True)
+    background = FaceEngine.from_config(engine.cfg, whole_pack=False, one_shot=True)
     assert isinstance(background.embedder, EmbedderOpening)
     ours = detect_stills(background, PAIR, "largest")
     theirs = [detect_still(engine, p, "largest") for p in PAIR]  # opened at once, one by one

@@ -109,7 +109,7 @@ def _decide(args: argparse.Namespace) -> int:
     from kiosk.vision.stills import detect_stills
 
     # Only the two models compare runs are loaded, so only those two are checked.
-    engine = FaceEngine.from_config(cfg, whole_pack=False, recognizer_in_background=True)
+    engine = FaceEngine.from_config(cfg, whole_pack=False, one_shot=True)
     cal = load_calibration(cfg, engine.pack_id, engine.pack.calibration_path)
     stills = detect_stills(engine, photos, args.face)
     score = cosine_similarity(stills[0].embedding, stills[1].embedding)

@@ -95,17 +95,16 @@ class FaceEngine:
 
     @classmethod
     def from_config(
-        cls,
-        cfg: KioskConfig | None = None,
-        *,
-        whole_pack: bool = True,
-        recognizer_in_background: bool = False,
+        cls, cfg: KioskConfig | None = None, *, whole_pack: bool = True, one_shot: bool = False
     ) -> FaceEngine:
         """The engine of the configured pack. Every model file is checked against the
         manifest before it runs; with `whole_pack` (the door) the models this engine does
         not load are checked now too, so a tampered landmark model stops the start rather
-        than the first challenge. `kiosk compare` runs two models and checks those two,
-        and opens the recogniser on a thread while it detects (`EmbedderOpening`)."""
+        than the first challenge (`kiosk compare` runs two models and checks those two).
+
+        `one_shot` (`kiosk compare`: two photos, then exit): the recogniser opens on a
+        thread while the caller detects (`EmbedderOpening`), and the sessions plan no
+        memory for repeated runs (`runtime.session_options`)."""
         cfg = cfg or load_config()
         pack = resolve_pack(cfg)
         det_spec, rec_spec = pack.get("detector"), pack.get("recognizer")
@@ -120,19 +119,29 @@ class FaceEngine:
 
         def open_recognizer() -> OnnxEmbedder:
             loaded = create_session(
-                rec_spec.path, cfg.runtime, role="recognizer", cache=cache, source=rec_spec
+                rec_spec.path,
+                cfg.runtime,
+                role="recognizer",
+                cache=cache,
+                source=rec_spec,
+                few_runs=one_shot,
             )
             load_ms["recognizer"] = loaded.load_ms
             return OnnxEmbedder(rec_spec, loaded)
 
         embedder: FaceEmbedder
-        if recognizer_in_background:
+        if one_shot:
             embedder = EmbedderOpening(open_recognizer)
         det_loaded = create_session(
-            det_spec.path, cfg.runtime, role="detector", cache=cache, source=det_spec
+            det_spec.path,
+            cfg.runtime,
+            role="detector",
+            cache=cache,
+            source=det_spec,
+            few_runs=one_shot,
         )
         load_ms["detector"] = det_loaded.load_ms
-        if not recognizer_in_background:
+        if not one_shot:
             embedder = open_recognizer()
         detector: FaceDetector
         if det_spec.kind == "yunet":

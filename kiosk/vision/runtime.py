@@ -85,9 +85,16 @@ def apply_process_budget(cfg: RuntimeConfig) -> None:
     _process_budget_applied.append(cfg.opencv_threads)
 
 
-def session_options(cfg: RuntimeConfig, role: str) -> ort.SessionOptions:
-    """Threads for `role`, no spinning (unless configured), the configured optimisation."""
+def session_options(cfg: RuntimeConfig, role: str, *, few_runs: bool = False) -> ort.SessionOptions:
+    """Threads for `role`, no spinning (unless configured), the configured optimisation.
+
+    `few_runs`: a session run a handful of times (`kiosk compare`) gets no memory
+    pattern. ORT plans one from a shape's first run and allocates it, fresh, on the
+    second: memory first touched then and never reused (~7,000 page faults for an SFace
+    face + mirror; about 80 ms of a cold compare's wall on 2 cores with both sessions).
+    Results are the same bits either way; only where the buffers live differs."""
     options = ort.SessionOptions()
+    options.enable_mem_pattern = not few_runs
     options.intra_op_num_threads = threads_for(role, cfg)
     options.inter_op_num_threads = cfg.inter_op_threads
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -119,6 +126,7 @@ def create_session(
     role: str = "recognizer",
     cache: OptimizedModelCache | None = None,
     source: ModelSpec | None = None,
+    few_runs: bool = False,
 ) -> LoadedSession:
     """Open one ONNX model; an unreadable or invalid file is a ModelIntegrityError.
 
@@ -126,7 +134,8 @@ def create_session(
     the manifest before ORT reads it, unless a verified cached graph shows it has not
     changed since it was checked (kiosk/vision/ort_cache.py says why that is enough).
     With `cache`, a verified optimised graph is opened instead when there is one, and
-    otherwise the graph ORT optimises now is saved for the next start."""
+    otherwise the graph ORT optimises now is saved for the next start. `few_runs`: see
+    `session_options`."""
     import time
 
     apply_process_budget(cfg)
@@ -139,13 +148,13 @@ def create_session(
         assert cache is not None
         device = providers[0].removesuffix("ExecutionProvider").lower()
         target = cache.path_for(model_path, f"{device}-{cfg.graph_optimization}")
-        session = _open_cached(cache, target, model_path, source, cfg, role, providers)
+        session = _open_cached(cache, target, model_path, source, cfg, role, providers, few_runs)
         if session is not None:
             return _loaded(session, model_path, providers, start, cached=True)
     identity = _identity(model_path) if source is not None and use_cache else None
     if source is not None:
         source.verify()
-    options = session_options(cfg, role)
+    options = session_options(cfg, role, few_runs=few_runs)
     temp = data_name = None
     if use_cache:
         assert cache is not None and target is not None
@@ -190,6 +199,7 @@ def _open_cached(
     cfg: RuntimeConfig,
     role: str,
     providers: list[str],
+    few_runs: bool,
 ) -> ort.InferenceSession | None:
     """The verified cached graph of `model_path` opened, or None: build it."""
     found = cache.load(target, model_path, source.sha256 if source is not None else "")
@@ -200,7 +210,7 @@ def _open_cached(
         source.verify()  # edited since the cache was built: refused by name
         if identity is not None and identity == _identity(model_path):
             cache.rebind(target, model_path, identity)  # e.g. a reinstalled, equal file
-    fast = session_options(cfg, role)
+    fast = session_options(cfg, role, few_runs=few_runs)
     # Already optimised: running the optimisers again would only cost time.
     fast.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:

@@ -98,9 +98,14 @@ def detect_still(engine: FaceEngine, path: str, rule: FaceRule = "centre") -> St
 def detect_stills(
     engine: FaceEngine, paths: Sequence[str], rule: FaceRule = "centre"
 ) -> list[StillFace]:
-    """`detect_still` for several photos, their chosen faces embedded in one batch (one
-    recogniser run instead of one per photo; each embedding is bit-identical to embedding
-    it alone, see OnnxEmbedder.embed_batch). NoFaceError names the first photo without one."""
+    """`detect_still` for several photos: all are detected before any is embedded, so
+    a recogniser still opening on its thread (`kiosk compare`) is waited for last.
+    NoFaceError names the first photo without a face.
+
+    Each face is embedded in its own run (with its mirror, when the pack averages), not
+    all in one batch: the results are the same bits, and on a cold start two runs of
+    two crops cost less than one of four (measured: the session's memory grows to the
+    batch's activations, page by page)."""
     chosen = []
     for path in paths:
         analysis, long_side = analyse_still(engine, read_image(path))
@@ -108,10 +113,9 @@ def detect_stills(
             raise NoFaceError(f"{path}: no face found")
         index = choose_face(analysis.faces, analysis.frame_shape, rule)
         chosen.append((analysis, index, long_side))
-    faces = [analysis.faces[index] for analysis, index, _ in chosen]
-    vectors = engine.embedder.embed_batch([face.aligned for face in faces])
     stills = []
-    for (analysis, index, long_side), face, vector in zip(chosen, faces, vectors, strict=True):
-        face.embedding = vector
-        stills.append(StillFace(face, vector, len(analysis.faces), index, long_side))
+    for analysis, index, long_side in chosen:
+        face = analysis.faces[index]
+        embedding = face.embedding = engine.embedder.embed(face.aligned)
+        stills.append(StillFace(face, embedding, len(analysis.faces), index, long_side))
     return stills

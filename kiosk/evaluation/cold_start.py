@@ -53,7 +53,7 @@ def _median(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def cold_start_figures(
-    pack_files: tuple[Path, Path], photos: tuple[Path, Path], data_dir: Path, runs: int = 3
+    pack_files: tuple[Path, Path], photos: tuple[Path, Path], data_dir: Path, runs: int = 5
 ) -> dict[str, Any]:
     """`kiosk compare A B` vs the cv2 script on the same photos, and door start to live."""
     env = {

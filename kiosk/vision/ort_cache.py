@@ -18,7 +18,7 @@ The original model file is what the manifest vouches for. It is hashed before th
 is built, and the sidecar records its identity then (device, inode, size, mtime, ctime).
 Later starts hash it again only when that identity changed: a cached graph that passes
 its own hash is byte for byte what was built from a verified original, and an original
-edited since (which changes its ctime, which no user-space call can set back) is hashed
+edited since (which sets its ctime to now; no call sets a ctime back, only a clock change) is hashed
 and refused by name as before. So every byte ORT runs is checked, once per start.
 """
 
@@ -67,7 +67,7 @@ def machine_tag() -> str:
 
 
 def file_identity(path: Path) -> dict[str, int]:
-    """What changes whenever a file's content does (ctime cannot be set back by a user)."""
+    """What changes whenever a file's content does (no call sets a ctime back)."""
     st = os.stat(path)
     return {
         "dev": st.st_dev,

@@ -18,8 +18,9 @@ The original model file is what the manifest vouches for. It is hashed before th
 is built, and the sidecar records its identity then (device, inode, size, mtime, ctime).
 Later starts hash it again only when that identity changed: a cached graph that passes
 its own hash is byte for byte what was built from a verified original, and an original
-edited since (which sets its ctime to now; no call sets a ctime back, only a clock change) is hashed
-and refused by name as before. So every byte ORT runs is checked, once per start.
+edited since (which sets its ctime to now; no call sets a ctime back, only a clock
+change) is hashed and refused by name as before. So every byte ORT runs is checked,
+once per start.
 """
 
 from __future__ import annotations

@@ -47,10 +47,8 @@ def test_compare_loads_only_what_it_runs() -> None:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["rc"] == 0  # the same person: a match
     loaded = report["modules"]
-    commands = [
-        m for m in loaded if m.startswith("kiosk.commands.") and m != "kiosk.commands.terminal"
-    ]
-    assert commands == ["kiosk.commands.vision_cmd"]
+    commands = [m for m in loaded if m.startswith("kiosk.commands.")]
+    assert commands == ["kiosk.commands.compare_cmd"]  # no other command's parser either
     for banned in (
         "kiosk.evaluation",
         "kiosk.ui",
@@ -63,5 +61,41 @@ def test_compare_loads_only_what_it_runs() -> None:
         "PySide6",
         "matplotlib",
         "httpx",
+        "rich",  # the answer is one printed line
     ):
         assert not [m for m in loaded if m == banned or m.startswith(banned + ".")], banned
+
+
+def _kiosk_process(*argv: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_compare_as_a_process_prints_its_answer_before_it_exits_at_once() -> None:
+    """The process ends without the interpreter's teardown (kiosk/cli.py): the answer
+    must still be complete on a pipe, with the exit code."""
+    pairs = ROOT / "tests" / "data" / "pairs"
+    done = _kiosk_process("compare", str(pairs / "img1.jpg"), str(pairs / "img2.jpg"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "similarity 0.7335: match at threshold 0.4079 (target FMR 0.001)\n"
+    assert done.stderr == ""
+
+
+def test_compare_ending_early_as_a_process_still_says_why(tmp_path: Path) -> None:
+    """No face in photo A ends compare while the recogniser may still be opening on its
+    thread: the thread finishes, then the one error line and exit code 2."""
+    import cv2
+    import numpy as np
+
+    blank = tmp_path / "wall.jpg"
+    cv2.imwrite(str(blank), np.full((240, 320, 3), 128, np.uint8))
+    done = _kiosk_process("compare", str(blank), str(FACES / "img42.jpg"))
+    assert done.returncode == 2
+    assert done.stderr == f"error [no_face]: {blank}: no face found\n"
+    assert done.stdout == ""

@@ -1,11 +1,10 @@
-"""`kiosk compare` and `kiosk bench`: the face engine from the command line (`kiosk eval`
-lives in eval_cmd)."""
+"""`kiosk bench`: the face engine's latency, the door's cost per attempt and cold starts
+(`kiosk compare` lives in compare_cmd, `kiosk eval` in eval_cmd)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import tomllib
 from pathlib import Path
 
 from kiosk.commands.terminal import LazyConsole
@@ -16,39 +15,7 @@ from kiosk.errors import ConfigError, KioskError
 console = LazyConsole()
 
 
-COMPARE_DESCRIPTION = """\
-Compare the face in photo A with the face in photo B using the active model pack and its
-calibration. When a photo holds several faces, --face chooses one and the output says
-which. The result is a threshold decision, not proof of identity: "match at threshold T
-(target FMR F)" means the similarity reached the threshold calibrated for that false
-match rate."""
-
-EXIT_CODES = (
-    "exit codes: 0 match, 1 no match at the threshold, "
-    "2 error (unreadable photo, no face, no calibration)"
-)
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "compare",
-        help="compare the faces in two photos (1:1, at the calibrated threshold)",
-        description=COMPARE_DESCRIPTION,
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("photo_a", metavar="PHOTO_A", help="first photo (JPEG/PNG)")
-    p.add_argument("photo_b", metavar="PHOTO_B", help="second photo (JPEG/PNG)")
-    p.add_argument(
-        "--face",
-        choices=("largest", "centre"),
-        default="largest",
-        help="face to use when a photo holds several: largest (default, the door's rule) "
-        "or centre (nearest the middle)",
-    )
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=_compare)
-
     p = sub.add_parser(
         "bench",
         help="pipeline latency, door cost per attempt, cold start (JSON + tables)",
@@ -78,81 +45,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_bench)
 
 
-def load_calibration(cfg: KioskConfig, pack_id: str, pack_calibration: Path | None) -> dict:
-    """The calibration in force: the configured file, else the pack's bundled one."""
-    path = Path(cfg.match.calibration_file) if cfg.match.calibration_file else pack_calibration
-    if path is None or not path.is_file():
-        raise ConfigError(
-            "no calibration file: run `kiosk eval PAIRS --images DIR --calibrate` "
-            "and set [match] calibration_file"
-        )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))["calibration"]
-        threshold = float(data["threshold"])
-    except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: not a calibration file ({exc})") from None
-    if data.get("pack_id") != pack_id:
-        raise ConfigError(
-            f"{path}: calibrated for pack {data.get('pack_id')!r}, "
-            f"but the active pack is {pack_id!r}"
-        )
-    return {**data, "threshold": threshold, "path": str(path)}
-
-
-def _engine(cfg: KioskConfig):
-    from kiosk.vision.pipeline import FaceEngine
-
-    return FaceEngine.from_config(cfg)
-
-
-def _compare(args: argparse.Namespace) -> int:
-    from kiosk.vision.image_header import probe_image
-    from kiosk.vision.stills import detect_still
-
-    cfg = load_config(args.config)
-    for path in (args.photo_a, args.photo_b):  # a bomb or a folder is refused before models load
-        probe_image(path)
-    from kiosk.vision.embed import cosine_similarity
-
-    engine = _engine(cfg)
-    cal = load_calibration(cfg, engine.pack_id, engine.pack.calibration_path)
-    stills = [detect_still(engine, path, args.face) for path in (args.photo_a, args.photo_b)]
-    score = cosine_similarity(stills[0].embedding, stills[1].embedding)
-    match = score >= cal["threshold"]
-    target = cal.get("target_fmr")
-    at = f"threshold {cal['threshold']:.4f}" + (f" (target FMR {target:g})" if target else "")
-    photos = (args.photo_a, args.photo_b)
-    if args.json:
-        report = {
-            "similarity": round(score, 4),
-            "threshold": cal["threshold"],
-            "target_fmr": target,
-            "match": match,
-            "faces": {
-                path: {"faces_found": s.faces_found, "used": s.index + 1, "rule": args.face,
-                       "box": [round(float(v)) for v in s.face.box]}
-                for path, s in zip(photos, stills, strict=True)
-            },
-            "quality": {
-                path: s.face.quality.as_dict() for path, s in zip(photos, stills, strict=True)
-            },
-        }  # fmt: skip
-        print(json.dumps(report, indent=2))
-        return 0 if match else 1
-    verdict = f"[green]match at {at}[/green]" if match else f"[red]no match at {at}[/red]"
-    console.print(f"similarity {score:.4f}: {verdict}")
-    for path, s in zip(photos, stills, strict=True):
-        if s.faces_found > 1:
-            console.print(
-                f"  {path}: {s.faces_found} faces; used the {args.face} one, {s.describe()}",
-                markup=False,
-            )
-        reasons = [r for r in s.face.quality.reasons if r != "only_one_person"]
-        if reasons:
-            console.print(f"  {path}: quality warning: {', '.join(reasons)}", markup=False)
-    return 0 if match else 1
-
-
 def _bench(args: argparse.Namespace) -> int:
     from kiosk.config import REPO_ROOT
     from kiosk.evaluation.bench import machine_info
@@ -175,9 +67,12 @@ def _bench(args: argparse.Namespace) -> int:
         _print_stages(result["stages"])
     if "door" in parts:
         from kiosk.demo.attempt_bench import door_figures
+        from kiosk.vision.pipeline import FaceEngine
 
         with console.status("door attempts, idle and under a one-core load"):
-            result["door"] = door_figures(cfg, _engine(cfg), reference=args.reference == "cv2")
+            result["door"] = door_figures(
+                cfg, FaceEngine.from_config(cfg), reference=args.reference == "cv2"
+            )
         _print_door(result["door"])
     if "cold" in parts:
         result["cold_start"] = _cold(cfg, portraits, reference=args.reference == "cv2")

@@ -3,6 +3,8 @@ manifest declares, optional mirror averaging, L2 normalisation; cosine compariso
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -88,3 +90,48 @@ class OnnxEmbedder:
         for i, own in enumerate(vectors):
             result[i] = l2_normalise(sum(l2_normalise(v) for v in own))
         return result
+
+
+class EmbedderOpening:
+    """A recogniser opened on its own thread while the caller does other work (`kiosk
+    compare` decodes and detects both photos meanwhile). The first use waits for it and
+    raises what opening raised (a ModelIntegrityError stays one). On two cores this hides
+    part of the recogniser's start: hashing its weights, and ORT's session set-up while
+    the detector runs (both release the GIL)."""
+
+    def __init__(self, open_embedder: Callable[[], FaceEmbedder]) -> None:
+        self._embedder: FaceEmbedder | None = None
+        self._error: BaseException | None = None
+        # Not a daemon: the interpreter waits for it rather than exiting under ORT's feet.
+        self._thread = threading.Thread(
+            target=self._open, args=(open_embedder,), name="open-recognizer"
+        )
+        self._thread.start()
+
+    def _open(self, open_embedder: Callable[[], FaceEmbedder]) -> None:
+        try:
+            self._embedder = open_embedder()
+        except BaseException as exc:  # handed to the thread that uses the embedder
+            self._error = exc
+
+    def ready(self) -> FaceEmbedder:
+        """The recogniser, once open; raises what opening it raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._embedder is not None
+        return self._embedder
+
+    @property
+    def provider(self) -> str:
+        return self.ready().provider
+
+    @property
+    def dim(self) -> int:
+        return self.ready().dim
+
+    def embed(self, aligned_bgr: np.ndarray) -> np.ndarray:
+        return self.ready().embed(aligned_bgr)
+
+    def embed_batch(self, aligned_bgr: list[np.ndarray]) -> np.ndarray:
+        return self.ready().embed_batch(aligned_bgr)

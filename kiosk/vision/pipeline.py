@@ -22,13 +22,13 @@ from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ModelPackError, NoFaceError
 from kiosk.vision.align import align_face
 from kiosk.vision.detect import Detections, FaceDetector, YuNetDetector
-from kiosk.vision.embed import FaceEmbedder, OnnxEmbedder
+from kiosk.vision.embed import EmbedderOpening, FaceEmbedder, OnnxEmbedder
 from kiosk.vision.imageio import read_image
 from kiosk.vision.ort_cache import OptimizedModelCache
 from kiosk.vision.packs import ModelPack, resolve_pack
 from kiosk.vision.packs.manifest import MANIFEST
 from kiosk.vision.quality import QualityReport, assess_face
-from kiosk.vision.runtime import create_session
+from kiosk.vision.runtime import apply_process_budget, create_session
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +94,55 @@ class FaceEngine:
         return self.detector.provider
 
     @classmethod
-    def from_config(cls, cfg: KioskConfig | None = None) -> FaceEngine:
+    def from_config(
+        cls, cfg: KioskConfig | None = None, *, whole_pack: bool = True, one_shot: bool = False
+    ) -> FaceEngine:
+        """The engine of the configured pack. Every model file is checked against the
+        manifest before it runs; with `whole_pack` (the door) the models this engine does
+        not load are checked now too, so a tampered landmark model stops the start rather
+        than the first challenge (`kiosk compare` runs two models and checks those two).
+
+        `one_shot` (`kiosk compare`: two photos, then exit): the recogniser opens on a
+        thread while the caller detects (`EmbedderOpening`), and the sessions plan no
+        memory for repeated runs (`runtime.session_options`)."""
         cfg = cfg or load_config()
         pack = resolve_pack(cfg)
-        t0 = time.perf_counter()
-        pack.verify()  # the whole pack: a tampered landmark model stops the engine too
-        load_ms = {"verify": (time.perf_counter() - t0) * 1000}
         det_spec, rec_spec = pack.get("detector"), pack.get("recognizer")
+        t0 = time.perf_counter()
+        if whole_pack:
+            for spec in pack.models:
+                if spec not in (det_spec, rec_spec):
+                    spec.verify()
+        load_ms = {"verify": (time.perf_counter() - t0) * 1000}
         cache = optimized_model_cache(cfg, pack)
-        det_loaded = create_session(det_spec.path, cfg.runtime, role="detector", cache=cache)
-        rec_loaded = create_session(rec_spec.path, cfg.runtime, role="recognizer", cache=cache)
-        load_ms.update(detector=det_loaded.load_ms, recognizer=rec_loaded.load_ms)
+        apply_process_budget(cfg.runtime)  # once, before a second thread opens a session
+
+        def open_recognizer() -> OnnxEmbedder:
+            loaded = create_session(
+                rec_spec.path,
+                cfg.runtime,
+                role="recognizer",
+                cache=cache,
+                source=rec_spec,
+                few_runs=one_shot,
+            )
+            load_ms["recognizer"] = loaded.load_ms
+            return OnnxEmbedder(rec_spec, loaded)
+
+        embedder: FaceEmbedder
+        if one_shot:
+            embedder = EmbedderOpening(open_recognizer)
+        det_loaded = create_session(
+            det_spec.path,
+            cfg.runtime,
+            role="detector",
+            cache=cache,
+            source=det_spec,
+            few_runs=one_shot,
+        )
+        load_ms["detector"] = det_loaded.load_ms
+        if not one_shot:
+            embedder = open_recognizer()
         detector: FaceDetector
         if det_spec.kind == "yunet":
             detector = YuNetDetector(
@@ -121,7 +159,6 @@ class FaceEngine:
             detector = ScrfdDetector(det_spec, det_loaded, cfg.vision)
         else:  # load_pack already refuses unknown kinds; this guards future edits
             raise ModelPackError(f"no detector for kind {det_spec.kind!r}")
-        embedder = OnnxEmbedder(rec_spec, rec_loaded)
         log.info(
             "face engine ready: pack %s on %s (%s)", pack.pack_id, det_loaded.provider, load_ms
         )

@@ -19,7 +19,7 @@ too small for the detector's smallest anchor is lost otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -91,11 +91,31 @@ def face_by_rule(rule: FaceRule) -> Callable[[FrameAnalysis], FaceObservation | 
 
 
 def detect_still(engine: FaceEngine, path: str, rule: FaceRule = "centre") -> StillFace:
-    """`analyse_still`, then the face `rule` picks, embedded alone. NoFaceError if none."""
-    analysis, long_side = analyse_still(engine, read_image(path))
-    if not analysis.faces:
-        raise NoFaceError(f"{path}: no face found")
-    index = choose_face(analysis.faces, analysis.frame_shape, rule)
-    face = analysis.faces[index]
-    embedding = face.embedding = engine.embedder.embed(face.aligned)
-    return StillFace(face, embedding, len(analysis.faces), index, long_side)
+    """`analyse_still`, then the face `rule` picks, embedded. NoFaceError if none."""
+    return detect_stills(engine, (path,), rule)[0]
+
+
+def detect_stills(
+    engine: FaceEngine, paths: Sequence[str], rule: FaceRule = "centre"
+) -> list[StillFace]:
+    """`detect_still` for several photos: all are detected before any is embedded, so
+    a recogniser still opening on its thread (`kiosk compare`) is waited for last.
+    NoFaceError names the first photo without a face.
+
+    Each face is embedded in its own run (with its mirror, when the pack averages), not
+    all in one batch: the results are the same bits, and on a cold start two runs of
+    two crops cost less than one of four (measured: the session's memory grows to the
+    batch's activations, page by page)."""
+    chosen = []
+    for path in paths:
+        analysis, long_side = analyse_still(engine, read_image(path))
+        if not analysis.faces:
+            raise NoFaceError(f"{path}: no face found")
+        index = choose_face(analysis.faces, analysis.frame_shape, rule)
+        chosen.append((analysis, index, long_side))
+    stills = []
+    for analysis, index, long_side in chosen:
+        face = analysis.faces[index]
+        embedding = face.embedding = engine.embedder.embed(face.aligned)
+        stills.append(StillFace(face, embedding, len(analysis.faces), index, long_side))
+    return stills

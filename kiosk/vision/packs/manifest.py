@@ -77,12 +77,9 @@ class ModelPack:
         return self.root / self.calibration if self.calibration else None
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
+def sha256_file(path: Path) -> str:
     with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _tuple(value: Any, n: int, what: str, where: str) -> tuple:

@@ -65,13 +65,16 @@ class _Step:
     progress: float
     verdict: _Verdict | None = None
     facing: bool = True
+    wants_sample: bool = False
 
 
 class StubLivenessForMatchingTests:
     """Answers `passed` after `frames` liveness frames (or never, if `frames` is None)."""
 
-    def __init__(self, passed: bool | None = True, frames: int | None = 1) -> None:
-        self.passed, self.frames = passed, frames
+    def __init__(
+        self, passed: bool | None = True, frames: int | None = 1, facing: bool = True
+    ) -> None:
+        self.passed, self.frames, self.facing = passed, frames, facing
         self.available, self.unavailable_reason = True, ""
 
     def start(self, rng: random.Random | None = None) -> Any:
@@ -83,8 +86,8 @@ class StubLivenessForMatchingTests:
             def feed(self, obs: Any, frame: np.ndarray, t: float) -> _Step:
                 self.seen += 1
                 if stub.frames is None or self.seen < stub.frames:
-                    return _Step("turn_left", 0.5)
-                return _Step(None, 1.0, _Verdict(stub.passed))
+                    return _Step("turn_left", 0.5, facing=stub.facing)
+                return _Step(None, 1.0, _Verdict(stub.passed), facing=stub.facing)
 
         return _Session()
 
@@ -333,6 +336,17 @@ def test_face_swapped_during_liveness_is_rejected(make) -> None:
     d = kit.feed("img53", "img55").decision  # someone else does the head turns
     assert (d.decision, d.reason) == (Decision.REJECTED, Reason.FACE_CHANGED)
     assert d.body["liveness"]["continuity"] < THRESHOLD
+
+
+def test_a_live_verdict_with_no_sample_facing_the_camera_goes_to_a_proctor(make) -> None:
+    # the session says live, but no sample it took faced the camera, so none was held to
+    # the match threshold against the captured face: who did the challenge is unconfirmed
+    kit = make(liveness=StubLivenessForMatchingTests(passed=True, frames=2, facing=False))
+    kit.flow.claim(booking_code="BK-A08")
+    kit.feed(*GENUINE_A08)
+    d = kit.feed("img53", "img55").decision  # someone else, turned: not compared
+    assert (d.decision, d.reason) == (Decision.NEEDS_PROCTOR, Reason.LIVENESS_UNDECIDED)
+    assert d.body["liveness"]["continuity"] is None
 
 
 def test_failed_liveness_is_rejected_even_when_the_face_matches(make) -> None:

@@ -191,13 +191,30 @@ def test_the_reaction_is_the_last_rise_through_half_way_not_a_noise_blip() -> No
     assert reaction == pytest.approx(0.7 + 0.1 / 8)
 
 
-def test_a_step_already_past_half_way_on_its_first_frame_is_not_timed() -> None:
+def test_a_step_already_past_half_way_is_timed_to_its_end_not_as_zero() -> None:
     cfg = LivenessConfig(hold_ms=250.0, pitch_deg=10.0)
     rest = FaceSignals(0.0, 0.0, 0.1, 0.1)
     tracker = ChallengeTracker(cfg, (Prompt.LOOK_DOWN,))
     frames = _baseline(10.0, rest)[:-1]  # 0 .. 0.3 s: the baseline ends on the last
-    t = frames[-1][0]
-    frames += [(t + (i + 1) / 10, FaceSignals(0.0, -12.0, 0.1, 0.1)) for i in range(5)]
+    frames += [(0.4 + i / 10, FaceSignals(0.0, -12.0, 0.1, 0.1)) for i in range(5)]
     _run(tracker, frames)
-    assert tracker.phase == "return" and tracker.reactions_s == []
-    assert math.isnan(tracker.mean_reaction_s())
+    # no rise to time (down from the first frame, 0.4 s): held 250 ms by 0.7 s, so the
+    # step counts 0.3 s, an upper bound (a replay made to start each step half way is
+    # not let off the limit)
+    assert tracker.phase == "return"
+    assert tracker.reactions_s == [pytest.approx(0.3)]
+
+
+def test_the_reaction_clock_starts_at_the_first_frame_fed_even_without_a_face() -> None:
+    cfg = LivenessConfig(hold_ms=250.0)
+    rest = FaceSignals(0.0, 0.0, 0.1, 0.1)
+    tracker = ChallengeTracker(cfg, (Prompt.TURN_LEFT,))
+    _run(tracker, _baseline(10.0, rest)[:-1])  # the baseline ends at 0.3 s
+    for t in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9):  # the tablet blank while a clip is picked
+        tracker.note_frame(t)
+    for i, yaw in enumerate([0.0, 20.0, 20.0, 20.0, 20.0]):
+        tracker.note_frame(1.0 + i / 10)
+        tracker.feed(FaceSignals(yaw, 0.0, 0.1, 0.1), 1.0 + i / 10)
+    (reaction,) = tracker.reactions_s
+    # from 0.4 s (the first frame after the prompt) to the rise through 7.5° at 1.0375 s
+    assert reaction == pytest.approx(1.0 + 0.1 * 7.5 / 20 - 0.4)

@@ -60,6 +60,7 @@ class _Step:
     progress: float
     verdict: _Verdict | None = None
     facing: bool = True
+    wants_sample: bool = False
 
 
 class ScriptedLiveness:

@@ -42,6 +42,7 @@ class CaptureAttempt:
     embed_ms: float = 0.0
     sampler: IdentitySampler = field(default_factory=IdentitySampler)  # challenge embeds
     liveness_prompt: str | None = None  # the prompt shown now (from the last liveness step)
+    sample_wanted: bool = False  # the liveness session asked for the next face's embedding
     liveness_frames: int = 0
     probe: np.ndarray | None = None  # fused embedding once capture is complete
     liveness: LivenessSessionLike | None = None
@@ -89,6 +90,10 @@ def decide(
     if att.liveness is None:
         return Decision.NEEDS_PROCTOR, Reason.LIVENESS_UNAVAILABLE
     if att.verdict is None or att.verdict.passed is not True:
+        return Decision.NEEDS_PROCTOR, Reason.LIVENESS_UNDECIDED
+    if att.continuity is None:
+        # a live verdict, but no sample facing the camera was held to the match threshold
+        # against the captured face: the face that did the challenge is unconfirmed
         return Decision.NEEDS_PROCTOR, Reason.LIVENESS_UNDECIDED
     return Decision.ACCEPTED, Reason.MATCHED
 

@@ -339,7 +339,9 @@ class CheckinFlow:
         if obs is None:
             return
         att.liveness_frames += 1
-        if att.sampler.wants(att.liveness_prompt):
+        # the sampler is asked on every face (it counts them); the session may also want
+        # this face (it waits for a sample facing the camera after the last step)
+        if att.sampler.wants(att.liveness_prompt) or att.sample_wanted:
             self._embed(att, [obs])
 
     def _liveness(
@@ -351,7 +353,7 @@ class CheckinFlow:
         # Frames without a face are fed too: a face that leaves the view mid-challenge
         # (a photo swapped out) is itself a liveness cue.
         step = att.liveness.feed(obs, frame, self._clock())
-        att.liveness_prompt = step.prompt
+        att.liveness_prompt, att.sample_wanted = step.prompt, step.wants_sample
         # The face doing the challenge must be the face that was captured, or a photo
         # could be captured and a live accomplice do the head turns. Only samples taken
         # facing the camera (the session's dense-landmark pose, `step.facing`: the

@@ -44,6 +44,9 @@ class Step(Protocol):
     def facing(self) -> bool: ...  # the head faced the camera (the session's own pose)
 
     @property
+    def wants_sample(self) -> bool: ...  # embed the next face for the identity check
+
+    @property
     def verdict(self) -> Verdict | None: ...
 
 
@@ -71,6 +74,7 @@ class UndecidedStep:
     prompt: str | None = None
     progress: float = 1.0
     facing: bool = True
+    wants_sample: bool = False
     verdict: Verdict | None = field(default_factory=UndecidedVerdict)
 
 

@@ -204,16 +204,17 @@ def run_presentation(
     session = checker.start(random.Random(seed))
     sampler = IdentitySampler(sample_every)
     prompt: str | None = "face_camera"
+    wanted = False
     i = 0
     while i / fps <= max_s:
         t = i / fps
         frame = presenter.frame(prompt, t)
         obs = engine.analyze(frame, embed="none").primary
-        if obs is not None and sampler.wants(prompt):
+        if obs is not None and (sampler.wants(prompt) or wanted):
             engine.embed_observations([obs])
         step = session.feed(obs, frame, t)
         if step.verdict is not None:
             return step.verdict
-        prompt = step.prompt
+        prompt, wanted = step.prompt, step.wants_sample
         i += 1
     raise RuntimeError("liveness session did not end: its timeouts are broken")

@@ -126,6 +126,7 @@ def _people(faces: Path) -> set[str]:
 # Seeds: the report set's start at 1000, the tuning set's at 10,000,000 (`tuning=True`), so
 # no presentation is ever drawn in both, whatever `seed`, kinds or counts are.
 REPORT_SEED_BASE, TUNING_SEED_BASE = 1000, 10_000_000
+MAX_SEED = 90  # 1000 + 89 * 100_003 + 6 * 10_007 + 10_006 < 10_000_000
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,10 @@ class _Runner:
     def __init__(
         self, cfg: KioskConfig, faces: Path, leave_out: set[str], supersample: int
     ) -> None:
+        # one ORT and OpenCV thread per model in every process, whatever `workers` is:
+        # thread counts change an embedding's last bits, and a verdict near a threshold
+        # must not depend on how many processes ran the set
+        cfg = replace(cfg, runtime=replace(cfg.runtime, intra_op_threads=1, opencv_threads=1))
         self.cfg, self.faces, self.leave_out, self.supersample = cfg, faces, leave_out, supersample
         self.engine = FaceEngine.from_config(cfg)
         self.checker = LivenessChecker.from_config(cfg, self.engine)
@@ -226,6 +231,9 @@ def run_liveness_eval(
     never saw. `workers` > 1 runs presentations in that many processes (one engine
     each, one ORT thread per model); results are the same as with one.
     """
+    if not 0 <= seed < MAX_SEED or not 0 <= per_kind < 10_007:
+        # the two seed ranges stay apart only within these bounds
+        raise KioskError(f"seed 0..{MAX_SEED - 1} and up to 10006 presentations per kind")
     leave_out = _people(tuned_on) if tuned_on is not None and not tuning else set()
     base = TUNING_SEED_BASE if tuning else REPORT_SEED_BASE
     kinds = tuple(k for k in kinds if k) or KINDS
@@ -300,18 +308,13 @@ def _run_jobs(
             if progress:
                 progress(done, len(jobs))
         return results
-    # one ORT thread per model in each process: `workers` processes share the cores
-    cfg = replace(
-        runner.cfg,
-        runtime=replace(runner.cfg.runtime, intra_op_threads=1, opencv_threads=1),
-    )
     context = multiprocessing.get_context("spawn")  # no fork of a process holding ORT pools
     by_job: dict[Job, dict[str, Any]] = {}
     with ProcessPoolExecutor(
         workers,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(cfg, runner.faces, runner.leave_out, runner.supersample),
+        initargs=(runner.cfg, runner.faces, runner.leave_out, runner.supersample),
     ) as pool:
         futures = {pool.submit(_run_in_worker, job): job for job in jobs}
         for future in as_completed(futures):

@@ -85,6 +85,14 @@ class ChallengeTracker:
     def start(self, t: float) -> None:
         self._phase_t = self.started_t = t
 
+    def note_frame(self, t: float) -> None:
+        """Every frame the session is fed, with or without a face: the first one after a
+        step's prompt appeared starts that step's reaction clock (the frame that ended
+        the last step was analysed before the new prompt could be on the screen, so the
+        door's own frame latency is not counted against the applicant)."""
+        if self.phase == "step" and self._react_from is None:
+            self._react_from = t
+
     def timed_out(self, t: float) -> bool:
         limit = self.cfg.baseline_timeout_s if self.phase == "baseline" else self.cfg.step_timeout_s
         return self.phase != "done" and t - self._phase_t > limit
@@ -110,8 +118,11 @@ class ChallengeTracker:
         prompt = self.challenge[self.step]
         self._note_reaction(prompt, rel, t)
         if self._step_reached(prompt, rel, t):
-            if self._crossed_t is not None and self._react_from is not None:
-                self.reactions_s.append(max(0.0, self._crossed_t - self._react_from))
+            if self._react_from is not None:
+                # no rise through half way (the signal was past it from the first frame):
+                # the time to the step's end is an upper bound, never a free 0 s
+                end = self._crossed_t if self._crossed_t is not None else t
+                self.reactions_s.append(max(0.0, end - self._react_from))
             self.step += 1
             self._enter("step" if self.step < len(self.challenge) else "return", t)
             self._in_wrong = self.phase == "step" and self._wrong_zone(rel)
@@ -219,17 +230,14 @@ class ChallengeTracker:
 
         A step whose signal is already past half its target on its first frame (a look
         down while the head still dips from the turn before) and stays there has no rise
-        to time: it is left out, not counted as 0 s, which would pull a slow presenter's
-        mean under the limit."""
+        to time: its time to completion counts instead (an upper bound), not 0 s, and
+        not nothing: a replay made to start every step half way must not escape the
+        limit."""
         value, half = self._toward(prompt, rel)
         previous = self._prev
         self._prev = (t, value)
-        if self._react_from is None:
-            # timed from the first frame after the prompt changed: the frame that ended
-            # the last step was analysed before the new prompt could be on the screen,
-            # so the door's own frame latency is not counted against the applicant
+        if self._react_from is None:  # fed without note_frame (tests): this frame starts it
             self._react_from = t
-            return
         if previous is None or not previous[1] < half <= value:
             return
         t0, v0 = previous

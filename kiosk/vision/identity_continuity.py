@@ -63,7 +63,7 @@ class IdentityContinuity:
         self.min_cosine, self.min_step_cosine = min_cosine, min_step_cosine
         self.similarity = similarity
         self.reference: np.ndarray | None = None
-        self.samples = 0  # embeddings seen
+        self.samples = 0  # samples taken facing the camera (the ones compared)
         self.min_cos = self.min_step_cos = 1.0  # lowest similarities seen (cues)
         self.final_sample = False  # a facing sample after the challenge's steps
         self._prev: np.ndarray | None = None  # the last facing sample
@@ -72,11 +72,11 @@ class IdentityContinuity:
     def changed(self, embedding: np.ndarray, frame: int, *, facing: bool, final: bool) -> bool:
         """Take the embedding of frame number `frame`; True when the face is not the same
         person. `facing`: the head faced the camera; `final`: the steps are over."""
-        self.samples += 1
-        if self.reference is None:
-            self.reference, self._prev, self._prev_frame = embedding, embedding, frame
-            return False
         if not facing:
+            return False
+        self.samples += 1
+        if self.reference is None:  # the first sample facing the camera
+            self.reference, self._prev, self._prev_frame = embedding, embedding, frame
             return False
         adjacent = self._prev_frame == frame - 1
         prev, self._prev, self._prev_frame = self._prev, embedding, frame

@@ -82,8 +82,13 @@ class LivenessStep:
     progress: float  # 0..1
     verdict: LivenessVerdict | None = None
     # The head faced the camera on the latest dense-landmark frame (relative to the
-    # person's baseline): the flow holds only such frames to the match threshold.
+    # person's baseline; every identity sample gets its own landmarks, so on a sample
+    # frame this is that frame's): the flow holds only such samples to the match
+    # threshold, exactly the ones the session compared.
     facing: bool = True
+    # Embed the next face even if the sampler would not: the session waits for an
+    # identity sample facing the camera after the last step.
+    wants_sample: bool = False
 
 
 class LivenessSession:
@@ -137,6 +142,10 @@ class LivenessSession:
             self._start_t = self._last_face_t = t
             self.tracker.start(t)
         assert self._last_face_t is not None
+        # a step's reaction is timed from the first frame fed after its prompt appeared,
+        # whatever that frame holds: hiding the face while a clip is picked must not
+        # stop the clock
+        self.tracker.note_frame(t)
         # The flow may skip frames without a face instead of feeding None: either way a
         # gap longer than max_face_gap_s means the face left (or was swapped out of) view.
         if t - self._last_face_t > self.cfg.max_face_gap_s:
@@ -147,16 +156,21 @@ class LivenessSession:
         self._frames += 1
         try:
             self._measure(obs, frame_bgr)
-            if obs.embedding is not None and self.identity.changed(
-                obs.embedding,
-                self._frames,
-                facing=self._facing,
-                final=self.tracker.phase in ("return", "done"),
+            sample = obs.embedding
+            final = self.tracker.phase in ("return", "done")  # before this frame moves it
+            signals = None
+            # an identity sample gets its own landmarks: whether it faces the camera must
+            # be read on that very frame, not on the last landmark frame before it
+            due = (t - self._last_landmark_t) * 1000 >= self.cfg.landmark_interval_ms
+            if sample is not None or due:
+                self._last_landmark_t = t
+                signals = self._landmarks(obs, frame_bgr)
+            if sample is not None and self.identity.changed(
+                sample, self._frames, facing=self._facing, final=final
             ):
                 return self._finish(False, "identity_changed")
-            if (t - self._last_landmark_t) * 1000 >= self.cfg.landmark_interval_ms:
-                self._last_landmark_t = t
-                self._challenge_frame(obs, frame_bgr, t)
+            if signals is not None:
+                self._challenge_frame(*signals, t)
         except KioskError:
             raise
         except Exception as exc:  # a cue crashing must not let anyone through
@@ -190,33 +204,45 @@ class LivenessSession:
             if not math.isnan(value):
                 self._pad.append(value)
 
-    def _challenge_frame(self, obs: FaceObservation, frame_bgr: np.ndarray, t: float) -> None:
-        """Dense landmarks → signals → the challenge; rigidity at the end of each turn."""
+    def _landmarks(
+        self, obs: FaceObservation, frame_bgr: np.ndarray
+    ) -> tuple[FaceSignals, np.ndarray] | None:
+        """Dense landmarks of this frame → its signals (None: no usable face mesh), and
+        whether the head faces the camera on it (`_facing`)."""
         landmarker = self.checker.landmarker
         assert landmarker is not None  # an unavailable checker never feeds
         started = time.perf_counter()
         dense = landmarker.infer(frame_bgr, obs.box, obs.landmarks)
         self._landmark_ms.append((time.perf_counter() - started) * 1000)
         if dense.presence < _MIN_PRESENCE:
-            return
+            self._facing = False  # no pose: not a frame to hold an identity to
+            return None
         self._landmark_frames += 1
         pose = head_pose(dense.points, landmarker.canonical_mesh)
+        self._yaws.append(pose.yaw)
+        self._pitches.append(pose.pitch)
+        base, cfg = self.tracker.base, self.cfg
+        if self.tracker.phase == "baseline":  # no baseline yet: the baseline's own rule
+            self._facing = abs(pose.yaw) <= cfg.turn_deg and abs(pose.pitch) <= cfg.turn_deg
+        else:
+            self._facing = (
+                abs(pose.yaw - base.yaw) < cfg.turn_deg / 2
+                and abs(pose.pitch - base.pitch) < cfg.pitch_deg
+            )
         signals = FaceSignals(
             pose.yaw, pose.pitch, eye_blink(dense, landmarker.canonical_mesh), mouth_open(dense)
         )
-        self._yaws.append(pose.yaw)
-        self._pitches.append(pose.pitch)
+        return signals, dense.points
+
+    def _challenge_frame(self, signals: FaceSignals, points: np.ndarray, t: float) -> None:
+        """Signals → the challenge; rigidity at the end of each turn."""
         tracker = self.tracker
-        self._facing = (
-            abs(pose.yaw - tracker.base.yaw) < self.cfg.turn_deg / 2
-            and abs(pose.pitch - tracker.base.pitch) < self.cfg.pitch_deg
-        )
         was_baseline = tracker.phase == "baseline"
         if tracker.phase == "step" and tracker.prompt in TURNS:
-            if abs(pose.yaw - tracker.base.yaw) >= 0.8 * self.cfg.turn_deg:
-                self._turned = [*self._turned[-(_TURN_FRAMES - 1) :], dense.points]
+            if abs(signals.yaw - tracker.base.yaw) >= 0.8 * self.cfg.turn_deg:
+                self._turned = [*self._turned[-(_TURN_FRAMES - 1) :], points]
         elif was_baseline:
-            self._ref_points = dense.points
+            self._ref_points = points
         event = tracker.feed(signals, t)
         if event.failed:
             self._finish(False, event.failed)
@@ -238,13 +264,15 @@ class LivenessSession:
     def _ask_final_sample(self, t: float) -> LivenessStep:
         """The steps are done but no identity sample was taken facing the camera since
         the last one (its transition sample came while the head was still turned): a
-        new prompt makes the flow embed the next face (IdentitySampler samples on every
-        prompt change), so a swap during the last step cannot go unchecked."""
+        new prompt and `wants_sample` make the flow embed every face until one faces the
+        camera, so a swap during the last step cannot go unchecked."""
         if self._final_wait_t is None:
             self._final_wait_t = t
         elif t - self._final_wait_t > self.cfg.step_timeout_s:
             return self._finish(None, "identity_unavailable")
-        return LivenessStep(Prompt.HOLD_STILL, self.tracker.progress, facing=self._facing)
+        return LivenessStep(
+            Prompt.HOLD_STILL, self.tracker.progress, facing=self._facing, wants_sample=True
+        )
 
     def _timeout_or(self, t: float) -> LivenessStep:
         if self.tracker.timed_out(t):

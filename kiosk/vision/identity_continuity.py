@@ -91,4 +91,5 @@ class IdentityContinuity:
         self.min_step_cos = min(self.min_step_cos, step)
         return step < self.min_step_cosine
 
+
 __all__ = ["IdentityContinuity", "IdentitySampler"]

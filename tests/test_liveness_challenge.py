@@ -136,10 +136,12 @@ def test_rigidity_tells_a_head_from_a_plane_and_a_folded_sheet() -> None:
 
 def test_every_challenge_ends_facing_the_camera_with_a_blink_or_open_mouth() -> None:
     rng = random.Random(11)
-    for _ in range(200):
-        steps = draw_challenge(rng, 3, 3)
-        assert len(steps) == 3 and steps[-1] in EXPRESSIONS
-        assert any(s in TURNS for s in steps[:-1])
+    for count in (2, 3, 4, 6):
+        for _ in range(100):
+            steps = draw_challenge(rng, count, count)
+            assert len(steps) == count and steps[-1] in EXPRESSIONS
+            assert any(s in TURNS for s in steps[:-1])
+            assert all(a != b for a, b in itertools.pairwise(steps))
 
 
 def test_the_return_counts_time_already_spent_facing_the_camera_but_takes_a_frame() -> None:

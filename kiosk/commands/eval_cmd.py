@@ -105,6 +105,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also write a calibration file for the target FMR (default: <out>/calibration.toml)",
     )
     p.add_argument(
+        "--long-side",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="detect every photo at this long side, small ones upscaled (round 1's rule: "
+        "--long-side 640 --face largest gives its scores); default: the still rule above",
+    )
+    p.add_argument(
         "--workers", type=int, default=None, help="decode/detect threads (default: min(4, CPUs))"
     )
     p.add_argument(
@@ -136,6 +144,8 @@ def _eval(args: argparse.Namespace) -> int:
     pairs = read_pairs(args.pairs)  # a bad list fails before the models load
     if not args.images.is_dir():
         raise KioskError(f"{args.images}: no such folder")
+    if args.long_side is not None and not 32 <= args.long_side <= 4096:
+        raise KioskError(f"--long-side must be between 32 and 4096 pixels, not {args.long_side}")
     ids_path = args.identities or args.pairs.with_name("identities.csv")
     identities = read_identities(ids_path) if args.identities or ids_path.is_file() else None
     out = args.out or cfg.paths.resolved_data_dir() / "eval" / f"{args.pairs.stem}-{args.face}"
@@ -168,7 +178,7 @@ def _eval(args: argparse.Namespace) -> int:
             engine,
             args.images,
             names,
-            long_side=None,
+            long_side=args.long_side,
             choose=face_by_rule(args.face),
             workers=args.workers,
             batch=args.batch or (16 if engine.provider.startswith("CUDA") else 1),

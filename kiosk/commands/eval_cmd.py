@@ -121,7 +121,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "SHA-256; scores are identical to a cold run)",
     )
     p.add_argument(
-        "--workers", type=int, default=None, help="decode/detect threads (default: min(4, CPUs))"
+        "--workers",
+        type=int,
+        default=None,
+        help="photos analysed at once, each on one thread (default: one per usable core)",
     )
     p.add_argument(
         "--batch",

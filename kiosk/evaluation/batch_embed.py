@@ -43,6 +43,15 @@ FaceReport = Callable[[str, ChosenFace], None]
 CACHE_WRITE_EVERY = 256  # faces per cache transaction
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (a container's or taskset's share, not the host's):
+    one worker per core, each session on one thread, so nothing is oversubscribed."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def primary_face(analysis: FrameAnalysis) -> FaceObservation | None:
     """The largest face (what `FaceEngine.embed_photo` takes)."""
     return analysis.primary
@@ -127,7 +136,7 @@ def embed_images(
     size (`stills.analyse_still`); `on_face(name, chosen)` hears which face was chosen,
     and where."""
     names = list(dict.fromkeys(names))
-    workers = workers or min(4, os.cpu_count() or 1)
+    workers = workers or usable_cores()
     result: dict[str, np.ndarray | None] = {}
     waiting: list[tuple[str, _Photo]] = []
     fresh: list[tuple[str, ChosenFace]] = []
@@ -182,4 +191,4 @@ def embed_images(
     return {name: result[name] for name in names}
 
 
-__all__ = ["ChosenFace", "FaceChoice", "FaceReport", "embed_images", "primary_face"]
+__all__ = ["ChosenFace", "FaceChoice", "FaceReport", "embed_images", "primary_face", "usable_cores"]

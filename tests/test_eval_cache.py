@@ -152,3 +152,26 @@ def test_long_side_out_of_range_is_one_sentence(
     args = ["eval", str(photos / "pairs.csv"), "--images", str(photos), "--long-side", "8"]
     assert main(args) == 2
     assert "--long-side must be between 32 and 4096 pixels, not 8" in capsys.readouterr().err
+
+
+def test_a_cache_that_fails_mid_run_only_costs_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    db = tmp_path / "embeddings.sqlite"
+    cache = EmbeddingCache.open(db, context_key({}))
+    face = ChosenFace(np.ones(4, np.float32) / 2, (1.0, 2.0, 3.0, 4.0), 1, 0, 640)
+    cache.put_many([("aa", face)])
+    assert np.array_equal(cache.get("aa").embedding, face.embedding)  # type: ignore[union-attr]
+    other = sqlite3.connect(db)
+    other.execute("DROP TABLE still_faces")  # what a damaged or replaced file looks like
+    other.commit()
+    other.close()
+    with caplog.at_level("WARNING", logger="kiosk.evaluation.embedding_cache"):
+        assert cache.get("aa") is None
+        cache.put_many([("bb", face)])  # skipped, not raised
+        assert cache.get("bb") is None
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "embedding cache unusable (no such table" in warnings[0]
+    cache.close()

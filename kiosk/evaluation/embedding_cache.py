@@ -81,6 +81,14 @@ class EmbeddingCache:
         self._conn = conn
         self._context = context
         self._lock = threading.Lock()
+        self._broken = False  # after a failed read or write: every photo is embedded
+
+    def _give_up(self, exc: sqlite3.Error) -> None:
+        """A cache that fails mid-run (disk full, locked too long, damaged) only costs
+        time: say so once and carry on embedding without it."""
+        if not self._broken:
+            log.warning("embedding cache unusable (%s): embedding every photo from here", exc)
+        self._broken = True
 
     @classmethod
     def open(cls, path: Path, context: str) -> EmbeddingCache:
@@ -98,11 +106,17 @@ class EmbeddingCache:
     def get(self, image_sha256: str) -> ChosenFace | None:
         """The stored face for this photo in this context, or None."""
         with self._lock:
-            row = self._conn.execute(
-                "SELECT embedding, box, faces_found, chosen, long_side FROM still_faces "
-                "WHERE context = ? AND image_sha256 = ?",
-                (self._context, image_sha256),
-            ).fetchone()
+            if self._broken:
+                return None
+            try:
+                row = self._conn.execute(
+                    "SELECT embedding, box, faces_found, chosen, long_side FROM still_faces "
+                    "WHERE context = ? AND image_sha256 = ?",
+                    (self._context, image_sha256),
+                ).fetchone()
+            except sqlite3.Error as exc:
+                self._give_up(exc)
+                return None
         if row is None:
             return None
         blob, box, faces_found, chosen, long_side = row
@@ -128,15 +142,20 @@ class EmbeddingCache:
         if not rows:
             return
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            if self._broken:
+                return
             try:
-                self._conn.executemany(
-                    "INSERT OR REPLACE INTO still_faces VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-                )
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")  # autocommit connection: one batch
+                try:
+                    self._conn.executemany(
+                        "INSERT OR REPLACE INTO still_faces VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                    )
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._give_up(exc)
 
     def close(self) -> None:
         with self._lock:

@@ -15,7 +15,8 @@ from kiosk.config import load_config
 from kiosk.errors import KioskError
 
 if TYPE_CHECKING:
-    from kiosk.vision.stills import StillFace
+    from kiosk.evaluation.embedding_cache import ChosenFace, EmbeddingCache
+    from kiosk.vision.pipeline import FaceEngine
 
 # The parser is built without the engine, numpy or rich: the handler imports what it runs.
 console = LazyConsole()
@@ -105,7 +106,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also write a calibration file for the target FMR (default: <out>/calibration.toml)",
     )
     p.add_argument(
-        "--workers", type=int, default=None, help="decode/detect threads (default: min(4, CPUs))"
+        "--long-side",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="detect every photo at this long side, small ones upscaled (round 1's rule: "
+        "--long-side 640 --face largest gives its scores); default: the still rule above",
+    )
+    p.add_argument(
+        "--cache",
+        action="store_true",
+        help="keep embeddings in <data_dir>/eval/embeddings.sqlite and reuse those of photos "
+        "seen before with the same models, face rule and settings (keyed by the photo's "
+        "SHA-256; scores are identical to a cold run)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="photos analysed at once, each on one thread (default: one per usable core)",
     )
     p.add_argument(
         "--batch",
@@ -126,8 +145,8 @@ def _eval(args: argparse.Namespace) -> int:
     from kiosk.evaluation.batch_embed import embed_images
     from kiosk.evaluation.pairs import read_identities, read_pairs, write_pair_csv
     from kiosk.evaluation.plots import plot_roc_det, plot_score_histograms
-    from kiosk.vision.pipeline import FaceEngine, FaceObservation, FrameAnalysis
-    from kiosk.vision.stills import StillFace, face_by_rule
+    from kiosk.vision.pipeline import FaceEngine
+    from kiosk.vision.stills import face_by_rule
 
     cfg = load_config(args.config)
     target = args.target_fmr if args.target_fmr is not None else cfg.match.target_fmr
@@ -136,6 +155,8 @@ def _eval(args: argparse.Namespace) -> int:
     pairs = read_pairs(args.pairs)  # a bad list fails before the models load
     if not args.images.is_dir():
         raise KioskError(f"{args.images}: no such folder")
+    if args.long_side is not None and not 32 <= args.long_side <= 4096:
+        raise KioskError(f"--long-side must be between 32 and 4096 pixels, not {args.long_side}")
     ids_path = args.identities or args.pairs.with_name("identities.csv")
     identities = read_identities(ids_path) if args.identities or ids_path.is_file() else None
     out = args.out or cfg.paths.resolved_data_dir() / "eval" / f"{args.pairs.stem}-{args.face}"
@@ -151,31 +172,33 @@ def _eval(args: argparse.Namespace) -> int:
     cfg.runtime.intra_op_threads = 1
     engine = FaceEngine.from_config(cfg)
 
-    chosen: dict[str, StillFace] = {}
+    chosen: dict[str, ChosenFace] = {}
     names = sorted({p.a for p in pairs} | {p.b for p in pairs})
+    cache = _open_cache(engine, args) if args.cache else None
 
     def failed(name: str, reason: str) -> None:
         console.print(f"[yellow]failure to acquire[/yellow] {escape(name)}: {escape(reason)}")
 
-    def record(name: str, face: FaceObservation, analysis: FrameAnalysis, used: int) -> None:
-        index = next(i for i, f in enumerate(analysis.faces) if f is face)
-        chosen[name] = StillFace(face, face.embedding, len(analysis.faces), index, used)
-
-    with progress_bar("embedding photos", len(names)) as advance:
-        # Stills at their own size (kiosk/vision/stills.py), the face by --face, every
-        # photo decoded and analysed once, in parallel (kiosk/evaluation/batch_embed.py).
-        embeddings = embed_images(
-            engine,
-            args.images,
-            names,
-            long_side=None,
-            choose=face_by_rule(args.face),
-            workers=args.workers,
-            batch=args.batch or (16 if engine.provider.startswith("CUDA") else 1),
-            on_failure=failed,
-            on_progress=lambda _done: advance(),
-            on_face=record,
-        )
+    try:
+        with progress_bar("embedding photos", len(names)) as advance:
+            # Stills at their own size (kiosk/vision/stills.py), the face by --face, every
+            # photo decoded and analysed once, in parallel (kiosk/evaluation/batch_embed.py).
+            embeddings = embed_images(
+                engine,
+                args.images,
+                names,
+                long_side=args.long_side,
+                choose=face_by_rule(args.face),
+                workers=args.workers,
+                batch=args.batch or (16 if engine.provider.startswith("CUDA") else 1),
+                on_failure=failed,
+                cache=cache,
+                on_progress=lambda _done: advance(),
+                on_face=chosen.__setitem__,
+            )
+    finally:
+        if cache is not None:
+            cache.close()
     result = ev.score_pairs(pairs, embeddings.__getitem__)
     summary = ev.summarise(result, target, identities)
     key = f"{target:g}"
@@ -237,7 +260,45 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_faces(chosen: dict[str, StillFace], path: Path) -> None:
+def _open_cache(engine: FaceEngine, args: argparse.Namespace) -> EmbeddingCache | None:
+    """The embedding cache for this run's context, or None (said why) when it cannot be
+    opened: a cache only saves time, so a broken one never stops an evaluation."""
+    import dataclasses
+    import hashlib
+    import sqlite3
+
+    import cv2
+
+    from kiosk.evaluation.embedding_cache import CACHE_FILE, EmbeddingCache, context_key
+    from kiosk.vision.ort_cache import machine_tag
+    from kiosk.vision.packs.manifest import MANIFEST
+
+    cfg = engine.cfg
+    context = context_key(
+        {
+            "manifest_sha256": hashlib.sha256(
+                (engine.pack.root / MANIFEST).read_bytes()
+            ).hexdigest(),
+            "face_rule": args.face,
+            "long_side": args.long_side or "still",
+            "vision": dataclasses.asdict(cfg.vision),
+            "provider": engine.provider,
+            "graph_optimization": cfg.runtime.graph_optimization,
+            "machine": machine_tag(),
+            "opencv": cv2.__version__,
+        }
+    )
+    path = cfg.paths.resolved_data_dir() / "eval" / CACHE_FILE
+    try:
+        return EmbeddingCache.open(path, context)
+    except (sqlite3.Error, OSError) as exc:
+        console.print(
+            f"note: no embedding cache ({path}: {exc}); embedding every photo", markup=False
+        )
+        return None
+
+
+def _write_faces(chosen: dict[str, ChosenFace], path: Path) -> None:
     """Which face each photo was scored by: reviewable when a figure looks wrong."""
     import csv
 
@@ -246,7 +307,7 @@ def _write_faces(chosen: dict[str, StillFace], path: Path) -> None:
         w.writerow(["image", "faces_found", "chosen", "x1", "y1", "x2", "y2", "detector_long_side"])
         for name in sorted(chosen):
             s = chosen[name]
-            box = [f"{v:.0f}" for v in s.face.box]
+            box = [f"{v:.0f}" for v in s.box]
             w.writerow([name, s.faces_found, s.index + 1, *box, s.long_side])
 
 

@@ -153,7 +153,7 @@ class LivenessConfig:
     blink_rise: float = 0.25  # blink score above the person's own resting score
     mouth_rise: float = 0.25  # mouth-open score above the person's own resting score
     landmark_interval_ms: float = 70.0  # dense landmarks at most this often (~14 Hz)
-    rigidity_min_margin: float = 0.006  # IED: a rigid head must beat one and two planes by this
+    rigidity_min_margin: float = 0.004  # IED: a rigid head must beat one and two planes by this
     max_reaction_s: float = 0.75  # mean prompt → half-way time over the timed steps
     max_wrong_moves: int = 1  # clear turns the wrong way tolerated per session
     identity_min_cosine: float = 0.3  # every frame's embedding vs the first frame's

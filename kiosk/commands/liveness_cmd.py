@@ -125,7 +125,8 @@ def _eval(args: argparse.Namespace) -> int:
             rate = entry[key]
             print(
                 f"{kind:14s} {key} {100 * rate['rate']:5.1f}% ({rate['count']}/{rate['of']}, "
-                f"95% CI {100 * rate['ci95'][0]:.1f}-{100 * rate['ci95'][1]:.1f}%)  "
+                f"95% CI {100 * rate['ci95'][0]:.1f}-{100 * rate['ci95'][1]:.1f}%, "
+                f"one-sided upper {100 * rate['upper95_one_sided']:.1f}%)  "
                 f"reasons {entry['reasons']}"
             )
     print(f"genuine challenge median duration: {report['genuine_challenge_median_s']} s")

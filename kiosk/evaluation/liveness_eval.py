@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.checkin.calibration_floor import clopper_pearson_upper
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
 from kiosk.evaluation.attacks import KINDS, load_sources, make_presenter, run_presentation
@@ -46,7 +47,14 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def _rate(k: int, n: int) -> dict[str, object]:
     lo, hi = wilson(k, n)
-    return {"rate": k / n if n else None, "count": k, "of": n, "ci95": [round(lo, 4), round(hi, 4)]}
+    return {
+        "rate": k / n if n else None,
+        "count": k,
+        "of": n,
+        "ci95": [round(lo, 4), round(hi, 4)],
+        # the bound the rest of the project states (rule of three at 0 of n)
+        "upper95_one_sided": round(clopper_pearson_upper(k, n), 4) if n else None,
+    }
 
 
 def summarise(results: list[dict], kinds: tuple[str, ...]) -> dict[str, object]:

@@ -1,13 +1,17 @@
 """Liveness (presentation-attack detection) without a trained model.
 
-A session asks the applicant for a random sequence of 3–4 actions (turn left or right,
+(Just over 400 lines: one session's per-frame order — landmarks, identity, challenge,
+decision — reads best in one place; the parts it orders are challenge.py,
+identity_continuity.py, rigidity.py, liveness_cues.py and liveness_passive.py.)
+
+A session asks the applicant for a random sequence of 3 actions (turn left or right,
 look up or down, blink, open the mouth: `liveness_prompts.Prompt`), read from dense face
 landmarks (`landmarks.DenseLandmarker`: head pose from the 478-point mesh, blink and mouth
 from its blendshapes) against the applicant's own baseline, with holds and timeouts in
 milliseconds of frame time (challenge.py). During each turn the mesh must move like a
 rigid head, not like one plane (a print, a screen, a flat mask) or two (a folded print)
 (rigidity.py). On the same frames it measures *passive cues* (liveness_cues.py) and checks
-that the face stays the same person on every frame, step and transition.
+that every identity sample facing the camera is the same person (identity_continuity.py).
 
 The landmark model runs only inside a session (the challenge), at most every
 `landmark_interval_ms`; frames in between feed identity and the passive cues only.
@@ -28,7 +32,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +54,7 @@ from kiosk.vision.liveness_passive import (
     parse_weights,
 )
 from kiosk.vision.liveness_prompts import PROMPTS, TURNS, Prompt, draw_challenge
-from kiosk.vision.rigidity import flattest, turn_residuals
+from kiosk.vision.rigidity import TurnRigidity, flattest
 
 if TYPE_CHECKING:
     from kiosk.vision.landmarks import DenseLandmarker
@@ -108,9 +111,7 @@ class LivenessSession:
         self._start_t: float | None = None
         self._last_face_t: float | None = None
         self._last_landmark_t = -math.inf
-        self._ref_points: np.ndarray | None = None
-        self._turned: list[np.ndarray] = []
-        self._rigidity: list[dict[str, float]] = []
+        self.rigidity = TurnRigidity(_TURN_FRAMES)
         self.identity = IdentityContinuity(
             self.cfg.identity_min_cosine,
             self.cfg.identity_step_min_cosine,
@@ -240,26 +241,16 @@ class LivenessSession:
         was_baseline = tracker.phase == "baseline"
         if tracker.phase == "step" and tracker.prompt in TURNS:
             if abs(signals.yaw - tracker.base.yaw) >= 0.8 * self.cfg.turn_deg:
-                self._turned = [*self._turned[-(_TURN_FRAMES - 1) :], points]
+                self.rigidity.add_turned(points)
         elif was_baseline:
-            self._ref_points = points
+            self.rigidity.reference = points
         event = tracker.feed(signals, t)
         if event.failed:
             self._finish(False, event.failed)
         elif event.step_done in TURNS:
-            self._check_rigid()
+            self.rigidity.turn_done()
         if event.phase_changed:
-            self._turned = []
-
-    def _check_rigid(self) -> None:
-        if self._ref_points is None or not self._turned:
-            return
-        fits = [turn_residuals(self._ref_points, p) for p in self._turned]
-        fits = [f for f in fits if not math.isnan(f["margin"])]
-        if not fits:
-            return
-        summary = {k: statistics.median(f[k] for f in fits) for k in fits[0]}
-        self._rigidity.append(summary)
+            self.rigidity.clear_turned()
 
     def _ask_final_sample(self, t: float) -> LivenessStep:
         """The steps are done but no identity sample was taken facing the camera since
@@ -281,7 +272,7 @@ class LivenessSession:
 
     def _cues(self) -> dict[str, float]:
         cues = self.live_cues()
-        best = max(self._rigidity, key=lambda r: r["margin"], default=None)
+        best = self.rigidity.best
         cues.update(
             frames=float(self._frames),
             landmark_frames=float(self._landmark_frames),
@@ -336,7 +327,7 @@ class LivenessSession:
             # judged on the turn that looked most like a head: a flat object (a print,
             # folded or not, a flat mask) is flat at every turn, while one turn of a
             # real head can be read flat (landmark noise, a small turn)
-            best = max(self._rigidity, key=lambda r: r["margin"], default=None)
+            best = self.rigidity.best
             if best is None:
                 return self._finish(None, "rigidity_unavailable")
             if best["margin"] < self.cfg.rigidity_min_margin:

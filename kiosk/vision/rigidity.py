@@ -94,4 +94,37 @@ def flattest(residuals: dict[str, float]) -> str:
     return "plane" if residuals["plane"] <= residuals["two_planes"] * 1.15 else "two_planes"
 
 
-__all__ = ["RIGID_POINTS", "flattest", "turn_residuals"]
+class TurnRigidity:
+    """One liveness session's rigidity evidence: the frontal reference mesh (from the
+    baseline), the last `keep` turned meshes of the turn step under way, and one median
+    fit per completed turn. `best` is the turn that looked most like a head: a flat
+    object is flat at every turn, one turn of a real head can read flat."""
+
+    def __init__(self, keep: int = 5) -> None:
+        self.keep = keep
+        self.reference: np.ndarray | None = None
+        self.fits: list[dict[str, float]] = []
+        self._turned: list[np.ndarray] = []
+
+    def add_turned(self, points: np.ndarray) -> None:
+        self._turned = [*self._turned[-(self.keep - 1) :], points]
+
+    def turn_done(self) -> None:
+        """Fit the turn that just ended against the reference (median over its frames)."""
+        turned, self._turned = self._turned, []
+        if self.reference is None or not turned:
+            return
+        fits = [turn_residuals(self.reference, p) for p in turned]
+        fits = [f for f in fits if not math.isnan(f["margin"])]
+        if fits:
+            self.fits.append({k: float(np.median([f[k] for f in fits])) for k in fits[0]})
+
+    def clear_turned(self) -> None:
+        self._turned = []
+
+    @property
+    def best(self) -> dict[str, float] | None:
+        return max(self.fits, key=lambda r: r["margin"], default=None)
+
+
+__all__ = ["RIGID_POINTS", "TurnRigidity", "flattest", "turn_residuals"]

@@ -70,3 +70,14 @@ def test_only_a_facing_sample_after_the_steps_is_the_final_one() -> None:
     assert not check.final_sample
     check.changed(_unit(5), 8, facing=True, final=True)
     assert check.final_sample and check.samples == 2  # facing samples only
+
+
+def test_a_face_the_session_asks_for_is_taken_and_still_counted() -> None:
+    sampler = IdentitySampler(0)
+    prompts = ["blink"] * 3 + ["hold_still"] * 4
+    asked = [False] * 3 + [False, False, True, True]
+    taken = [
+        i for i, (p, a) in enumerate(zip(prompts, asked, strict=True)) if sampler.wants(p, asked=a)
+    ]
+    # the prompt change takes 3 and 4; the session's asks take 5 and 6
+    assert taken == [0, 1, 3, 4, 5, 6]

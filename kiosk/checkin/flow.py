@@ -339,9 +339,7 @@ class CheckinFlow:
         if obs is None:
             return
         att.liveness_frames += 1
-        # the sampler is asked on every face (it counts them); the session may also want
-        # this face (it waits for a sample facing the camera after the last step)
-        if att.sampler.wants(att.liveness_prompt) or att.sample_wanted:
+        if att.sampler.wants(att.liveness_prompt, asked=att.sample_wanted):
             self._embed(att, [obs])
 
     def _liveness(

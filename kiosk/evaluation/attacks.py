@@ -210,7 +210,7 @@ def run_presentation(
         t = i / fps
         frame = presenter.frame(prompt, t)
         obs = engine.analyze(frame, embed="none").primary
-        if obs is not None and (sampler.wants(prompt) or wanted):
+        if obs is not None and sampler.wants(prompt, asked=wanted):
             engine.embed_observations([obs])
         step = session.feed(obs, frame, t)
         if step.verdict is not None:

@@ -24,9 +24,10 @@ class IdentitySampler:
     _prompt: str | None = None  # the prompt shown when the last sample was taken
     _since: int = 0  # faces since the last sample (0: no sample yet)
 
-    def wants(self, prompt: str | None) -> bool:
-        """Call once per frame that has a face, with the prompt shown for that frame:
-        True when this face is to be embedded."""
+    def wants(self, prompt: str | None, *, asked: bool = False) -> bool:
+        """Call once per frame that has a face, with the prompt shown for that frame and
+        whether the liveness session asked for this face (`step.wants_sample`: it waits
+        for a sample facing the camera): True when this face is to be embedded."""
         if self._since == 0 or prompt != self._prompt:
             self._prompt, self._since = prompt, 1
             return True
@@ -35,7 +36,7 @@ class IdentitySampler:
             return True
         take = self._since == 1  # the neighbour of the last sample
         self._since += 1
-        return take
+        return take or asked
 
 
 class IdentityContinuity:

@@ -33,7 +33,7 @@ from kiosk.errors import ConfigError, PolicyViolation, ProctorAuthError, Proctor
 from kiosk.ledger.keys import DeviceKeys
 from kiosk.ledger.store import LedgerStore
 from kiosk.vision.imageio import read_image
-from kiosk.vision.liveness import LivenessChecker
+from kiosk.vision.liveness import LivenessChecker, LivenessStep
 from kiosk.vision.pipeline import FaceEngine, FrameAnalysis
 
 DATA = Path(__file__).resolve().parent / "data" / "checkin"
@@ -59,15 +59,6 @@ class _Verdict:
     cues: dict[str, float] = field(default_factory=lambda: {"stub": 1.0})
 
 
-@dataclass
-class _Step:
-    prompt: str | None
-    progress: float
-    verdict: _Verdict | None = None
-    facing: bool = True
-    wants_sample: bool = False
-
-
 class StubLivenessForMatchingTests:
     """Answers `passed` after `frames` liveness frames (or never, if `frames` is None)."""
 
@@ -83,11 +74,11 @@ class StubLivenessForMatchingTests:
         class _Session:
             seen = 0
 
-            def feed(self, obs: Any, frame: np.ndarray, t: float) -> _Step:
+            def feed(self, obs: Any, frame: np.ndarray, t: float) -> LivenessStep:
                 self.seen += 1
                 if stub.frames is None or self.seen < stub.frames:
-                    return _Step("turn_left", 0.5, facing=stub.facing)
-                return _Step(None, 1.0, _Verdict(stub.passed), facing=stub.facing)
+                    return LivenessStep("turn_left", 0.5, facing=stub.facing)
+                return LivenessStep(None, 1.0, _Verdict(stub.passed), facing=stub.facing)
 
         return _Session()
 

@@ -22,6 +22,7 @@ from kiosk.config import KioskConfig
 from kiosk.ledger.keys import DeviceKeys
 from kiosk.ledger.store import LedgerStore
 from kiosk.vision.imageio import read_image
+from kiosk.vision.liveness import LivenessStep
 from kiosk.vision.pipeline import FaceEngine, FaceObservation
 
 DATA = Path(__file__).resolve().parent / "data" / "checkin"
@@ -37,15 +38,6 @@ class _Verdict:
     cues: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class _Step:
-    prompt: str | None
-    progress: float
-    verdict: _Verdict | None = None
-    facing: bool = True
-    wants_sample: bool = False
-
-
 class ScriptedPrompts:
     """Stands in for liveness (this test is about which frames are embedded): shows
     PROMPTS in turn, then passes. Records the observations it was fed."""
@@ -59,12 +51,14 @@ class ScriptedPrompts:
         outer = self
 
         class _Session:
-            def feed(self, obs: FaceObservation | None, frame: np.ndarray, t: float) -> _Step:
+            def feed(
+                self, obs: FaceObservation | None, frame: np.ndarray, t: float
+            ) -> LivenessStep:
                 outer.fed.append(obs)
                 n = len(outer.fed)
                 if n <= len(PROMPTS):
-                    return _Step(PROMPTS[n - 1], n / (len(PROMPTS) + 1))
-                return _Step(None, 1.0, _Verdict())
+                    return LivenessStep(PROMPTS[n - 1], n / (len(PROMPTS) + 1))
+                return LivenessStep(None, 1.0, _Verdict())
 
         return _Session()
 

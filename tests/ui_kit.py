@@ -36,6 +36,7 @@ from kiosk.ledger.store import LedgerStore
 from kiosk.protocol.iin import make_iin
 from kiosk.ui.app import KioskWindow
 from kiosk.ui.i18n import Translator
+from kiosk.vision.liveness import LivenessStep
 from kiosk.vision.pipeline import FaceEngine
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -54,15 +55,6 @@ class _Verdict:
     cues: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class _Step:
-    prompt: str | None
-    progress: float
-    verdict: _Verdict | None = None
-    facing: bool = True
-    wants_sample: bool = False
-
-
 class ScriptedLiveness:
     """Asks for `turn_left` on the first frames, then passes."""
 
@@ -79,8 +71,8 @@ class ScriptedLiveness:
             def feed(self, obs, frame_bgr, t):
                 left[0] -= 1
                 if left[0] >= 0:
-                    return _Step("turn_left", 0.5)
-                return _Step(None, 1.0, _Verdict())
+                    return LivenessStep("turn_left", 0.5)
+                return LivenessStep(None, 1.0, _Verdict())
 
         return _Session()
 

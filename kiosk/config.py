@@ -155,6 +155,10 @@ class LivenessConfig:
     landmark_interval_ms: float = 70.0  # dense landmarks at most this often (~14 Hz)
     rigidity_min_margin: float = 0.004  # IED: a rigid head must beat one and two planes by this
     max_reaction_s: float = 0.75  # mean prompt → half-way time over the timed steps
+    # Slower than that: this many more steps, then the mean over all of them must be
+    # within max_reaction_extended_s (docs/LIVENESS.md "Slow reactions"); 0 = none.
+    reaction_extra_steps: int = 2
+    max_reaction_extended_s: float = 0.80
     max_wrong_moves: int = 1  # clear turns the wrong way tolerated per session
     identity_min_cosine: float = 0.3  # every frame's embedding vs the first frame's
     max_face_gap_s: float = 1.0  # face not seen this long = face lost, session fails

@@ -70,6 +70,8 @@ RANGES: Final[dict[tuple[str, str], tuple[float, float]]] = {
     ("liveness", "landmark_interval_ms"): (0, 1_000),
     ("liveness", "rigidity_min_margin"): (0, 1),
     ("liveness", "max_reaction_s"): (0.1, 30),
+    ("liveness", "reaction_extra_steps"): (0, 4),
+    ("liveness", "max_reaction_extended_s"): (0.1, 30),
     ("liveness", "max_wrong_moves"): (0, 20),
     ("liveness", "identity_min_cosine"): (-1, 1),
     ("liveness", "max_face_gap_s"): (0, 60),

@@ -27,6 +27,7 @@ from kiosk.evaluation.attacks import (
 )
 from kiosk.vision.landmarks import DenseLandmarker
 from kiosk.vision.liveness import LivenessChecker
+from kiosk.vision.liveness_prompts import ACTIONS as STEP_PROMPTS
 
 FACES = Path(__file__).parent / "data" / "liveness"
 # What stops each attack type on its seeded test presentation (seed 1: the challenge is
@@ -83,6 +84,46 @@ def test_genuine_presenter_passes_with_3d_motion(engine, sources, checker_for) -
     assert verdict.cues["rigid_margin"] >= LivenessConfig().rigidity_min_margin
     assert verdict.cues["reaction_s"] <= LivenessConfig().max_reaction_s
     assert verdict.cues["challenge_s"] < 8.0
+
+
+class _SlowStarter(GenuinePresenter):
+    """A genuine presenter who starts each of the first `slow_steps` moves `slow` s
+    after its prompt and every later one `quick` s after it."""
+
+    def __init__(self, source, rng, slow_steps: int, slow: float, quick: float) -> None:
+        super().__init__(source, rng)
+        self.slow_steps, self.slow, self.quick = slow_steps, slow, quick
+        self.steps, self._last = 0, None
+
+    def frame(self, prompt, t):
+        if prompt != self._last:
+            self._last = prompt
+            if prompt in STEP_PROMPTS:
+                self.steps += 1
+            late = self.steps <= self.slow_steps
+            self.motion.fixed_reaction = self.slow if late else self.quick
+        return super().frame(prompt, t)
+
+
+def test_a_slow_start_earns_two_more_steps_and_the_mean_over_five_decides(
+    engine, sources, checker_for
+) -> None:
+    presenter = _SlowStarter(sources[1], np.random.default_rng(1), 3, 0.85, 0.15)
+    verdict = run_presentation(checker_for(), engine, presenter, seed=1)
+    assert (verdict.passed, verdict.reason) == (True, "live"), verdict
+    assert (verdict.cues["reaction_extended"], verdict.cues["reaction_steps"]) == (1.0, 5.0)
+    assert verdict.cues["reaction_s"] <= LivenessConfig().max_reaction_extended_s
+    assert presenter.steps == 5
+
+
+@pytest.mark.parametrize("extra", [2, 0])
+def test_slow_on_every_step_goes_to_a_proctor(engine, sources, checker_for, extra) -> None:
+    presenter = _SlowStarter(sources[1], np.random.default_rng(1), 9, 0.85, 0.15)
+    checker = checker_for(reaction_extra_steps=extra)
+    verdict = run_presentation(checker, engine, presenter, seed=1)
+    assert (verdict.passed, verdict.reason) == (None, "slow_reaction"), verdict
+    assert verdict.cues["reaction_steps"] == 3.0 + extra
+    assert verdict.cues["reaction_extended"] == float(extra > 0)
 
 
 def test_landmarker_missing_makes_liveness_unavailable() -> None:

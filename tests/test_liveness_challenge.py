@@ -15,7 +15,14 @@ import pytest
 
 from kiosk.config import LivenessConfig
 from kiosk.vision.challenge import ChallengeTracker, FaceSignals
-from kiosk.vision.liveness_prompts import ACTIONS, EXPRESSIONS, TURNS, Prompt, draw_challenge
+from kiosk.vision.liveness_prompts import (
+    ACTIONS,
+    EXPRESSIONS,
+    TURNS,
+    Prompt,
+    draw_challenge,
+    draw_more,
+)
 from kiosk.vision.rigidity import flattest, turn_residuals
 
 MESH = Path(__file__).resolve().parents[1] / "models" / "face_canonical_mesh_2023may.csv"
@@ -220,3 +227,34 @@ def test_the_reaction_clock_starts_at_the_first_frame_fed_even_without_a_face() 
     (reaction,) = tracker.reactions_s
     # from 0.4 s (the first frame after the prompt) to the rise through 7.5° at 1.0375 s
     assert reaction == pytest.approx(1.0 + 0.1 * 7.5 / 20 - 0.4)
+
+
+def test_extra_steps_follow_a_finished_challenge_and_are_timed_like_the_first() -> None:
+    cfg = LivenessConfig(hold_ms=250.0)
+    rest = FaceSignals(0.0, 0.0, blink=0.1, mouth=0.1)
+    opened = FaceSignals(0.0, 0.0, blink=0.1, mouth=0.6)
+    tracker = ChallengeTracker(cfg, (Prompt.OPEN_MOUTH,))
+    frames = _baseline(10.0, rest)
+    t = frames[-1][0]
+    frames += [(t + (i + 1) / 10, opened) for i in range(4)]
+    frames += [(t + 0.5, rest), (t + 0.6, rest)]
+    _run(tracker, frames)
+    assert tracker.phase == "done" and len(tracker.reactions_s) == 1
+    tracker.extend((Prompt.TURN_LEFT, Prompt.BLINK), t + 0.7)
+    assert (tracker.phase, tracker.prompt, tracker.finished_t) == ("step", Prompt.TURN_LEFT, None)
+    tracker.note_frame(t + 0.8)
+    turned = FaceSignals(16.0, 0.0, blink=0.1, mouth=0.1)
+    # 0.5 s still, then the turn: the reaction clock runs from the step's first frame
+    for i, s in enumerate([rest] * 5 + [turned] * 4):
+        tracker.feed(s, t + 0.8 + i / 10)
+    assert tracker.prompt is Prompt.BLINK and len(tracker.reactions_s) == 2
+    assert tracker.reactions_s[1] == pytest.approx(0.5 - (1 - 7.5 / 16) / 10)
+    assert tracker.progress < 1.0
+
+
+def test_more_steps_never_start_with_the_last_one_and_end_with_an_expression() -> None:
+    rng = random.Random(5)
+    for after in EXPRESSIONS:
+        for _ in range(200):
+            more = draw_more(rng, 2, after)
+            assert more[0] != after and more[-1] in EXPRESSIONS and more[0] in TURNS

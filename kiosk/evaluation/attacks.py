@@ -49,8 +49,9 @@ from kiosk.vision.identity_continuity import IdentitySampler
 from kiosk.vision.imageio import read_image
 
 if TYPE_CHECKING:
+    from kiosk.vision.landmarks import DenseLandmarker
     from kiosk.vision.liveness import LivenessChecker, LivenessVerdict
-    from kiosk.vision.pipeline import FaceEngine
+    from kiosk.vision.pipeline import FaceEngine, FaceObservation
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,19 @@ _MAX_SOURCE_YAW, _MAX_SOURCE_PITCH = 10.0, 10.0
 
 
 def load_sources(
-    engine: FaceEngine, faces_dir: Path, *, limit: int | None = None, geometry: Geometry = VGA
+    engine: FaceEngine,
+    faces_dir: Path,
+    *,
+    limit: int | None = None,
+    geometry: Geometry = VGA,
+    frontal: tuple[DenseLandmarker, float] | None = None,
 ) -> list[FaceSource]:
-    """Near-frontal portraits from `faces_dir` (identities.csv names the people)."""
+    """Near-frontal portraits from `faces_dir` (identities.csv names the people).
+
+    `frontal` (the door's landmarker and its `turn_deg`) also leaves out a photo whose
+    dense-landmark pose the door would not take as facing the camera: a rendered
+    presenter holds the photo's pose and, unlike a person asked to face the camera, never
+    corrects it, so such a photo would time out every presentation of every kind."""
     rows = list(csv.DictReader((faces_dir / "identities.csv").open(encoding="utf-8")))
     sources: list[FaceSource] = []
     for row in rows:
@@ -80,6 +91,9 @@ def load_sources(
             continue
         pose = face.quality.pose
         if abs(pose.yaw) > _MAX_SOURCE_YAW or abs(pose.pitch) > _MAX_SOURCE_PITCH:
+            continue
+        if frontal is not None and not _faces_camera(image, face, *frontal):
+            log.info("attack sources: %s is not frontal to the door's landmarks", row["image"])
             continue
         canvas, lm = normalise_face(image, face.landmarks, geometry)
         sources.append(
@@ -93,6 +107,16 @@ def load_sources(
         len({s.person for s in sources}),
     )
     return sources
+
+
+def _faces_camera(
+    image: np.ndarray, face: FaceObservation, landmarker: DenseLandmarker, limit_deg: float
+) -> bool:
+    from kiosk.vision.landmark_cues import head_pose
+
+    dense = landmarker.infer(image, face.box, face.landmarks)
+    pose = head_pose(dense.points, landmarker.canonical_mesh)
+    return abs(pose.yaw) <= limit_deg and abs(pose.pitch) <= limit_deg
 
 
 class Presenter(Protocol):

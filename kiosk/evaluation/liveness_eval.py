@@ -163,7 +163,9 @@ class _Runner:
     def sources(self, fps: float) -> tuple[CameraModel, list[FaceSource]]:
         if fps not in self._sources:
             camera = CameraModel(HD, fps, self.supersample)
-            found = load_sources(self.engine, self.faces, geometry=camera.scene)
+            landmarker = self.checker.landmarker
+            frontal = (landmarker, self.cfg.liveness.turn_deg) if landmarker else None
+            found = load_sources(self.engine, self.faces, geometry=camera.scene, frontal=frontal)
             kept = [s for s in found if s.person not in self.leave_out]
             self._sources[fps] = (camera, kept)
         return self._sources[fps]

@@ -148,6 +148,15 @@ class ChallengeTracker:
             return ChallengeEvent(phase_changed=True)
         return ChallengeEvent()
 
+    def extend(self, steps: tuple[Prompt, ...], t: float) -> None:
+        """Go on with `steps` after a completed challenge (the session asks for them when
+        the reaction times were too slow to call): the new steps, and the return after
+        them, are done and timed exactly like the first ones."""
+        self.challenge = (*self.challenge, *steps)
+        self.finished_t = None
+        self._in_wrong = False
+        self._enter("step", t)
+
     def mean_reaction_s(self) -> float:
         """The mean over the timed steps: with three steps a median is one step's value,
         and one lucky step lets a slow presenter through (docs/LIVENESS.md)."""

@@ -53,7 +53,7 @@ from kiosk.vision.liveness_passive import (
     parse_required,
     parse_weights,
 )
-from kiosk.vision.liveness_prompts import PROMPTS, TURNS, Prompt, draw_challenge
+from kiosk.vision.liveness_prompts import PROMPTS, TURNS, Prompt, draw_challenge, draw_more
 from kiosk.vision.rigidity import TurnRigidity, flattest
 
 if TYPE_CHECKING:
@@ -101,10 +101,17 @@ class LivenessSession:
     of the frontal reference and of a few turned frames stay until the session ends).
     """
 
-    def __init__(self, checker: LivenessChecker, challenge: tuple[Prompt, ...]) -> None:
+    def __init__(
+        self,
+        checker: LivenessChecker,
+        challenge: tuple[Prompt, ...],
+        rng: random.Random | None = None,
+    ) -> None:
         self.checker = checker
         self.cfg = checker.cfg
         self.challenge = challenge
+        self._rng = rng or random.SystemRandom()  # draws the extra steps, if any
+        self.extended = False
         self.mode = self.cfg.mode
         self.evidence = PassiveEvidence()
         self.tracker = ChallengeTracker(self.cfg, challenge)
@@ -184,7 +191,7 @@ class LivenessSession:
                 return LivenessStep(Prompt.HOLD_STILL, 0.5, facing=self._facing)
             if self.challenge and not self.identity.final_sample:
                 return self._ask_final_sample(t)
-            return self._decide()
+            return self._decide(t)
         return self._timeout_or(t)
 
     def live_cues(self) -> dict[str, float]:
@@ -252,6 +259,22 @@ class LivenessSession:
         if event.phase_changed:
             self.rigidity.clear_turned()
 
+    def _extend(self, t: float) -> LivenessStep:
+        """Too slow on average over three steps to call: a person's reaction times vary
+        from step to step (one slow start is common), a clip picked per prompt is slow on
+        every step. More steps, and the mean over all of them, tell the two apart far
+        better than a looser limit on three (docs/LIVENESS.md, "Slow reactions")."""
+        more = draw_more(self._rng, self.cfg.reaction_extra_steps, self.challenge[-1])
+        self.challenge = (*self.challenge, *more)
+        self.tracker.extend(more, t)
+        self.extended = True
+        # the new last step needs its own facing identity sample after it
+        self.identity.final_sample = False
+        self._final_wait_t = None
+        self.rigidity.clear_turned()
+        log.info("liveness: slow reactions, %d more steps: %s", len(more), ",".join(more))
+        return LivenessStep(self.tracker.prompt, self.tracker.progress, facing=self._facing)
+
     def _ask_final_sample(self, t: float) -> LivenessStep:
         """The steps are done but no identity sample was taken facing the camera since
         the last one (its transition sample came while the head was still turned): a
@@ -284,6 +307,7 @@ class LivenessSession:
             reaction_min_s=min(self.tracker.reactions_s, default=math.nan),
             reaction_max_s=max(self.tracker.reactions_s, default=math.nan),
             reaction_steps=float(len(self.tracker.reactions_s)),
+            reaction_extended=float(self.extended),
             challenge_s=(
                 self.tracker.finished_t - self.tracker.started_t
                 if self.tracker.finished_t is not None
@@ -317,7 +341,7 @@ class LivenessSession:
         )
         return self._result
 
-    def _decide(self) -> LivenessStep:
+    def _decide(self, t: float) -> LivenessStep:
         """The challenge is complete: now timing, identity and the passive cues decide."""
         if self._frames < self.cfg.min_frames:
             return self._finish(None, "too_few_frames")
@@ -334,9 +358,12 @@ class LivenessSession:
                 return self._finish(False, f"not_3d:{flattest(best)}")
         reaction = self.tracker.mean_reaction_s()
         if self.challenge and not math.isnan(reaction) and reaction > self.cfg.max_reaction_s:
-            # slow to start every move: an applicant who hesitates, or an attacker picking
-            # a recorded clip for each prompt; a person tells them apart
-            return self._finish(None, "slow_reaction")
+            if not self.extended and self.cfg.reaction_extra_steps:
+                return self._extend(t)
+            if not self.extended or reaction > self.cfg.max_reaction_extended_s:
+                # slow to start every move: an applicant who hesitates, or an attacker
+                # picking a recorded clip for each prompt; a person tells them apart
+                return self._finish(None, "slow_reaction")
         pa = self.checker.assess_passive(self.live_cues(), mode=self.mode)
         live = {f"live_{n}": s for n, s in pa.scores.items()}
         if pa.passed is None or self.mode != "active":
@@ -422,7 +449,7 @@ class LivenessChecker:
         if self.cfg.mode == "passive":
             return LivenessSession(self, ())
         steps = draw_challenge(rng, self.cfg.challenge_min_steps, self.cfg.challenge_steps)
-        return LivenessSession(self, steps)
+        return LivenessSession(self, steps, rng)
 
 
 __all__ = ["PROMPTS", "LivenessChecker", "LivenessSession", "LivenessStep", "LivenessVerdict"]

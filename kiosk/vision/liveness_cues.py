@@ -35,6 +35,7 @@ WORK_LONG_SIDE = 640
 _MIN_TRACKED = 12
 _FB_MAX_ERR_PX = 1.0
 _BORDER_EVERY = 2  # border lines are searched on every n-th frame
+_GLARE_ABOVE_SKIN = 40.0  # a reflection's value over the face's median (0..255)
 
 
 def clamp_box(box: np.ndarray, shape: tuple[int, ...], scale: float = 1.0) -> tuple[int, ...]:
@@ -89,9 +90,18 @@ def moire_peakiness(face_gray: np.ndarray) -> float:
 
 
 def glare_fraction(face_bgr: np.ndarray) -> float:
-    """Share of the face crop that is near-white and colourless (specular reflection)."""
+    """Share of the face crop that is a specular reflection: near-white, colourless and
+    standing out from the face's own skin.
+
+    The last part matters: a face lit brightly enough that its skin is near-white
+    (a flash, a window, a pale face under a strong lamp) is an exposure problem, not a
+    reflection, and was vetoed as one. A reflection off a sheet or a screen lies on top
+    of a face exposed like any other, so it is at least `_GLARE_ABOVE_SKIN` levels
+    brighter than the crop's median."""
     hsv = cv2.cvtColor(face_bgr, cv2.COLOR_BGR2HSV)
-    glare = (hsv[..., 2] >= 235) & (hsv[..., 1] <= 40)
+    value = hsv[..., 2]
+    skin = float(np.median(value))
+    glare = (value >= max(235.0, skin + _GLARE_ABOVE_SKIN)) & (hsv[..., 1] <= 40)
     # Only blobs count: a few specular pixels on a nose tip are normal skin.
     glare_u8 = cv2.morphologyEx(glare.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     return float(glare_u8.mean())

@@ -57,4 +57,25 @@ def draw_challenge(rng: random.Random, min_steps: int, max_steps: int) -> tuple[
     return tuple(picks)  # unreachable in practice: 6 actions leave many orders
 
 
-__all__ = ["ACTIONS", "EXPRESSIONS", "NODS", "PROMPTS", "TURNS", "Prompt", "draw_challenge"]
+def draw_more(rng: random.Random, count: int, after: Prompt) -> tuple[Prompt, ...]:
+    """`count` more steps for a challenge that ended with `after`: drawn like a challenge
+    of their own (a turn among them when there are two or more, a blink or an open mouth
+    last), and not starting with `after` again."""
+    picks = draw_challenge(rng, count, count)
+    for _ in range(100):
+        if picks[0] != after:
+            break
+        picks = draw_challenge(rng, count, count)
+    return picks
+
+
+__all__ = [
+    "ACTIONS",
+    "EXPRESSIONS",
+    "NODS",
+    "PROMPTS",
+    "TURNS",
+    "Prompt",
+    "draw_challenge",
+    "draw_more",
+]

@@ -1,0 +1,52 @@
+"""The passive glare cue on a real portrait: a reflection counts, a brightly lit face
+does not (a genuine applicant under a strong lamp was vetoed as a glossy photo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.vision.liveness_cues import glare_fraction
+
+PHOTO = Path(__file__).parent / "data" / "liveness" / "img12.jpg"
+
+
+@pytest.fixture(scope="module")
+def face() -> np.ndarray:
+    image = cv2.imread(str(PHOTO))
+    assert image is not None
+    h, w = image.shape[:2]
+    # the middle of the portrait: skin, eyes, nose, mouth, no background
+    return image[int(h * 0.25) : int(h * 0.75), int(w * 0.35) : int(w * 0.65)].copy()
+
+
+def test_a_normally_lit_face_has_no_glare(face: np.ndarray) -> None:
+    assert glare_fraction(face) == 0.0
+
+
+def test_a_white_reflection_on_the_face_is_glare(face: np.ndarray) -> None:
+    lit = face.copy()
+    h, w = lit.shape[:2]
+    cv2.circle(lit, (w // 2, h // 2), min(h, w) // 5, (250, 250, 250), -1)
+    blob = np.pi * (min(h, w) // 5) ** 2 / (h * w)
+    assert glare_fraction(lit) == pytest.approx(blob, rel=0.15)
+
+
+def test_an_overexposed_face_is_not_glare(face: np.ndarray) -> None:
+    # skin pushed near white, as under a flash: an exposure problem, not a reflection
+    bright = np.clip(face.astype(np.float32) * 1.9 + 40, 0, 255).astype(np.uint8)
+    skin = float(np.median(cv2.cvtColor(bright, cv2.COLOR_BGR2HSV)[..., 2]))
+    assert skin >= 230
+    assert glare_fraction(bright) < 0.01
+
+
+def test_a_reflection_on_a_bright_face_still_counts(face: np.ndarray) -> None:
+    bright = np.clip(face.astype(np.float32) + 15, 0, 255).astype(np.uint8)
+    skin = float(np.median(cv2.cvtColor(bright, cv2.COLOR_BGR2HSV)[..., 2]))
+    assert 200 <= skin <= 215
+    h, w = bright.shape[:2]
+    cv2.circle(bright, (w // 2, h // 3), min(h, w) // 6, (255, 255, 255), -1)
+    assert glare_fraction(bright) > 0.05

@@ -24,3 +24,17 @@ def test_a_folder_without_identities_is_a_clear_error(
     assert main(["liveness", *command, "--faces", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "holds no identities.csv" in err and "Traceback" not in err
+
+
+def test_the_tuning_set_is_every_photo_of_its_people_and_none_of_the_report_set() -> None:
+    import csv
+
+    from kiosk.commands.liveness_cmd import TUNE_FACES
+
+    tuning = list(csv.DictReader((TUNE_FACES / "identities.csv").open(encoding="utf-8")))
+    assert all((TUNE_FACES / row["image"]).is_file() for row in tuning)
+    people = {row["person"] for row in tuning}
+    every = list(csv.DictReader((DEFAULT_FACES / "identities.csv").open(encoding="utf-8")))
+    theirs = {row["image"] for row in every if row["person"] in people}
+    assert {Path(row["image"]).name for row in tuning} == theirs
+    assert len(people) == 5 and len(theirs) == 25

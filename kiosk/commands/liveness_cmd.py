@@ -129,9 +129,12 @@ def _eval(args: argparse.Namespace) -> int:
                 f"{kind:14s} {key} {100 * rate['rate']:5.1f}% ({rate['count']}/{rate['of']}, "
                 f"95% CI {100 * rate['ci95'][0]:.1f}-{100 * rate['ci95'][1]:.1f}%, "
                 f"one-sided upper {100 * rate['upper95_one_sided']:.1f}%)  "
-                f"reasons {entry['reasons']}"
+                f"reasons {entry['reasons']}, given more steps {entry['given_extra_steps']}"
             )
-    print(f"genuine challenge median duration: {report['genuine_challenge_median_s']} s")
+    print(
+        f"genuine challenge duration: median {report['genuine_challenge_median_s']} s, "
+        f"90th percentile {report['genuine_challenge_p90_s']} s"
+    )
     print(f"wrote {out / 'liveness_eval.json'} and the plots beside it")
     return 0
 

@@ -70,9 +70,12 @@ def summarise(results: list[dict], kinds: tuple[str, ...]) -> dict[str, object]:
         for r in rows:
             key = r["reason"].split(":")[0] if r["reason"].startswith("timeout") else r["reason"]
             reasons[key] = reasons.get(key, 0) + 1
+        extended = sum(1 for r in rows if r["cues"].get("reaction_extended") == 1.0)
         entry: dict[str, object] = {
             "presentations": n,
             "undecided_to_proctor": _rate(undecided, n),
+            # slow over the first steps: asked for more (docs/LIVENESS.md, "Slow reactions")
+            "given_extra_steps": extended,
             "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
             "passive_cues_alone_accept": _rate(passive_acc, n),
         }
@@ -272,7 +275,7 @@ def run_liveness_eval(
                 jobs.append(Job(kind, fps, i, run_seed))
     results = _run_jobs(runner, jobs, workers, progress)
     genuine = [r for r in results if r["kind"] == "genuine" and r["passed"] is True]
-    durations = [r["cues"].get("challenge_s") for r in genuine if r["cues"].get("challenge_s")]
+    durations = [r["cues"]["challenge_s"] for r in genuine if r["cues"].get("challenge_s")]
     which = {"faces": str(faces), "seeds": f"from {base + seed * 100_003}", **sets}
     return {
         "what": "ISO/IEC 30107-3 style figures on the synthetic attack set (docs/LIVENESS.md)",
@@ -293,6 +296,7 @@ def run_liveness_eval(
         "identity_sample_every": cfg.checkin.identity_sample_every,
         "seconds": round(time.perf_counter() - started, 1),
         "genuine_challenge_median_s": float(np.median(durations)) if durations else None,
+        "genuine_challenge_p90_s": float(np.percentile(durations, 90)) if durations else None,
         "summary": {
             f"{fps:g}fps": summarise([r for r in results if r["fps"] == fps], kinds)
             for fps in fps_list

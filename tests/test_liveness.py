@@ -126,6 +126,34 @@ def test_slow_on_every_step_goes_to_a_proctor(engine, sources, checker_for, extr
     assert verdict.cues["reaction_extended"] == float(extra > 0)
 
 
+class _SlowThenSwapped(_SlowStarter):
+    """Slow on the first three steps; another person's head from the extra steps on."""
+
+    def __init__(self, source, other, rng) -> None:
+        super().__init__(source, rng, 3, 0.85, 0.15)
+        self.other = other
+
+    def frame(self, prompt, t):
+        if self.steps >= 4:
+            self.source = self.other
+        return super().frame(prompt, t)
+
+
+def test_a_person_swapped_in_during_the_extra_steps_is_caught(engine, sources, checker_for) -> None:
+    presenter = _SlowThenSwapped(sources[1], sources[4], np.random.default_rng(1))
+    verdict = run_presentation(checker_for(), engine, presenter, seed=1)
+    assert (verdict.passed, verdict.reason) == (False, "identity_changed"), verdict
+    assert presenter.steps >= 4
+
+
+def test_a_session_running_past_the_doors_limit_is_a_liveness_timeout(
+    engine, sources, checker_for
+) -> None:
+    presenter = _SlowStarter(sources[1], np.random.default_rng(1), 9, 0.85, 0.15)
+    verdict = run_presentation(checker_for(), engine, presenter, seed=1, door_limit_s=2.0)
+    assert (verdict.passed, verdict.reason) == (False, "liveness_timeout")
+
+
 def test_landmarker_missing_makes_liveness_unavailable() -> None:
     checker = LivenessChecker(LivenessConfig())
     assert (checker.available, checker.unavailable_reason) == (False, "landmarker_unavailable")

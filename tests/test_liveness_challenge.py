@@ -250,11 +250,48 @@ def test_extra_steps_follow_a_finished_challenge_and_are_timed_like_the_first() 
     assert tracker.prompt is Prompt.BLINK and len(tracker.reactions_s) == 2
     assert tracker.reactions_s[1] == pytest.approx(0.5 - (1 - 7.5 / 16) / 10)
     assert tracker.progress < 1.0
+    closed = FaceSignals(0.0, 0.0, blink=0.6, mouth=0.1)
+    t1 = t + 1.8
+    for i, s in enumerate([rest, closed, closed, rest, rest, rest, rest]):
+        tracker.feed(s, t1 + i / 10)
+    assert tracker.phase == "done" and len(tracker.reactions_s) == 3
+    assert tracker.finished_t is not None and tracker.finished_t > t1
 
 
-def test_more_steps_never_start_with_the_last_one_and_end_with_an_expression() -> None:
+def test_more_steps_come_from_every_action_and_never_repeat_one() -> None:
     rng = random.Random(5)
-    for after in EXPRESSIONS:
-        for _ in range(200):
+    seen: set[tuple[Prompt, ...]] = set()
+    for after in ACTIONS:
+        for _ in range(300):
             more = draw_more(rng, 2, after)
-            assert more[0] != after and more[-1] in EXPRESSIONS and more[0] in TURNS
+            assert len(more) == 2 and more[0] != after and more[0] != more[1]
+            seen.add(more)
+    # as unpredictable as the first steps: any action first, any other after it
+    assert {m[0] for m in seen} == set(ACTIONS) and len(seen) == 6 * 5
+
+
+def test_extending_an_unfinished_challenge_is_a_programming_error() -> None:
+    tracker = ChallengeTracker(LivenessConfig(), (Prompt.BLINK,))
+    with pytest.raises(ValueError, match="finished challenge"):
+        tracker.extend((Prompt.TURN_LEFT,), 0.0)
+
+
+@pytest.mark.parametrize(
+    ("reactions", "extended", "extra", "ruling"),
+    [
+        ([0.70, 0.75, 0.80], False, 2, "ok"),  # mean 0.75: within max_reaction_s
+        ([0.70, 0.80, 0.84], False, 2, "more"),  # 0.78 over three steps: two more
+        ([0.70, 0.80, 0.84], False, 0, "slow"),  # no extra steps configured
+        ([0.70, 0.80, 0.84, 0.80, 0.76], True, 2, "ok"),  # 0.78 over five: within 0.80
+        ([0.70, 0.80, 0.84, 0.90, 0.81], True, 2, "slow"),  # 0.81 over five
+        ([], False, 2, "ok"),  # nothing timed (a passive session)
+    ],
+)
+def test_the_reaction_ruling_on_exact_means(
+    reactions: list[float], extended: bool, extra: int, ruling: str
+) -> None:
+    cfg = LivenessConfig(max_reaction_s=0.75, max_reaction_extended_s=0.80)
+    cfg = LivenessConfig(**{**vars(cfg), "reaction_extra_steps": extra})
+    tracker = ChallengeTracker(cfg, (Prompt.BLINK,))
+    tracker.reactions_s = reactions
+    assert tracker.reaction_ruling(extended) == ruling

@@ -1,5 +1,6 @@
-"""The passive glare cue on a real portrait: a reflection counts, a brightly lit face
-does not (a genuine applicant under a strong lamp was vetoed as a glossy photo)."""
+"""The passive glare cue on a real portrait: a reflection on the skin counts, however
+large; a white wall beside the face does not (a genuine applicant photographed against
+one was vetoed as a glossy photo)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from kiosk.vision.liveness_cues import glare_fraction
+from kiosk.vision.liveness_cues import glare_fraction, skin_ellipse
 
 PHOTO = Path(__file__).parent / "data" / "liveness" / "img12.jpg"
 
@@ -35,12 +36,19 @@ def test_a_white_reflection_on_the_face_is_glare(face: np.ndarray) -> None:
     assert glare_fraction(lit) == pytest.approx(blob, rel=0.15)
 
 
-def test_an_overexposed_face_is_not_glare(face: np.ndarray) -> None:
-    # skin pushed near white, as under a flash: an exposure problem, not a reflection
-    bright = np.clip(face.astype(np.float32) * 1.9 + 40, 0, 255).astype(np.uint8)
-    skin = float(np.median(cv2.cvtColor(bright, cv2.COLOR_BGR2HSV)[..., 2]))
-    assert skin >= 230
-    assert glare_fraction(bright) < 0.01
+def test_a_white_wall_beside_the_face_is_not_glare(face: np.ndarray) -> None:
+    # the applicant in front of a white wall: the crop's sides are white and colourless
+    h, w = face.shape[:2]
+    crop = np.full((h, w + 132, 3), 250, np.uint8)
+    crop[:, 66 : 66 + w] = face
+    eyes_y, mouth_y = 0.38 * h, 0.68 * h
+    landmarks = np.float32(
+        [[116, eyes_y], [184, eyes_y], [150, 0.53 * h], [124, mouth_y], [176, mouth_y]]
+    )
+    skin = skin_ellipse(crop.shape, landmarks)
+    assert not skin[:, :66].any() and not skin[:, 66 + w :].any()
+    assert glare_fraction(crop) > 0.4  # the whole crop, as the cue read it before
+    assert glare_fraction(crop, skin) == 0.0
 
 
 def test_a_reflection_on_a_bright_face_still_counts(face: np.ndarray) -> None:
@@ -50,3 +58,13 @@ def test_a_reflection_on_a_bright_face_still_counts(face: np.ndarray) -> None:
     h, w = bright.shape[:2]
     cv2.circle(bright, (w // 2, h // 3), min(h, w) // 6, (255, 255, 255), -1)
     assert glare_fraction(bright) > 0.05
+
+
+@pytest.mark.parametrize("share", [0.25, 0.4])
+def test_a_large_reflection_cannot_hide_itself_by_raising_the_skin_level(
+    face: np.ndarray, share: float
+) -> None:
+    lit = face.copy()
+    h = lit.shape[0]
+    lit[: int(h * share)] = (250, 250, 250)  # a sheen over the upper part of the face
+    assert glare_fraction(lit) == pytest.approx(int(h * share) / h, abs=0.01)

@@ -47,10 +47,11 @@ from kiosk.evaluation.attacks_optics import CameraModel
 from kiosk.evaluation.attacks_render import VGA, Geometry, HeadModel, normalise_face
 from kiosk.vision.identity_continuity import IdentitySampler
 from kiosk.vision.imageio import read_image
+from kiosk.vision.liveness_session import LivenessVerdict
 
 if TYPE_CHECKING:
     from kiosk.vision.landmarks import DenseLandmarker
-    from kiosk.vision.liveness import LivenessChecker, LivenessVerdict
+    from kiosk.vision.liveness import LivenessChecker
     from kiosk.vision.pipeline import FaceEngine, FaceObservation
 
 log = logging.getLogger(__name__)
@@ -220,11 +221,14 @@ def run_presentation(
     fps: float = 10.0,
     max_s: float = 60.0,
     sample_every: int = 0,
+    door_limit_s: float | None = None,
 ) -> LivenessVerdict:
     """Drive one liveness session with `presenter`, through the real face engine, with
     the frame time stamps a camera at `fps` gives. Faces are embedded as the door embeds
     them (IdentitySampler with `checkin.identity_sample_every`), so the identity check
-    measured here is the door's, not a denser one."""
+    measured here is the door's, not a denser one. `door_limit_s` (the door's
+    `checkin.liveness_timeout_s`): a session still running then is what the door ends as
+    a liveness timeout, so it ends here as `liveness_timeout` (not accepted)."""
     session = checker.start(random.Random(seed))
     sampler = IdentitySampler(sample_every)
     prompt: str | None = "face_camera"
@@ -239,6 +243,8 @@ def run_presentation(
         step = session.feed(obs, frame, t)
         if step.verdict is not None:
             return step.verdict
+        if door_limit_s is not None and t >= door_limit_s:
+            return LivenessVerdict(False, 0.0, "liveness_timeout", session.live_cues())
         prompt, wanted = step.prompt, step.wants_sample
         i += 1
     raise RuntimeError("liveness session did not end: its timeouts are broken")

@@ -184,6 +184,7 @@ class _Runner:
             seed=job.seed,
             fps=job.fps,
             sample_every=self.cfg.checkin.identity_sample_every,
+            door_limit_s=self.cfg.checkin.liveness_timeout_s,
         )
         passive = self.checker.assess_passive(verdict.cues)
         src = sources[job.index % len(sources)]

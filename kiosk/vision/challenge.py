@@ -152,10 +152,23 @@ class ChallengeTracker:
         """Go on with `steps` after a completed challenge (the session asks for them when
         the reaction times were too slow to call): the new steps, and the return after
         them, are done and timed exactly like the first ones."""
+        if self.phase != "done" or not steps:
+            raise ValueError(f"extend() needs a finished challenge and steps ({self.phase})")
         self.challenge = (*self.challenge, *steps)
         self.finished_t = None
         self._in_wrong = False
         self._enter("step", t)
+
+    def reaction_ruling(self, extended: bool) -> str:
+        """ "ok", "more" (ask for `reaction_extra_steps` more steps) or "slow" (a proctor
+        decides), from the mean reaction over the timed steps (docs/LIVENESS.md, "Slow
+        reactions"). No timed step (no challenge): "ok"."""
+        mean, cfg = self.mean_reaction_s(), self.cfg
+        if math.isnan(mean) or mean <= cfg.max_reaction_s:
+            return "ok"
+        if not extended:
+            return "more" if cfg.reaction_extra_steps else "slow"
+        return "ok" if mean <= cfg.max_reaction_extended_s else "slow"
 
     def mean_reaction_s(self) -> float:
         """The mean over the timed steps: with three steps a median is one step's value,

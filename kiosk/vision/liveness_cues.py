@@ -89,22 +89,40 @@ def moire_peakiness(face_gray: np.ndarray) -> float:
     return float(excess[band].max())
 
 
-def glare_fraction(face_bgr: np.ndarray) -> float:
-    """Share of the face crop that is a specular reflection: near-white, colourless and
-    standing out from the face's own skin.
+def skin_ellipse(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
+    """A mask of the face's skin from its 5 landmarks (eyes, nose, mouth corners): an
+    ellipse about the nose, 2 eye distances wide and 2.8 high; no background, little
+    hair. `landmarks` are in the coordinates of an image of `shape`."""
+    lm = np.asarray(landmarks, np.float32)
+    ied = float(np.linalg.norm(lm[1] - lm[0]))
+    cx, cy = lm.mean(axis=0)
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.ellipse(mask, (round(cx), round(cy)), (round(ied), round(1.4 * ied)), 0, 0, 360, 1, -1)
+    return mask.astype(bool)
 
-    The last part matters: a face lit brightly enough that its skin is near-white
-    (a flash, a window, a pale face under a strong lamp) is an exposure problem, not a
-    reflection, and was vetoed as one. A reflection off a sheet or a screen lies on top
-    of a face exposed like any other, so it is at least `_GLARE_ABOVE_SKIN` levels
-    brighter than the crop's median."""
+
+def glare_fraction(face_bgr: np.ndarray, skin: np.ndarray | None = None) -> float:
+    """Share of the face's skin (`skin` mask; default the whole crop) that is a
+    specular reflection: near-white, colourless and standing out from the skin around it.
+
+    The skin mask matters: a white wall behind the applicant filled the crop's sides and
+    read as glare, and vetoed genuine applicants. A reflection lies on top of a face
+    exposed like any other, so it must also be `_GLARE_ABOVE_SKIN` levels brighter than
+    the skin's median; that median leaves out near-white pixels, so a large reflection
+    cannot raise it and hide itself. On skin already brighter than 215 a reflection
+    cannot be told from exposure by brightness, and this reads 0 (the quality gate's
+    `too_bright` is what stops a washed-out face)."""
     hsv = cv2.cvtColor(face_bgr, cv2.COLOR_BGR2HSV)
     value = hsv[..., 2]
-    skin = float(np.median(value))
-    glare = (value >= max(235.0, skin + _GLARE_ABOVE_SKIN)) & (hsv[..., 1] <= 40)
+    inside = np.ones(value.shape, bool) if skin is None else skin
+    if not inside.any():
+        return float("nan")
+    below = value[inside & (value < 235)]
+    level = float(np.median(below)) if below.size else 255.0
+    glare = (value >= max(235.0, level + _GLARE_ABOVE_SKIN)) & (hsv[..., 1] <= 40)
     # Only blobs count: a few specular pixels on a nose tip are normal skin.
     glare_u8 = cv2.morphologyEx(glare.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    return float(glare_u8.mean())
+    return float(glare_u8[inside].mean())
 
 
 def colour_gamut(face_bgr: np.ndarray) -> float:
@@ -274,7 +292,9 @@ class PassiveEvidence:
         if x2 - x1 >= 16 and y2 - y1 >= 16:
             self.moire.append(moire_peakiness(gray[y1:y2, x1:x2]))
             face = frame_bgr[y1:y2, x1:x2]
-            self.glare.append(glare_fraction(face))
+            # on the skin only: a white wall behind the applicant is not a reflection
+            skin = skin_ellipse(face.shape, lm - np.float32([x1, y1]))
+            self.glare.append(glare_fraction(face, skin))
             self.gamut.append(colour_gamut(face))
         if self.frames % _BORDER_EVERY == 1:
             self.segments.append(border_segments(gray, box))

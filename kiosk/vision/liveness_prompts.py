@@ -58,15 +58,15 @@ def draw_challenge(rng: random.Random, min_steps: int, max_steps: int) -> tuple[
 
 
 def draw_more(rng: random.Random, count: int, after: Prompt) -> tuple[Prompt, ...]:
-    """`count` more steps for a challenge that ended with `after`: drawn like a challenge
-    of their own (a turn among them when there are two or more, a blink or an open mouth
-    last), and not starting with `after` again."""
-    picks = draw_challenge(rng, count, count)
-    for _ in range(100):
-        if picks[0] != after:
-            break
-        picks = draw_challenge(rng, count, count)
-    return picks
+    """`count` more steps for a challenge that ended with `after`, each drawn from every
+    action (no action twice in a row, the first not `after`): the extra steps must be as
+    unpredictable as the first ones, or an attacker picking a recorded clip per prompt
+    could have the likely ones ready."""
+    picks: list[Prompt] = []
+    for _ in range(count):
+        last = picks[-1] if picks else after
+        picks.append(rng.choice([a for a in ACTIONS if a != last]))
+    return tuple(picks)
 
 
 __all__ = [

@@ -344,14 +344,13 @@ class LivenessSession:
                 return self._finish(None, "rigidity_unavailable")
             if best["margin"] < self.cfg.rigidity_min_margin:
                 return self._finish(False, f"not_3d:{flattest(best)}")
-        reaction = self.tracker.mean_reaction_s()
-        if self.challenge and not math.isnan(reaction) and reaction > self.cfg.max_reaction_s:
-            if not self.extended and self.cfg.reaction_extra_steps:
-                return self._extend(t)
-            if not self.extended or reaction > self.cfg.max_reaction_extended_s:
-                # slow to start every move: an applicant who hesitates, or an attacker
-                # picking a recorded clip for each prompt; a person tells them apart
-                return self._finish(None, "slow_reaction")
+        ruling = self.tracker.reaction_ruling(self.extended) if self.challenge else "ok"
+        if ruling == "more":
+            return self._extend(t)
+        if ruling == "slow":
+            # slow to start every move: an applicant who hesitates, or an attacker picking
+            # a recorded clip for each prompt; a person tells them apart
+            return self._finish(None, "slow_reaction")
         pa = self.checker.assess_passive(self.live_cues(), mode=self.mode)
         live = {f"live_{n}": s for n, s in pa.scores.items()}
         if pa.passed is None or self.mode != "active":

@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import logging
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -67,6 +68,7 @@ ATTACK_TYPES = (
 KINDS = ("genuine", *ATTACK_TYPES)
 # Only near-frontal photos make sources: the render turns the head from where it is.
 _MAX_SOURCE_YAW, _MAX_SOURCE_PITCH = 10.0, 10.0
+FACE_CHANGED = "face_changed_during_liveness"  # the flow's reason (checkin.decision)
 
 
 def load_sources(
@@ -222,17 +224,24 @@ def run_presentation(
     max_s: float = 60.0,
     sample_every: int = 0,
     door_limit_s: float | None = None,
+    match_threshold: float | None = None,
 ) -> LivenessVerdict:
     """Drive one liveness session with `presenter`, through the real face engine, with
     the frame time stamps a camera at `fps` gives. Faces are embedded as the door embeds
     them (IdentitySampler with `checkin.identity_sample_every`), so the identity check
     measured here is the door's, not a denser one. `door_limit_s` (the door's
     `checkin.liveness_timeout_s`): a session still running then is what the door ends as
-    a liveness timeout, so it ends here as `liveness_timeout` (not accepted)."""
+    a liveness timeout, so it ends here as `liveness_timeout` (not accepted).
+    `match_threshold` (the door's matcher threshold): the door holds every identity
+    sample taken facing the camera to it against the captured face (the flow's
+    `face_changed_during_liveness`); here the first facing sample stands for the capture,
+    and a live verdict with a later facing sample under the threshold ends as that."""
     session = checker.start(random.Random(seed))
     sampler = IdentitySampler(sample_every)
     prompt: str | None = "face_camera"
     wanted = False
+    probe: np.ndarray | None = None
+    continuity = 1.0
     i = 0
     while i / fps <= max_s:
         t = i / fps
@@ -241,7 +250,14 @@ def run_presentation(
         if obs is not None and sampler.wants(prompt, asked=wanted):
             engine.embed_observations([obs])
         step = session.feed(obs, frame, t)
+        sample = obs.embedding if obs is not None else None
+        if step.facing and sample is not None:
+            probe = sample if probe is None else probe
+            continuity = min(continuity, float(np.dot(sample, probe)))
         if step.verdict is not None:
+            door_refuses = match_threshold is not None and continuity < match_threshold
+            if step.verdict.passed and door_refuses:
+                return replace(step.verdict, passed=False, reason=FACE_CHANGED)
             return step.verdict
         if door_limit_s is not None and t >= door_limit_s:
             return LivenessVerdict(False, 0.0, "liveness_timeout", session.live_cues())

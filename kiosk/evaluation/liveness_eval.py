@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.checkin.calibration_floor import clopper_pearson_upper
+from kiosk.checkin.matcher import Matcher
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
 from kiosk.evaluation.attacks import KINDS, load_sources, make_presenter, run_presentation
@@ -161,6 +162,7 @@ class _Runner:
         self.cfg, self.faces, self.leave_out, self.supersample = cfg, faces, leave_out, supersample
         self.engine = FaceEngine.from_config(cfg)
         self.checker = LivenessChecker.from_config(cfg, self.engine)
+        self.match_threshold = Matcher.from_config(cfg, self.engine.pack).threshold
         self._sources: dict[float, tuple[CameraModel, list[FaceSource]]] = {}
 
     def sources(self, fps: float) -> tuple[CameraModel, list[FaceSource]]:
@@ -185,6 +187,7 @@ class _Runner:
             fps=job.fps,
             sample_every=self.cfg.checkin.identity_sample_every,
             door_limit_s=self.cfg.checkin.liveness_timeout_s,
+            match_threshold=self.match_threshold,
         )
         passive = self.checker.assess_passive(verdict.cues)
         src = sources[job.index % len(sources)]
@@ -295,6 +298,7 @@ def run_liveness_eval(
         "workers": workers,
         "config": {k: getattr(cfg.liveness, k) for k in vars(cfg.liveness)},
         "identity_sample_every": cfg.checkin.identity_sample_every,
+        "match_threshold_on_facing_samples": runner.match_threshold,
         "seconds": round(time.perf_counter() - started, 1),
         "genuine_challenge_median_s": float(np.median(durations)) if durations else None,
         "genuine_challenge_p90_s": float(np.percentile(durations, 90)) if durations else None,

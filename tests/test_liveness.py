@@ -154,6 +154,19 @@ def test_a_session_running_past_the_doors_limit_is_a_liveness_timeout(
     assert (verdict.passed, verdict.reason) == (False, "liveness_timeout")
 
 
+def test_the_eval_holds_facing_samples_to_the_match_threshold_as_the_door_does(
+    engine, sources, checker_for
+) -> None:
+    # the session's own identity checks switched off: only the door's check is left
+    checker = checker_for(identity_min_cosine=-1.0, identity_step_min_cosine=-1.0)
+    presenter = make_presenter("swap", sources, 1, np.random.default_rng(1))
+    alone = run_presentation(checker, engine, presenter, seed=1)
+    assert (alone.passed, alone.reason) == (True, "live")
+    presenter = make_presenter("swap", sources, 1, np.random.default_rng(1))
+    verdict = run_presentation(checker, engine, presenter, seed=1, match_threshold=0.40787)
+    assert (verdict.passed, verdict.reason) == (False, "face_changed_during_liveness")
+
+
 def test_landmarker_missing_makes_liveness_unavailable() -> None:
     checker = LivenessChecker(LivenessConfig())
     assert (checker.available, checker.unavailable_reason) == (False, "landmarker_unavailable")

@@ -160,9 +160,9 @@ class ChallengeTracker:
         self._enter("step", t)
 
     def reaction_ruling(self, extended: bool) -> str:
-        """ "ok", "more" (ask for `reaction_extra_steps` more steps) or "slow" (a proctor
-        decides), from the mean reaction over the timed steps (docs/LIVENESS.md, "Slow
-        reactions"). No timed step (no challenge): "ok"."""
+        """What the mean reaction over the timed steps says: "ok", "more" (ask for
+        `reaction_extra_steps` more steps) or "slow" (a proctor decides); see
+        docs/LIVENESS.md, "Slow reactions". No timed step (no challenge): "ok"."""
         mean, cfg = self.mean_reaction_s(), self.cfg
         if math.isnan(mean) or mean <= cfg.max_reaction_s:
             return "ok"

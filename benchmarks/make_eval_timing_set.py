@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from kiosk.config import REPO_ROOT, load_config
+from kiosk.evaluation.pairs import write_identities, write_pairs
 from kiosk.vision.imageio import read_image
 from kiosk.vision.pipeline import FaceEngine
 from kiosk.vision.stills import face_by_rule
@@ -140,14 +141,8 @@ def write_lists(out: Path, person_of: dict[str, str], pairs: int, seed: int) -> 
             continue
         chosen.add(key)
         rows.append((key[0], key[1], int(same)))
-    with (out / "pairs.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["image_a", "image_b", "same_person"])
-        w.writerows(rows)
-    with (out / "identities.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["image", "person"])
-        w.writerows(sorted(person_of.items()))
+    write_pairs(out / "pairs.csv", rows)
+    write_identities(out / "identities.csv", sorted(person_of.items()))
 
 
 def main() -> None:

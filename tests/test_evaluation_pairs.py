@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from kiosk.evaluation.evaluation import Pair
-from kiosk.evaluation.pairs import PairListError, read_identities, read_pairs
+from kiosk.evaluation.pairs import (
+    PairListError,
+    read_identities,
+    read_pairs,
+    write_identities,
+    write_pairs,
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -73,3 +79,15 @@ def test_identities(tmp_path: Path) -> None:
     path.write_text("a.jpg,ann\na.jpg,bob\n")
     with pytest.raises(PairListError, match=r":2: a.jpg has two people"):
         read_identities(path)
+
+
+def test_what_the_writers_write_the_readers_read(tmp_path: Path) -> None:
+    write_pairs(tmp_path / "pairs.csv", [("a.jpg", "b.jpg", 1), ("a.jpg", "c.jpg", 0)])
+    write_identities(tmp_path / "identities.csv", [("a.jpg", "p1"), ("c.jpg", "p2")])
+    assert read_pairs(tmp_path / "pairs.csv") == [
+        Pair("a.jpg", "b.jpg", True),
+        Pair("a.jpg", "c.jpg", False),
+    ]
+    assert read_identities(tmp_path / "identities.csv") == {"a.jpg": "p1", "c.jpg": "p2"}
+    first = (tmp_path / "pairs.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert first == "image_a,image_b,same_person"

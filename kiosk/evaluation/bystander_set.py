@@ -9,13 +9,13 @@ one photo of everyone else (different people).
 
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from kiosk.evaluation.pairs import write_identities, write_pairs
 from kiosk.vision.imageio import read_image
 
 CANVAS = (1280, 720)  # w, h
@@ -63,13 +63,12 @@ def build_bystander_set(faces_dir: Path, identities: dict[str, str], out_dir: Pa
         if not (out_dir / img).exists():
             shutil.copy(faces_dir / img, out_dir / img)
     path = out_dir / "pairs.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["image_a", "image_b", "same_person"])
-        w.writerows(rows)
-    with (out_dir / "identities.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["image", "person"])
-        w.writerows(sorted(composites.items()))
-        w.writerows(sorted((img, identities[img]) for img in {r[1] for r in rows}))
+    write_pairs(path, rows)
+    write_identities(
+        out_dir / "identities.csv",
+        [
+            *sorted(composites.items()),
+            *sorted((img, identities[img]) for img in {r[1] for r in rows}),
+        ],
+    )
     return path

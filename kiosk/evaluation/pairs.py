@@ -9,6 +9,7 @@ counts one comparison twice, and an image paired with itself is a free genuine m
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 from kiosk.errors import KioskError
@@ -93,6 +94,22 @@ def read_identities(path: Path) -> dict[str, str]:
     except FileNotFoundError:
         raise PairListError(f"{path}: no such identities file") from None
     return people
+
+
+def write_pairs(path: Path, rows: Iterable[tuple[str, str, int]]) -> None:
+    """A pair list `read_pairs` takes: `(image_a, image_b, 1 or 0)` rows under HEADER."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(HEADER)
+        w.writerows(rows)
+
+
+def write_identities(path: Path, rows: Iterable[tuple[str, str]]) -> None:
+    """An identities file `read_identities` takes: `(image, person)` rows, with header."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image", "person"])
+        w.writerows(rows)
 
 
 def write_pair_csv(result: EvalResult, threshold: float, path: Path) -> None:

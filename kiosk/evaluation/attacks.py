@@ -46,6 +46,7 @@ from kiosk.evaluation.attacks_motion import (
 )
 from kiosk.evaluation.attacks_optics import CameraModel
 from kiosk.evaluation.attacks_render import VGA, Geometry, HeadModel, normalise_face
+from kiosk.vision.challenge import frontal_for_baseline
 from kiosk.vision.identity_continuity import IdentitySampler
 from kiosk.vision.imageio import read_image
 from kiosk.vision.liveness_session import LivenessVerdict
@@ -119,7 +120,7 @@ def _faces_camera(
 
     dense = landmarker.infer(image, face.box, face.landmarks)
     pose = head_pose(dense.points, landmarker.canonical_mesh)
-    return abs(pose.yaw) <= limit_deg and abs(pose.pitch) <= limit_deg
+    return frontal_for_baseline(pose.yaw, pose.pitch, limit_deg)
 
 
 class Presenter(Protocol):

@@ -27,6 +27,13 @@ from kiosk.config import LivenessConfig
 from kiosk.vision.liveness_prompts import Prompt
 
 
+def frontal_for_baseline(yaw: float, pitch: float, turn_deg: float) -> bool:
+    """The baseline's rule: a head within `turn_deg` of the camera on both axes may set
+    the person's rest pose (the session's `facing` before a baseline, and the attack
+    set's choice of photos, use the same rule)."""
+    return abs(yaw) <= turn_deg and abs(pitch) <= turn_deg
+
+
 @dataclass(frozen=True)
 class FaceSignals:
     """What one frame says: degrees (see quality.HeadPose) and 0..1 scores."""
@@ -179,7 +186,7 @@ class ChallengeTracker:
 
     def _feed_baseline(self, s: FaceSignals, t: float) -> ChallengeEvent:
         cfg = self.cfg
-        if abs(s.yaw) > cfg.turn_deg or abs(s.pitch) > cfg.turn_deg:
+        if not frontal_for_baseline(s.yaw, s.pitch, cfg.turn_deg):
             self._baseline, self._baseline_t0 = [], None  # not frontal: start again
             return ChallengeEvent()
         if self._baseline_t0 is None:
@@ -279,4 +286,4 @@ class ChallengeTracker:
         return False
 
 
-__all__ = ["ChallengeEvent", "ChallengeTracker", "FaceSignals"]
+__all__ = ["ChallengeEvent", "ChallengeTracker", "FaceSignals", "frontal_for_baseline"]

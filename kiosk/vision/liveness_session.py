@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from kiosk.errors import KioskError
-from kiosk.vision.challenge import ChallengeTracker, FaceSignals
+from kiosk.vision.challenge import ChallengeTracker, FaceSignals, frontal_for_baseline
 from kiosk.vision.identity_continuity import IdentityContinuity
 from kiosk.vision.landmark_cues import eye_blink, head_pose, mouth_open
 from kiosk.vision.liveness_cues import PassiveEvidence
@@ -219,7 +219,7 @@ class LivenessSession:
         self._pitches.append(pose.pitch)
         base, cfg = self.tracker.base, self.cfg
         if self.tracker.phase == "baseline":  # no baseline yet: the baseline's own rule
-            self._facing = abs(pose.yaw) <= cfg.turn_deg and abs(pose.pitch) <= cfg.turn_deg
+            self._facing = frontal_for_baseline(pose.yaw, pose.pitch, cfg.turn_deg)
         else:
             self._facing = (
                 abs(pose.yaw - base.yaw) < cfg.turn_deg / 2
